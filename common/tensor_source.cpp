@@ -1,0 +1,83 @@
+#include "common/tensor_source.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/block_format.h"
+
+namespace shardq {
+namespace {
+
+// HF rotate-half -> interleaved pairs, per head: row (h, half, j) moves to
+// (h, j, half), i.e. reshape(n_head, 2, head_dim/2, in).swapaxes(1, 2).
+Status PermuteRopeRows(const TensorInfo& t, std::vector<float>* data) {
+  const int64_t rows = t.n_rows();
+  const int64_t cols = t.row_length();
+  const int64_t heads = t.fix_heads;
+  if (heads <= 0 || rows % heads != 0 || (rows / heads) % 2 != 0) {
+    return Status::InvalidArgument("tensor '" + t.name + "': " + std::to_string(rows) +
+                                   " rows cannot be split into " + std::to_string(heads) +
+                                   " heads of even size for the RoPE permutation");
+  }
+  const int64_t head_dim = rows / heads;
+  const int64_t half = head_dim / 2;
+  std::vector<float> out(data->size());
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t part = 0; part < 2; ++part) {
+      for (int64_t j = 0; j < half; ++j) {
+        const int64_t src = h * head_dim + part * half + j;
+        const int64_t dst = h * head_dim + j * 2 + part;
+        std::memcpy(&out[dst * cols], &(*data)[src * cols], sizeof(float) * cols);
+      }
+    }
+  }
+  data->swap(out);
+  return Status::OK();
+}
+
+}  // namespace
+
+const TensorInfo* TensorSource::Find(const std::string& name) const {
+  for (const auto& t : tensors())
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+Status TensorSource::ReadF32(const TensorInfo& t, std::vector<float>* out) {
+  const BlockFormat* fmt = FindBlockFormat(t.type);
+  if (!fmt || !fmt->dequantize_row) {
+    return Status::Unsupported(t.file + ": tensor '" + t.name + "': cannot decode type " +
+                               GgmlTypeName(t.type));
+  }
+  const int64_t n = t.n_elements();
+  const int64_t row = t.row_length();
+  if (row % fmt->block_size != 0) {
+    return Status::Corruption(t.file + ": tensor '" + t.name + "': row length " +
+                              std::to_string(row) + " is not a multiple of " + fmt->name +
+                              "'s block size " + std::to_string(fmt->block_size));
+  }
+  const uint64_t want = static_cast<uint64_t>(fmt->row_bytes(row)) * t.n_rows();
+  if (want != t.nbytes) {
+    return Status::Corruption(t.file + ": tensor '" + t.name + "': shape " + t.shape_string() +
+                              " of " + fmt->name + " needs " + std::to_string(want) +
+                              " bytes, the file gives " + std::to_string(t.nbytes));
+  }
+  SHARDQ_ASSIGN_OR_RETURN(ByteSpan bytes, RawBytes(t));
+  out->resize(static_cast<size_t>(n));
+  fmt->dequantize_row(bytes.data, out->data(), n);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite((*out)[i])) {
+      const int64_t r = i / row, c = i % row;
+      return Status::InvalidArgument(t.file + ": tensor '" + t.name + "': non-finite value " +
+                                     std::to_string((*out)[i]) + " at row " + std::to_string(r) +
+                                     ", column " + std::to_string(c));
+    }
+  }
+  if (t.fix == LayoutFix::kRopeHalfToInterleaved) {
+    Status st = PermuteRopeRows(t, out);
+    if (!st.ok()) return st.WithContext(t.file + ": ");
+  }
+  return Status::OK();
+}
+
+}  // namespace shardq

@@ -1,0 +1,2 @@
+// Placeholder so the coordinator library has a source until the CLI lands.
+namespace shardq {}

@@ -1,0 +1,36 @@
+// Helpers shared by the unit tests: where ../shared is, reading whole files.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace shardq::testing {
+
+// ../shared as CMake saw it; SHARDQ_SHARED in the environment overrides.
+inline std::string SharedPath(const std::string& rel) {
+  const char* env = std::getenv("SHARDQ_SHARED");
+  std::string base = env && *env ? env : SHARDQ_SHARED_DIR;
+  return base + "/" + rel;
+}
+
+inline std::vector<uint8_t> ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline std::vector<float> ReadFloats(const std::string& path) {
+  std::vector<uint8_t> b = ReadFileBytes(path);
+  std::vector<float> f(b.size() / 4);
+  if (!f.empty()) std::memcpy(f.data(), b.data(), f.size() * 4);
+  return f;
+}
+
+// A fresh empty directory under the build tree's tmp, removed by the caller if wanted.
+std::string MakeTempDir(const std::string& tag);
+
+}  // namespace shardq::testing
