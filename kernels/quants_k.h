@@ -1,0 +1,70 @@
+// K-quant formats (Q2_K..Q6_K, Q8_K): the scalar reference routines, shared
+// with the AVX2 file (which reuses the packing and falls back on them) and the tests.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/block_structs.h"
+
+namespace shardq::kquant {
+
+// ggml's rounding: adding 1.5 * 2^23 rounds to nearest, ties to even, exactly
+// as ggml's nearest_int does (valid for |v| < 2^22, which ggml also assumes).
+inline int NearestInt(float v) {
+  const float t = v + 12582912.f;
+  int32_t i;
+  __builtin_memcpy(&i, &t, 4);
+  return (i & 0x007fffff) - 0x00400000;
+}
+
+// The search routines of ggml's K-quant encoders (same constants, same float order).
+float MakeQxQuants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw);
+float MakeQ3Quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse);
+float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                     float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
+                     bool use_mad);
+float MakeQkx3Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                     float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
+                     bool use_mad);
+float MakeQpQuants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights);
+
+// Row routines, n a multiple of 256. importance may be nullptr (then ggml's
+// reference quantizer is reproduced).
+void QuantizeRowQ2K(const float* x, void* y, int64_t n, const float* importance);
+void QuantizeRowQ3K(const float* x, void* y, int64_t n, const float* importance);
+void QuantizeRowQ4K(const float* x, void* y, int64_t n, const float* importance);
+void QuantizeRowQ5K(const float* x, void* y, int64_t n, const float* importance);
+void QuantizeRowQ6K(const float* x, void* y, int64_t n, const float* importance);
+void QuantizeRowQ8K(const float* x, void* y, int64_t n, const float* importance);
+
+void DequantizeRowQ2K(const void* x, float* y, int64_t n);
+void DequantizeRowQ3K(const void* x, float* y, int64_t n);
+void DequantizeRowQ4K(const void* x, float* y, int64_t n);
+void DequantizeRowQ5K(const void* x, float* y, int64_t n);
+void DequantizeRowQ6K(const void* x, float* y, int64_t n);
+void DequantizeRowQ8K(const void* x, float* y, int64_t n);
+
+// Packing of the integer levels once the scales are chosen (shared with AVX2).
+// L holds 256 levels of the block in natural order.
+void PackQ4KQuants(const uint8_t* L, BlockQ4_K* y);
+void PackQ6KQuants(const uint8_t* L, BlockQ6_K* y);
+
+// Dot products against a float vector and against Q8_K activations.
+float DotF32Q2K(const void* x, const float* v, int64_t n);
+float DotF32Q3K(const void* x, const float* v, int64_t n);
+float DotF32Q4K(const void* x, const float* v, int64_t n);
+float DotF32Q5K(const void* x, const float* v, int64_t n);
+float DotF32Q6K(const void* x, const float* v, int64_t n);
+float DotF32Q8K(const void* x, const float* v, int64_t n);
+float VecDotQ2KQ8K(const void* x, const void* v, int64_t n);
+float VecDotQ3KQ8K(const void* x, const void* v, int64_t n);
+float VecDotQ4KQ8K(const void* x, const void* v, int64_t n);
+float VecDotQ5KQ8K(const void* x, const void* v, int64_t n);
+float VecDotQ6KQ8K(const void* x, const void* v, int64_t n);
+float VecDotQ8KQ8K(const void* x, const void* v, int64_t n);
+
+// AVX2 versions (quants_k_avx2.cpp); call only when GetCpuFeatures().avx2.
+void QuantizeRowQ4KAvx2(const float* x, void* y, int64_t n, const float* importance);
+void QuantizeRowQ6KAvx2(const float* x, void* y, int64_t n, const float* importance);
+
+}  // namespace shardq::kquant

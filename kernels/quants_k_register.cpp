@@ -1,0 +1,43 @@
+// The K-quant entries of the block format table (Q2_K..Q6_K and Q8_K).
+#include "common/cpu_features.h"
+#include "kernels/block_format.h"
+#include "kernels/quants_k.h"
+
+namespace shardq {
+
+void RegisterKQuantFormats(BlockFormatTable& table, bool simd) {
+  using namespace kquant;
+  const bool avx2 = simd && GetCpuFeatures().avx2;
+  auto entry = [](GgmlType type, const char* name, size_t bytes, auto quantize, auto dequantize,
+                  auto dot_f32, auto vec_dot) {
+    BlockFormat f;
+    f.type = type;
+    f.name = name;
+    f.block_size = kQK_K;
+    f.block_bytes = bytes;
+    f.quantized = true;
+    f.uses_importance = type != GgmlType::Q8_K;
+    f.quantize_row = quantize;
+    f.dequantize_row = dequantize;
+    f.dot_f32 = dot_f32;
+    f.vec_dot_type = GgmlType::Q8_K;
+    f.vec_dot = vec_dot;
+    return f;
+  };
+  table.Set(entry(GgmlType::Q2_K, "Q2_K", sizeof(BlockQ2_K), QuantizeRowQ2K, DequantizeRowQ2K,
+                  DotF32Q2K, VecDotQ2KQ8K));
+  table.Set(entry(GgmlType::Q3_K, "Q3_K", sizeof(BlockQ3_K), QuantizeRowQ3K, DequantizeRowQ3K,
+                  DotF32Q3K, VecDotQ3KQ8K));
+  table.Set(entry(GgmlType::Q4_K, "Q4_K", sizeof(BlockQ4_K),
+                  avx2 ? QuantizeRowQ4KAvx2 : QuantizeRowQ4K, DequantizeRowQ4K, DotF32Q4K,
+                  VecDotQ4KQ8K));
+  table.Set(entry(GgmlType::Q5_K, "Q5_K", sizeof(BlockQ5_K), QuantizeRowQ5K, DequantizeRowQ5K,
+                  DotF32Q5K, VecDotQ5KQ8K));
+  table.Set(entry(GgmlType::Q6_K, "Q6_K", sizeof(BlockQ6_K),
+                  avx2 ? QuantizeRowQ6KAvx2 : QuantizeRowQ6K, DequantizeRowQ6K, DotF32Q6K,
+                  VecDotQ6KQ8K));
+  table.Set(entry(GgmlType::Q8_K, "Q8_K", sizeof(BlockQ8_K), QuantizeRowQ8K, DequantizeRowQ8K,
+                  DotF32Q8K, VecDotQ8KQ8K));
+}
+
+}  // namespace shardq
