@@ -1,0 +1,117 @@
+#include "common/file_system.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace shardq {
+namespace {
+
+std::string Errno(const std::string& what, const std::string& path) {
+  return path + ": " + what + ": " + std::strerror(errno);
+}
+
+// Buffered POSIX file: artifacts are written in tensor-sized pieces, some tiny
+// (norm weights), so writes are batched into 1 MiB chunks.
+class PosixWritableFile : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
+    buffer_.reserve(kBufferSize);
+  }
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  Status Append(const void* data, size_t n) override {
+    const auto* p = static_cast<const uint8_t*>(data);
+    if (buffer_.size() + n <= kBufferSize) {
+      buffer_.insert(buffer_.end(), p, p + n);
+      return Status::OK();
+    }
+    SHARDQ_RETURN_IF_ERROR(Flush());
+    if (n >= kBufferSize) return WriteAll(p, n);
+    buffer_.insert(buffer_.end(), p, p + n);
+    return Status::OK();
+  }
+
+  Status Sync() override {
+    SHARDQ_RETURN_IF_ERROR(Flush());
+    if (::fsync(fd_) != 0) return Status::IOError(Errno("fsync", path_));
+    return Status::OK();
+  }
+
+  Status Close() override {
+    if (fd_ < 0) return Status::OK();
+    Status st = Flush();
+    if (::close(fd_) != 0 && st.ok()) st = Status::IOError(Errno("close", path_));
+    fd_ = -1;
+    return st;
+  }
+
+ private:
+  static constexpr size_t kBufferSize = 1 << 20;
+
+  Status Flush() {
+    if (buffer_.empty()) return Status::OK();
+    Status st = WriteAll(buffer_.data(), buffer_.size());
+    buffer_.clear();
+    return st;
+  }
+
+  Status WriteAll(const uint8_t* p, size_t n) {
+    while (n > 0) {
+      const ssize_t w = ::write(fd_, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return Status::IOError(Errno("write", path_));
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+    return Status::OK();
+  }
+
+  std::string path_;
+  int fd_;
+  std::vector<uint8_t> buffer_;
+};
+
+class PosixFileSystem : public FileSystem {
+ public:
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IOError(Errno("cannot create", path));
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (std::rename(from.c_str(), to.c_str()) != 0)
+      return Status::IOError(Errno("cannot rename to " + to, from));
+    return Status::OK();
+  }
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return Status::IOError(Errno("cannot remove", path));
+    return Status::OK();
+  }
+  Status SyncDir(const std::string& dir) override {
+    const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::IOError(Errno("cannot open directory", dir));
+    const int rc = ::fsync(fd);
+    ::close(fd);
+    if (rc != 0) return Status::IOError(Errno("fsync", dir));
+    return Status::OK();
+  }
+};
+
+}  // namespace
+
+FileSystem* FileSystem::Default() {
+  static PosixFileSystem fs;
+  return &fs;
+}
+
+}  // namespace shardq

@@ -1,0 +1,36 @@
+// The file system behind an interface (LevelDB's Env): the artifact writer and
+// the state store write through it, so tests can inject a failing write or sync
+// and check that nothing half-written is left at the final path.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace shardq {
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(const void* data, size_t n) = 0;
+  virtual Status Sync() = 0;  // flush buffers and fsync
+  virtual Status Close() = 0;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // Creates or truncates `path`.
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // fsync of a directory, so a rename inside it survives a crash.
+  virtual Status SyncDir(const std::string& dir) = 0;
+
+  // The real POSIX file system.
+  static FileSystem* Default();
+};
+
+}  // namespace shardq
