@@ -1,0 +1,73 @@
+#include "coordinator/quantize_job.h"
+
+#include <chrono>
+
+#include "common/gguf_writer.h"
+#include "common/model.h"
+#include "common/tensor_order.h"
+#include "common/thread_pool.h"
+#include "coordinator/output_metadata.h"
+#include "kernels/block_format.h"
+#include "worker/tensor_quantizer.h"
+
+namespace shardq {
+
+Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const ProgressFn& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  if (options.output_path.empty()) return Status::InvalidArgument("--out: no output path given");
+  SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(options.model_path));
+  TensorSource& source = *model.source;
+  const std::vector<TensorInfo>& infos = source.tensors();
+  const std::vector<size_t> order = CanonicalTensorOrder(infos);
+  std::vector<TensorInfo> ordered;
+  ordered.reserve(order.size());
+  for (size_t i : order) ordered.push_back(infos[i]);
+
+  Result<std::vector<TensorChoice>> planned = PlanTensorTypes(ordered, options.plan);
+  if (!planned.ok()) return planned.status().WithContext(options.model_path + ": ");
+  const std::vector<TensorChoice>& choices = *planned;
+
+  SHARDQ_ASSIGN_OR_RETURN(GgufMetadata metadata,
+                          BuildOutputMetadata(model, options.plan.preset.file_type));
+  std::vector<GgufTensorDecl> decls;
+  for (size_t i = 0; i < ordered.size(); ++i)
+    decls.push_back({ordered[i].name, ordered[i].shape, choices[i].type});
+  Result<std::unique_ptr<GgufWriter>> created = GgufWriter::Create(options.output_path, metadata, decls);
+  if (!created.ok()) return created.status();
+  GgufWriter& writer = **created;
+
+  ThreadPool pool(options.threads);
+  QuantizeReport report;
+  report.output_path = options.output_path;
+  std::vector<float> data;
+  QuantizedTensor q;
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    const TensorInfo& t = ordered[i];
+    if (progress) progress(i, ordered.size(), t.name);
+    SHARDQ_RETURN_IF_ERROR(source.ReadF32(t, &data));
+    SHARDQ_RETURN_IF_ERROR(QuantizeTensor(data.data(), t.n_rows(), t.row_length(), choices[i].type,
+                                          /*importance=*/nullptr, &pool, &q)
+                               .WithContext(t.file + ": tensor '" + t.name + "': "));
+    SHARDQ_RETURN_IF_ERROR(writer.WriteTensor(i, q.bytes.data(), q.bytes.size()));
+    source.Release(t);
+
+    TensorReport r;
+    r.name = t.name;
+    r.shape = t.shape_string();
+    r.type = choices[i].type;
+    r.reason = choices[i].reason;
+    r.n_elements = t.n_elements();
+    r.bytes = q.bytes.size();
+    r.error = q.error;
+    report.input_f32_bytes += 4ull * t.n_elements();
+    report.weights += t.n_elements();
+    report.tensors.push_back(std::move(r));
+  }
+  if (progress) progress(ordered.size(), ordered.size(), "");
+  SHARDQ_RETURN_IF_ERROR(writer.Finish());
+  report.output_bytes = writer.bytes_written();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace shardq
