@@ -1,0 +1,463 @@
+// Scalar reference encoders/decoders of the legacy block formats. Without
+// importance the encoders are ggml's reference quantizers (round from the
+// absmax or the min/max), which the golden files pin down byte for byte; with
+// importance they run ggml's weighted scale searches (quants_legacy_search.cpp).
+#include "kernels/quants_legacy.h"
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+
+#include "common/cpu_features.h"
+#include "kernels/block_format.h"
+#include "kernels/block_structs.h"
+#include "kernels/fp16.h"
+#include "kernels/quants_legacy_search.h"
+
+namespace shardq::legacy {
+namespace {
+
+using legacy_detail::MakeQkx3Quants;
+using legacy_detail::MakeQxQuants;
+
+// sigma2 of ggml's importance weighting: the row's mean square, summed in order.
+float RowMeanSquare(const float* x, int64_t n) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < n; ++j) sum_x2 += x[j] * x[j];
+  return sum_x2 / n;
+}
+
+// weight[j] = importance[j] * sqrt(sigma2 + x[j]^2): importance alone ignores
+// that large weights matter more; sigma2 keeps small values from getting zero weight.
+void ImportanceWeights(const float* xb, const float* qw, float sigma2, float* weight) {
+  for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+}
+
+// Value of largest magnitude, the first one on ties (ggml's scan order).
+float SignedAbsMax(const float* x, int n) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < n; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
+void PackQh(const uint8_t* L, uint8_t* qs, uint8_t* qh_bytes) {
+  uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    const uint8_t lo = L[j], hi = L[j + 16];
+    qs[j] = static_cast<uint8_t>((lo & 0x0F) | ((hi & 0x0F) << 4));
+    qh |= ((lo & 0x10u) >> 4) << j;
+    qh |= ((hi & 0x10u) >> 4) << (j + 16);
+  }
+  std::memcpy(qh_bytes, &qh, 4);
+}
+
+uint32_t LoadQh(const uint8_t* qh_bytes) {
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, 4);
+  return qh;
+}
+
+// Unpacks the 5-bit quants of a Q5 block (0..31).
+void UnpackQ5(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
+  const uint32_t qh = LoadQh(qh_bytes);
+  for (int j = 0; j < 16; ++j) {
+    q[j] = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4);
+    q[j + 16] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+  }
+}
+
+// dot_f32 through the decoder: the reference the SIMD versions are held to.
+template <typename Block, void (*kDecode)(const void*, float*, int64_t)>
+float DotViaDecode(const void* x, const float* v, int64_t n) {
+  const Block* b = static_cast<const Block*>(x);
+  double sum = 0;
+  float tmp[32];
+  for (int64_t i = 0; i < n / 32; ++i) {
+    kDecode(&b[i], tmp, 32);
+    for (int j = 0; j < 32; ++j) sum += static_cast<double>(tmp[j]) * v[32 * i + j];
+  }
+  return static_cast<float>(sum);
+}
+
+}  // namespace
+
+// ---- Q4_0 ---------------------------------------------------------------------
+void QuantizeQ4_0(const float* x, void* vy, int64_t n, const float* importance) {
+  BlockQ4_0* y = static_cast<BlockQ4_0*>(vy);
+  const int64_t nb = n / kQK4_0;
+  if (importance) {
+    const float sigma2 = RowMeanSquare(x, n);
+    float weight[32];
+    int8_t L[32];
+    for (int64_t i = 0; i < nb; ++i) {
+      const float* xb = x + 32 * i;
+      ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
+      const float d = MakeQxQuants(32, 8, xb, L, weight);
+      y[i].d = F32ToFp16(d);
+      for (int j = 0; j < 16; ++j) y[i].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
+    }
+    return;
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* xb = x + 32 * i;
+    const float d = SignedAbsMax(xb, 32) / -8;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = F32ToFp16(d);
+    for (int j = 0; j < 16; ++j) {
+      // Truncation after +8.5 is ggml's rounding (half away from -8).
+      const int lo = std::min(15, static_cast<int>(static_cast<int8_t>(xb[j] * id + 8.5f)));
+      const int hi = std::min(15, static_cast<int>(static_cast<int8_t>(xb[j + 16] * id + 8.5f)));
+      y[i].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
+void DequantizeQ4_0(const void* vx, float* y, int64_t n) {
+  const BlockQ4_0* x = static_cast<const BlockQ4_0*>(vx);
+  for (int64_t i = 0; i < n / kQK4_0; ++i) {
+    const float d = Fp16ToF32(x[i].d);
+    for (int j = 0; j < 16; ++j) {
+      y[32 * i + j] = ((x[i].qs[j] & 0x0F) - 8) * d;
+      y[32 * i + j + 16] = ((x[i].qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+float DotF32Q4_0(const void* x, const float* v, int64_t n) {
+  return DotViaDecode<BlockQ4_0, DequantizeQ4_0>(x, v, n);
+}
+
+float VecDotQ4_0Q8_0(const void* vx, const void* vv, int64_t n) {
+  const BlockQ4_0* x = static_cast<const BlockQ4_0*>(vx);
+  const BlockQ8_0* y = static_cast<const BlockQ8_0*>(vv);
+  float sumf = 0;
+  for (int64_t i = 0; i < n / kQK4_0; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+      sumi += ((x[i].qs[j] & 0x0F) - 8) * y[i].qs[j];
+      sumi += ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
+    }
+    sumf += sumi * Fp16ToF32(x[i].d) * Fp16ToF32(y[i].d);
+  }
+  return sumf;
+}
+
+// ---- Q4_1 ---------------------------------------------------------------------
+void QuantizeQ4_1(const float* x, void* vy, int64_t n, const float* importance) {
+  BlockQ4_1* y = static_cast<BlockQ4_1*>(vy);
+  const int64_t nb = n / kQK4_1;
+  if (importance) {
+    const float sigma2 = RowMeanSquare(x, n);
+    float weight[32];
+    uint8_t L[32], laux[32];
+    for (int64_t i = 0; i < nb; ++i) {
+      const float* xb = x + 32 * i;
+      ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
+      float neg_min;
+      const float d = MakeQkx3Quants(32, 15, xb, weight, L, &neg_min, laux, -0.9f, 0.05f, 36);
+      y[i].d = F32ToFp16(d);
+      y[i].m = F32ToFp16(-neg_min);
+      for (int j = 0; j < 16; ++j) y[i].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
+    }
+    return;
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* xb = x + 32 * i;
+    float min = FLT_MAX, max = -FLT_MAX;
+    for (int j = 0; j < 32; ++j) {
+      if (xb[j] < min) min = xb[j];
+      if (xb[j] > max) max = xb[j];
+    }
+    const float d = (max - min) / 15;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = F32ToFp16(d);
+    y[i].m = F32ToFp16(min);
+    for (int j = 0; j < 16; ++j) {
+      const int lo = std::min(15, static_cast<int>(static_cast<int8_t>((xb[j] - min) * id + 0.5f)));
+      const int hi =
+          std::min(15, static_cast<int>(static_cast<int8_t>((xb[j + 16] - min) * id + 0.5f)));
+      y[i].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
+void DequantizeQ4_1(const void* vx, float* y, int64_t n) {
+  const BlockQ4_1* x = static_cast<const BlockQ4_1*>(vx);
+  for (int64_t i = 0; i < n / kQK4_1; ++i) {
+    const float d = Fp16ToF32(x[i].d);
+    const float m = Fp16ToF32(x[i].m);
+    for (int j = 0; j < 16; ++j) {
+      y[32 * i + j] = (x[i].qs[j] & 0x0F) * d + m;
+      y[32 * i + j + 16] = (x[i].qs[j] >> 4) * d + m;
+    }
+  }
+}
+
+float DotF32Q4_1(const void* x, const float* v, int64_t n) {
+  return DotViaDecode<BlockQ4_1, DequantizeQ4_1>(x, v, n);
+}
+
+float VecDotQ4_1Q8_1(const void* vx, const void* vv, int64_t n) {
+  const BlockQ4_1* x = static_cast<const BlockQ4_1*>(vx);
+  const BlockQ8_1* y = static_cast<const BlockQ8_1*>(vv);
+  float sumf = 0;
+  for (int64_t i = 0; i < n / kQK4_1; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+      sumi += (x[i].qs[j] & 0x0F) * y[i].qs[j];
+      sumi += (x[i].qs[j] >> 4) * y[i].qs[j + 16];
+    }
+    // The min term uses s = d_y * sum(q_y), precomputed in the activation block.
+    sumf += (Fp16ToF32(x[i].d) * Fp16ToF32(y[i].d)) * sumi + Fp16ToF32(x[i].m) * Fp16ToF32(y[i].s);
+  }
+  return sumf;
+}
+
+// ---- Q5_0 ---------------------------------------------------------------------
+void QuantizeQ5_0(const float* x, void* vy, int64_t n, const float* importance) {
+  BlockQ5_0* y = static_cast<BlockQ5_0*>(vy);
+  const int64_t nb = n / kQK5_0;
+  if (importance) {
+    const float sigma2 = RowMeanSquare(x, n);
+    float weight[32];
+    int8_t L[32];
+    uint8_t U[32];
+    for (int64_t i = 0; i < nb; ++i) {
+      const float* xb = x + 32 * i;
+      ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
+      const float d = MakeQxQuants(32, 16, xb, L, weight);
+      y[i].d = F32ToFp16(d);
+      for (int j = 0; j < 32; ++j) U[j] = static_cast<uint8_t>(L[j]);
+      PackQh(U, y[i].qs, y[i].qh);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* xb = x + 32 * i;
+    const float d = SignedAbsMax(xb, 32) / -16;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = F32ToFp16(d);
+    uint8_t L[32];
+    for (int j = 0; j < 32; ++j) {
+      L[j] = static_cast<uint8_t>(std::min(31, static_cast<int>(static_cast<int8_t>(xb[j] * id + 16.5f))));
+    }
+    PackQh(L, y[i].qs, y[i].qh);
+  }
+}
+
+void DequantizeQ5_0(const void* vx, float* y, int64_t n) {
+  const BlockQ5_0* x = static_cast<const BlockQ5_0*>(vx);
+  int q[32];
+  for (int64_t i = 0; i < n / kQK5_0; ++i) {
+    const float d = Fp16ToF32(x[i].d);
+    UnpackQ5(x[i].qs, x[i].qh, q);
+    for (int j = 0; j < 32; ++j) y[32 * i + j] = (q[j] - 16) * d;
+  }
+}
+
+float DotF32Q5_0(const void* x, const float* v, int64_t n) {
+  return DotViaDecode<BlockQ5_0, DequantizeQ5_0>(x, v, n);
+}
+
+float VecDotQ5_0Q8_0(const void* vx, const void* vv, int64_t n) {
+  const BlockQ5_0* x = static_cast<const BlockQ5_0*>(vx);
+  const BlockQ8_0* y = static_cast<const BlockQ8_0*>(vv);
+  float sumf = 0;
+  int q[32];
+  for (int64_t i = 0; i < n / kQK5_0; ++i) {
+    UnpackQ5(x[i].qs, x[i].qh, q);
+    int sumi = 0;
+    for (int j = 0; j < 32; ++j) sumi += (q[j] - 16) * y[i].qs[j];
+    sumf += sumi * Fp16ToF32(x[i].d) * Fp16ToF32(y[i].d);
+  }
+  return sumf;
+}
+
+// ---- Q5_1 ---------------------------------------------------------------------
+void QuantizeQ5_1(const float* x, void* vy, int64_t n, const float* importance) {
+  BlockQ5_1* y = static_cast<BlockQ5_1*>(vy);
+  const int64_t nb = n / kQK5_1;
+  if (importance) {
+    const float sigma2 = RowMeanSquare(x, n);
+    float weight[32];
+    uint8_t L[32], laux[32];
+    for (int64_t i = 0; i < nb; ++i) {
+      const float* xb = x + 32 * i;
+      ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
+      float neg_min;
+      const float d = MakeQkx3Quants(32, 31, xb, weight, L, &neg_min, laux, -0.9f, 0.05f, 36);
+      y[i].d = F32ToFp16(d);
+      y[i].m = F32ToFp16(-neg_min);
+      PackQh(L, y[i].qs, y[i].qh);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* xb = x + 32 * i;
+    float min = FLT_MAX, max = -FLT_MAX;
+    for (int j = 0; j < 32; ++j) {
+      if (xb[j] < min) min = xb[j];
+      if (xb[j] > max) max = xb[j];
+    }
+    const float d = (max - min) / 31;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = F32ToFp16(d);
+    y[i].m = F32ToFp16(min);
+    uint8_t L[32];
+    for (int j = 0; j < 32; ++j) L[j] = static_cast<uint8_t>(static_cast<int8_t>((xb[j] - min) * id + 0.5f));
+    PackQh(L, y[i].qs, y[i].qh);
+  }
+}
+
+void DequantizeQ5_1(const void* vx, float* y, int64_t n) {
+  const BlockQ5_1* x = static_cast<const BlockQ5_1*>(vx);
+  int q[32];
+  for (int64_t i = 0; i < n / kQK5_1; ++i) {
+    const float d = Fp16ToF32(x[i].d);
+    const float m = Fp16ToF32(x[i].m);
+    UnpackQ5(x[i].qs, x[i].qh, q);
+    for (int j = 0; j < 32; ++j) y[32 * i + j] = q[j] * d + m;
+  }
+}
+
+float DotF32Q5_1(const void* x, const float* v, int64_t n) {
+  return DotViaDecode<BlockQ5_1, DequantizeQ5_1>(x, v, n);
+}
+
+float VecDotQ5_1Q8_1(const void* vx, const void* vv, int64_t n) {
+  const BlockQ5_1* x = static_cast<const BlockQ5_1*>(vx);
+  const BlockQ8_1* y = static_cast<const BlockQ8_1*>(vv);
+  float sumf = 0;
+  int q[32];
+  for (int64_t i = 0; i < n / kQK5_1; ++i) {
+    UnpackQ5(x[i].qs, x[i].qh, q);
+    int sumi = 0;
+    for (int j = 0; j < 32; ++j) sumi += q[j] * y[i].qs[j];
+    sumf += (Fp16ToF32(x[i].d) * Fp16ToF32(y[i].d)) * sumi + Fp16ToF32(x[i].m) * Fp16ToF32(y[i].s);
+  }
+  return sumf;
+}
+
+// ---- Q8_0 / Q8_1 --------------------------------------------------------------
+void QuantizeQ8_0(const float* x, void* vy, int64_t n, const float*) {
+  BlockQ8_0* y = static_cast<BlockQ8_0*>(vy);
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const float* xb = x + 32 * i;
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    const float d = amax / 127;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = F32ToFp16(d);
+    for (int j = 0; j < 32; ++j) y[i].qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+  }
+}
+
+void DequantizeQ8_0(const void* vx, float* y, int64_t n) {
+  const BlockQ8_0* x = static_cast<const BlockQ8_0*>(vx);
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const float d = Fp16ToF32(x[i].d);
+    for (int j = 0; j < 32; ++j) y[32 * i + j] = x[i].qs[j] * d;
+  }
+}
+
+float DotF32Q8_0(const void* x, const float* v, int64_t n) {
+  return DotViaDecode<BlockQ8_0, DequantizeQ8_0>(x, v, n);
+}
+
+float VecDotQ8_0Q8_0(const void* vx, const void* vv, int64_t n) {
+  const BlockQ8_0* x = static_cast<const BlockQ8_0*>(vx);
+  const BlockQ8_0* y = static_cast<const BlockQ8_0*>(vv);
+  float sumf = 0;
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < 32; ++j) sumi += x[i].qs[j] * y[i].qs[j];
+    sumf += sumi * (Fp16ToF32(x[i].d) * Fp16ToF32(y[i].d));
+  }
+  return sumf;
+}
+
+void QuantizeQ8_1(const float* x, void* vy, int64_t n, const float*) {
+  BlockQ8_1* y = static_cast<BlockQ8_1*>(vy);
+  for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    const float* xb = x + 32 * i;
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    const float d = amax / 127;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = F32ToFp16(d);
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      y[i].qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+      sum += y[i].qs[j];
+    }
+    // s from the unrounded d, as ggml stores it.
+    y[i].s = F32ToFp16(sum * d);
+  }
+}
+
+void DequantizeQ8_1(const void* vx, float* y, int64_t n) {
+  const BlockQ8_1* x = static_cast<const BlockQ8_1*>(vx);
+  for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    const float d = Fp16ToF32(x[i].d);
+    for (int j = 0; j < 32; ++j) y[32 * i + j] = x[i].qs[j] * d;
+  }
+}
+
+float DotF32Q8_1(const void* x, const float* v, int64_t n) {
+  return DotViaDecode<BlockQ8_1, DequantizeQ8_1>(x, v, n);
+}
+
+float VecDotQ8_1Q8_1(const void* vx, const void* vv, int64_t n) {
+  const BlockQ8_1* x = static_cast<const BlockQ8_1*>(vx);
+  const BlockQ8_1* y = static_cast<const BlockQ8_1*>(vv);
+  float sumf = 0;
+  for (int64_t i = 0; i < n / kQK8_1; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < 32; ++j) sumi += x[i].qs[j] * y[i].qs[j];
+    sumf += sumi * (Fp16ToF32(x[i].d) * Fp16ToF32(y[i].d));
+  }
+  return sumf;
+}
+
+}  // namespace shardq::legacy
+
+namespace shardq {
+
+void RegisterLegacyFormats(BlockFormatTable& table, bool simd) {
+  using namespace legacy;
+  const bool avx2 = simd && GetCpuFeatures().avx2;
+  auto make = [](GgmlType type, const char* name, size_t bytes, bool importance, auto q, auto dq,
+                 auto dot, GgmlType vdt, auto vdot) {
+    BlockFormat f;
+    f.type = type; f.name = name; f.block_size = 32; f.block_bytes = bytes;
+    f.quantized = true; f.uses_importance = importance;
+    f.quantize_row = q; f.dequantize_row = dq; f.dot_f32 = dot;
+    f.vec_dot_type = vdt; f.vec_dot = vdot;
+    return f;
+  };
+  table.Set(avx2 ? make(GgmlType::Q4_0, "Q4_0", sizeof(BlockQ4_0), true, QuantizeQ4_0Avx2,
+                        DequantizeQ4_0Avx2, DotF32Q4_0Avx2, GgmlType::Q8_0, VecDotQ4_0Q8_0Avx2)
+                 : make(GgmlType::Q4_0, "Q4_0", sizeof(BlockQ4_0), true, QuantizeQ4_0,
+                        DequantizeQ4_0, DotF32Q4_0, GgmlType::Q8_0, VecDotQ4_0Q8_0));
+  table.Set(make(GgmlType::Q4_1, "Q4_1", sizeof(BlockQ4_1), true, QuantizeQ4_1, DequantizeQ4_1,
+                 DotF32Q4_1, GgmlType::Q8_1, VecDotQ4_1Q8_1));
+  table.Set(make(GgmlType::Q5_0, "Q5_0", sizeof(BlockQ5_0), true, QuantizeQ5_0, DequantizeQ5_0,
+                 DotF32Q5_0, GgmlType::Q8_0, VecDotQ5_0Q8_0));
+  table.Set(make(GgmlType::Q5_1, "Q5_1", sizeof(BlockQ5_1), true, QuantizeQ5_1, DequantizeQ5_1,
+                 DotF32Q5_1, GgmlType::Q8_1, VecDotQ5_1Q8_1));
+  table.Set(avx2 ? make(GgmlType::Q8_0, "Q8_0", sizeof(BlockQ8_0), false, QuantizeQ8_0Avx2,
+                        DequantizeQ8_0Avx2, DotF32Q8_0Avx2, GgmlType::Q8_0, VecDotQ8_0Q8_0Avx2)
+                 : make(GgmlType::Q8_0, "Q8_0", sizeof(BlockQ8_0), false, QuantizeQ8_0,
+                        DequantizeQ8_0, DotF32Q8_0, GgmlType::Q8_0, VecDotQ8_0Q8_0));
+  table.Set(make(GgmlType::Q8_1, "Q8_1", sizeof(BlockQ8_1), false, QuantizeQ8_1, DequantizeQ8_1,
+                 DotF32Q8_1, GgmlType::Q8_1, VecDotQ8_1Q8_1));
+  table.Set(make(GgmlType::IQ4_NL, "IQ4_NL", sizeof(BlockIQ4_NL), true, QuantizeIQ4_NL,
+                 DequantizeIQ4_NL, DotF32IQ4_NL, GgmlType::Q8_0, VecDotIQ4_NLQ8_0));
+}
+
+}  // namespace shardq
