@@ -72,21 +72,26 @@ Result<Vocab> VocabFromGgufMetadata(const GgufMetadata& md, const std::string& l
                                      " tokens");
     for (size_t i = 0; i < n; ++i) v.types[i] = static_cast<int32_t>(types->arr[i].as_int());
   }
-  auto id = [&](const char* key, int64_t* out) -> Status {
+  auto id = [&](const char* key, int64_t* out, bool optional_id) -> Status {
     const GgufValue* x = md.Find(key);
     if (!x) return Status::OK();
     if (!x->is_integer())
       return Status::InvalidArgument(label + ": metadata key '" + key + "' must be an integer");
     *out = x->as_int();
+    // Converters write u32 0xFFFFFFFF (or -1) for "no padding token".
+    if (optional_id && (*out < 0 || static_cast<size_t>(*out) >= n)) {
+      *out = -1;
+      return Status::OK();
+    }
     if (*out < 0 || static_cast<size_t>(*out) >= n)
       return Status::InvalidArgument(label + ": metadata key '" + key + "' = " + std::to_string(*out) +
                                      " is outside the " + std::to_string(n) + "-token vocabulary");
     return Status::OK();
   };
-  SHARDQ_RETURN_IF_ERROR(id("tokenizer.ggml.bos_token_id", &v.bos_id));
-  SHARDQ_RETURN_IF_ERROR(id("tokenizer.ggml.eos_token_id", &v.eos_id));
-  SHARDQ_RETURN_IF_ERROR(id("tokenizer.ggml.unknown_token_id", &v.unk_id));
-  SHARDQ_RETURN_IF_ERROR(id("tokenizer.ggml.padding_token_id", &v.pad_id));
+  SHARDQ_RETURN_IF_ERROR(id("tokenizer.ggml.bos_token_id", &v.bos_id, false));
+  SHARDQ_RETURN_IF_ERROR(id("tokenizer.ggml.eos_token_id", &v.eos_id, false));
+  SHARDQ_RETURN_IF_ERROR(id("tokenizer.ggml.unknown_token_id", &v.unk_id, false));
+  SHARDQ_RETURN_IF_ERROR(id("tokenizer.ggml.padding_token_id", &v.pad_id, true));
   auto flag = [&](const char* key, bool* out) -> Status {
     const GgufValue* x = md.Find(key);
     if (!x) return Status::OK();
