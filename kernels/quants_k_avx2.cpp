@@ -1,13 +1,315 @@
-// AVX2 encoders for Q4_K and Q6_K (placeholder: scalar until the fast search lands).
+// AVX2 encoders for Q4_K and Q6_K, bit-identical to the scalar reference.
+// The reference's cost is its per-sub-block scale search, a long chain of
+// dependent float sums. Here each of the 8 lanes runs the search of one
+// sub-block (Q4_K: 8 sub-blocks of 32; Q6_K: 2 x 8 sub-blocks of 16), so
+// every lane performs exactly the scalar float operations in the scalar
+// order (no FMA: this file keeps mul and add separate), and 3 candidate
+// scales are evaluated per pass to hide the add latency.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/fp16.h"
 #include "kernels/quants_k.h"
+#include "kernels/quants_k_scales.h"
+
+#pragma GCC optimize("fp-contract=off")
 
 namespace shardq::kquant {
+namespace {
 
-void QuantizeRowQ4KAvx2(const float* x, void* y, int64_t n, const float* importance) {
-  QuantizeRowQ4K(x, y, n, importance);
+inline __m256 Round(__m256 v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline __m256 Clamp(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(_mm256_max_ps(v, lo), hi); }
+
+// Transposes 8 sub-blocks of `len` values (stride len) into len vectors, lane j = sub-block j.
+template <int kLen>
+void Transpose(const float* x, __m256* xt) {
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(kLen));
+  for (int i = 0; i < kLen; ++i) xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
 }
-void QuantizeRowQ6KAvx2(const float* x, void* y, int64_t n, const float* importance) {
-  QuantizeRowQ6K(x, y, n, importance);
+
+// Lane-parallel MakeQkx2Quants(32, kNmax, ..., use_mad = false) for kS groups of
+// 8 sub-blocks (kS independent chains interleaved to hide the add latency).
+// The scalar search is path-dependent (an accepted candidate's minimum shifts
+// the grid of the next ones), so candidates run in order, lane by lane.
+// Out: levels lt[s][i] (lane j = level of element i of sub-block j), scale, -min.
+template <int kS, int kNmax, int kNstep>
+void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float rdelta,
+               __m256 (*lt)[32], __m256* out_scale, __m256* out_the_min) {
+  constexpr int n = 32;
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
+  __m256 mn[kS], mx[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], degenerate[kS];
+  for (int s = 0; s < kS; ++s) {
+    mn[s] = mx[s] = xt[s][0];
+    sum_w[s] = wt[s][0];
+    sum_x[s] = _mm256_mul_ps(sum_w[s], xt[s][0]);
+  }
+  for (int i = 1; i < n; ++i) {
+    for (int s = 0; s < kS; ++s) {
+      mn[s] = _mm256_min_ps(xt[s][i], mn[s]);
+      mx[s] = _mm256_max_ps(xt[s][i], mx[s]);
+      sum_w[s] = _mm256_add_ps(sum_w[s], wt[s][i]);
+      sum_x[s] = _mm256_add_ps(sum_x[s], _mm256_mul_ps(wt[s][i], xt[s][i]));
+    }
+  }
+  for (int s = 0; s < kS; ++s) {
+    mn[s] = _mm256_blendv_ps(mn[s], zero, _mm256_cmp_ps(mn[s], zero, _CMP_GT_OQ));
+    degenerate[s] = _mm256_cmp_ps(mx[s], mn[s], _CMP_EQ_OQ);
+    const __m256 iscale = _mm256_div_ps(vmax_l, _mm256_sub_ps(mx[s], mn[s]));
+    scale[s] = _mm256_div_ps(_mm256_set1_ps(1.f), iscale);
+    best[s] = zero;
+    for (int i = 0; i < n; ++i) {
+      lt[s][i] = Clamp(Round(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[s][i], mn[s]))), zero, vmax_l);
+      const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale[s], lt[s][i]), mn[s]), xt[s][i]);
+      best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt[s][i], _mm256_mul_ps(diff, diff)));
+    }
+  }
+  __m256 laux[kS][n];
+  for (int is = 0; is <= kNstep; ++is) {
+    const __m256 num = _mm256_set1_ps(rmin + rdelta * is + kNmax);
+    __m256 sl[kS], sl2[kS], sxl[kS], isc[kS];
+    for (int s = 0; s < kS; ++s) {
+      isc[s] = _mm256_div_ps(num, _mm256_sub_ps(mx[s], mn[s]));
+      sl[s] = sl2[s] = sxl[s] = zero;
+    }
+    for (int i = 0; i < n; ++i) {
+      for (int s = 0; s < kS; ++s) {
+        const __m256 l = Clamp(Round(_mm256_mul_ps(isc[s], _mm256_sub_ps(xt[s][i], mn[s]))), zero, vmax_l);
+        laux[s][i] = l;
+        const __m256 wl = _mm256_mul_ps(wt[s][i], l);
+        sl[s] = _mm256_add_ps(sl[s], wl);
+        sl2[s] = _mm256_add_ps(sl2[s], _mm256_mul_ps(wl, l));
+        sxl[s] = _mm256_add_ps(sxl[s], _mm256_mul_ps(wl, xt[s][i]));
+      }
+    }
+    __m256 ok[kS], this_scale[kS], this_min[kS], err[kS];
+    for (int s = 0; s < kS; ++s) {
+      const __m256 D = _mm256_sub_ps(_mm256_mul_ps(sum_w[s], sl2[s]), _mm256_mul_ps(sl[s], sl[s]));
+      ok[s] = _mm256_cmp_ps(D, zero, _CMP_GT_OQ);
+      __m256 sc = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_w[s], sxl[s]), _mm256_mul_ps(sum_x[s], sl[s])), D);
+      __m256 m = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sl2[s], sum_x[s]), _mm256_mul_ps(sl[s], sxl[s])), D);
+      const __m256 pos = _mm256_cmp_ps(m, zero, _CMP_GT_OQ);
+      m = _mm256_blendv_ps(m, zero, pos);
+      sc = _mm256_blendv_ps(sc, _mm256_div_ps(sxl[s], sl2[s]), pos);
+      this_scale[s] = sc;
+      this_min[s] = m;
+      err[s] = zero;
+    }
+    for (int i = 0; i < n; ++i) {
+      for (int s = 0; s < kS; ++s) {
+        const __m256 diff =
+            _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale[s], laux[s][i]), this_min[s]), xt[s][i]);
+        err[s] = _mm256_add_ps(err[s], _mm256_mul_ps(wt[s][i], _mm256_mul_ps(diff, diff)));
+      }
+    }
+    for (int s = 0; s < kS; ++s) {
+      const __m256 take = _mm256_and_ps(ok[s], _mm256_cmp_ps(err[s], best[s], _CMP_LT_OQ));
+      if (_mm256_movemask_ps(take) == 0) continue;
+      for (int i = 0; i < n; ++i) lt[s][i] = _mm256_blendv_ps(lt[s][i], laux[s][i], take);
+      best[s] = _mm256_blendv_ps(best[s], err[s], take);
+      scale[s] = _mm256_blendv_ps(scale[s], this_scale[s], take);
+      mn[s] = _mm256_blendv_ps(mn[s], this_min[s], take);
+    }
+  }
+  for (int s = 0; s < kS; ++s) {
+    // max == min: all levels 0, scale 0, the_min = -min (the search never ran).
+    if (_mm256_movemask_ps(degenerate[s])) {
+      for (int i = 0; i < n; ++i) lt[s][i] = _mm256_blendv_ps(lt[s][i], zero, degenerate[s]);
+      scale[s] = _mm256_blendv_ps(scale[s], zero, degenerate[s]);
+    }
+    out_scale[s] = scale[s];
+    out_the_min[s] = _mm256_sub_ps(zero, mn[s]);
+  }
+}
+
+// Lane j of lt[i] -> L[stride * j + i].
+template <int kLen>
+void UntransposeLevels(const __m256* lt, uint8_t* L) {
+  alignas(32) float tmp[8];
+  for (int i = 0; i < kLen; ++i) {
+    _mm256_store_ps(tmp, lt[i]);
+    for (int j = 0; j < 8; ++j) L[kLen * j + i] = static_cast<uint8_t>(static_cast<int>(tmp[j]));
+  }
+}
+
+// Scales, requantization and packing of one block once its search is done.
+void FinishBlockQ4K(const float* x, const float* scales, const float* mins, uint8_t* L, BlockQ4_K* y);
+
+// kS consecutive blocks: their searches run interleaved.
+template <int kS>
+void QuantizeBlocksQ4K(const float* x, BlockQ4_K* y) {
+  __m256 xt[kS][32], wt[kS][32], lt[kS][32];
+  const __m256 sign = _mm256_set1_ps(-0.f);
+  for (int s = 0; s < kS; ++s) {
+    Transpose<32>(x + kQK_K * s, xt[s]);
+    __m256 sum_x2 = _mm256_setzero_ps();
+    for (int i = 0; i < 32; ++i) sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xt[s][i], xt[s][i]));
+    const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
+    for (int i = 0; i < 32; ++i) wt[s][i] = _mm256_add_ps(av_x, _mm256_andnot_ps(sign, xt[s][i]));
+  }
+  __m256 vscale[kS], vmin[kS];
+  Qkx2Lanes<kS, 15, 20>(xt, wt, -1.f, 0.1f, lt, vscale, vmin);
+  for (int s = 0; s < kS; ++s) {
+    uint8_t L[kQK_K];
+    UntransposeLevels<32>(lt[s], L);
+    alignas(32) float scales[8], mins[8];
+    _mm256_store_ps(scales, vscale[s]);
+    _mm256_store_ps(mins, vmin[s]);
+    FinishBlockQ4K(x + kQK_K * s, scales, mins, L, y + s);
+  }
+}
+
+void FinishBlockQ4K(const float* x, const float* scales, const float* mins, uint8_t* L, BlockQ4_K* y) {
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  std::memset(y->scales, 0, kKScaleSize);
+  for (int j = 0; j < 8; ++j) {
+    const int ls = std::min(63, NearestInt(inv_scale * scales[j]));
+    const int lm = std::min(63, NearestInt(inv_min * mins[j]));
+    SetScaleMinK4(j, ls, lm, y->scales);
+  }
+  y->d = F32ToFp16(max_scale / 63.f);
+  y->dmin = F32ToFp16(max_min / 63.f);
+  const float d_all = Fp16ToF32(y->d), m_all = Fp16ToF32(y->dmin);
+  const __m256 zero = _mm256_setzero_ps(), fifteen = _mm256_set1_ps(15.f);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    GetScaleMinK4(j, y->scales, &sc, &m);
+    const float d = d_all * sc;
+    if (!d) continue;
+    const __m256 vd = _mm256_set1_ps(d), vdm = _mm256_set1_ps(m_all * m);
+    alignas(32) int32_t li[32];
+    for (int k = 0; k < 32; k += 8) {
+      const __m256 q = Clamp(Round(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 32 * j + k), vdm), vd)), zero, fifteen);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), _mm256_cvtps_epi32(q));
+    }
+    for (int k = 0; k < 32; ++k) L[32 * j + k] = static_cast<uint8_t>(li[k]);
+  }
+  PackQ4KQuants(L, y);
+}
+
+// Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, no weights) for 8 sub-blocks.
+void QxLanesQ6(const __m256* xt, __m256* lt, __m256* out_scale) {
+  constexpr int n = 16;
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 lo = _mm256_set1_ps(-32.f), hi = _mm256_set1_ps(31.f);
+  const __m256 sign = _mm256_set1_ps(-0.f);
+  __m256 amax = zero, mx = zero;
+  for (int i = 0; i < n; ++i) {
+    const __m256 ax = _mm256_andnot_ps(sign, xt[i]);
+    const __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+    amax = _mm256_blendv_ps(amax, ax, gt);
+    mx = _mm256_blendv_ps(mx, xt[i], gt);
+  }
+  const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
+  __m256 wt[n];
+  for (int i = 0; i < n; ++i) wt[i] = _mm256_mul_ps(xt[i], xt[i]);
+  __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-32.f), mx);
+  __m256 sumlx = zero, suml2 = zero;
+  for (int i = 0; i < n; ++i) {
+    const __m256 l = Clamp(Round(_mm256_mul_ps(iscale, xt[i])), lo, hi);
+    lt[i] = l;
+    sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(wt[i], xt[i]), l));
+    suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], l), l));
+  }
+  const __m256 nz = _mm256_cmp_ps(suml2, zero, _CMP_NEQ_UQ);
+  __m256 scale = _mm256_and_ps(nz, _mm256_div_ps(sumlx, suml2));
+  __m256 best = _mm256_mul_ps(scale, sumlx);
+  constexpr int kGroup = 3;
+  static const int kSteps[18] = {-9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  for (int s0 = 0; s0 < 18; s0 += kGroup) {
+    __m256 isc[kGroup], slx[kGroup], sl2[kGroup], laux[kGroup][n];
+    for (int g = 0; g < kGroup; ++g) {
+      isc[g] = _mm256_div_ps(_mm256_set1_ps(-(32 + 0.1f * kSteps[s0 + g])), mx);
+      slx[g] = sl2[g] = zero;
+    }
+    for (int i = 0; i < n; ++i) {
+      const __m256 wx = _mm256_mul_ps(wt[i], xt[i]);
+      for (int g = 0; g < kGroup; ++g) {
+        const __m256 l = Clamp(Round(_mm256_mul_ps(isc[g], xt[i])), lo, hi);
+        laux[g][i] = l;
+        slx[g] = _mm256_add_ps(slx[g], _mm256_mul_ps(wx, l));
+        sl2[g] = _mm256_add_ps(sl2[g], _mm256_mul_ps(_mm256_mul_ps(wt[i], l), l));
+      }
+    }
+    for (int g = 0; g < kGroup; ++g) {
+      const __m256 take = _mm256_and_ps(
+          _mm256_cmp_ps(sl2[g], zero, _CMP_GT_OQ),
+          _mm256_cmp_ps(_mm256_mul_ps(slx[g], slx[g]), _mm256_mul_ps(best, sl2[g]), _CMP_GT_OQ));
+      if (_mm256_movemask_ps(take) == 0) continue;
+      for (int i = 0; i < n; ++i) lt[i] = _mm256_blendv_ps(lt[i], laux[g][i], take);
+      scale = _mm256_blendv_ps(scale, _mm256_div_ps(slx[g], sl2[g]), take);
+      best = _mm256_blendv_ps(best, _mm256_mul_ps(scale, slx[g]), take);
+    }
+  }
+  const __m256 bias = _mm256_set1_ps(32.f);
+  for (int i = 0; i < n; ++i) lt[i] = _mm256_blendv_ps(_mm256_add_ps(lt[i], bias), zero, tiny);
+  *out_scale = _mm256_blendv_ps(scale, zero, tiny);
+}
+
+void QuantizeBlockQ6K(const float* x, BlockQ6_K* y) {
+  uint8_t L[kQK_K];
+  alignas(32) float scales[16];
+  for (int half = 0; half < 2; ++half) {
+    __m256 xt[16], lt[16], vs;
+    Transpose<16>(x + 128 * half, xt);
+    QxLanesQ6(xt, lt, &vs);
+    UntransposeLevels<16>(lt, L + 128 * half);
+    _mm256_store_ps(scales + 8 * half, vs);
+  }
+  float max_scale = 0, max_abs_scale = 0;
+  for (int ib = 0; ib < 16; ++ib) {
+    const float abs_scale = std::fabs(scales[ib]);
+    if (abs_scale > max_abs_scale) { max_abs_scale = abs_scale; max_scale = scales[ib]; }
+  }
+  if (max_abs_scale < 1e-15f) {
+    std::memset(y, 0, sizeof(BlockQ6_K));
+    return;
+  }
+  const float iscale = -128.f / max_scale;
+  y->d = F32ToFp16(1 / iscale);
+  for (int ib = 0; ib < 16; ++ib) y->scales[ib] = static_cast<int8_t>(std::min(127, NearestInt(iscale * scales[ib])));
+  const float d_all = Fp16ToF32(y->d);
+  const __m256 lo = _mm256_set1_ps(-32.f), hi = _mm256_set1_ps(31.f);
+  const __m256i bias = _mm256_set1_epi32(32);
+  for (int j = 0; j < 16; ++j) {
+    const float d = d_all * y->scales[j];
+    if (!d) continue;
+    const __m256 vd = _mm256_set1_ps(d);
+    alignas(32) int32_t li[16];
+    for (int k = 0; k < 16; k += 8) {
+      const __m256 q = Clamp(Round(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + k), vd)), lo, hi);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), _mm256_add_epi32(_mm256_cvtps_epi32(q), bias));
+    }
+    for (int k = 0; k < 16; ++k) L[16 * j + k] = static_cast<uint8_t>(li[k]);
+  }
+  PackQ6KQuants(L, y);
+}
+
+}  // namespace
+
+void QuantizeRowQ4KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
+  // The importance-weighted search (qkx3 + make_qp_quants) stays scalar.
+  if (importance) return QuantizeRowQ4K(x, vy, n, importance);
+  auto* y = static_cast<BlockQ4_K*>(vy);
+  const int64_t nb = n / kQK_K;
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) QuantizeBlocksQ4K<2>(x + kQK_K * i, y + i);
+  for (; i < nb; ++i) QuantizeBlocksQ4K<1>(x + kQK_K * i, y + i);
+}
+
+void QuantizeRowQ6KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
+  if (importance) return QuantizeRowQ6K(x, vy, n, importance);
+  auto* y = static_cast<BlockQ6_K*>(vy);
+  for (int64_t i = 0; i < n / kQK_K; ++i) QuantizeBlockQ6K(x + kQK_K * i, y + i);
 }
 
 }  // namespace shardq::kquant
