@@ -1,8 +1,10 @@
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "common/model.h"
+#include "common/sha256.h"
 #include "coordinator/cli_commands.h"
 #include "kernels/block_format.h"
 
@@ -33,7 +35,7 @@ std::string Describe(const GgufValue& v) {
   }
 }
 
-int Run(const std::string& path) {
+int Run(const std::string& path, bool hashes) {
   Result<Model> opened = OpenModel(path);
   if (!opened.ok()) {
     std::fprintf(stderr, "shardq inspect: %s\n", opened.status().message().c_str());
@@ -71,6 +73,21 @@ int Run(const std::string& path) {
     total_bytes += t.nbytes;
     total_elems += t.n_elements();
   }
+  if (hashes) {
+    // One line per tensor, sorted by name: easy to diff against another file.
+    std::vector<const TensorInfo*> sorted;
+    for (const auto& t : tensors) sorted.push_back(&t);
+    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->name < b->name; });
+    for (const TensorInfo* t : sorted) {
+      Result<ByteSpan> bytes = m.source->RawBytes(*t);
+      if (!bytes.ok()) {
+        std::fprintf(stderr, "shardq inspect: %s\n", bytes.status().message().c_str());
+        return 1;
+      }
+      std::printf("sha256 %s %s %s\n", t->name.c_str(), GgmlTypeName(t->type),
+                  Sha256Hex(bytes->data, bytes->size).c_str());
+    }
+  }
   std::printf("total: %.3f M weights, %.2f MB, %.3f bits/weight\n", total_elems / 1e6, total_bytes / 1e6,
               total_elems ? 8.0 * total_bytes / total_elems : 0.0);
   return 0;
@@ -80,9 +97,11 @@ int Run(const std::string& path) {
 
 void AddInspectCommand(CLI::App& app, int* exit_code) {
   auto path = std::make_shared<std::string>();
+  auto hashes = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("inspect", "Print the metadata and tensor table of a model file");
   cmd->add_option("file", *path, "HF folder, .safetensors, .gguf or llama2.c .bin")->required();
-  cmd->callback([path, exit_code] { *exit_code = Run(*path); });
+  cmd->add_flag("--hashes", *hashes, "also print the sha256 of each tensor's stored bytes, sorted by name");
+  cmd->callback([path, hashes, exit_code] { *exit_code = Run(*path, *hashes); });
 }
 
 }  // namespace shardq
