@@ -430,34 +430,44 @@ namespace shardq {
 
 void RegisterLegacyFormats(BlockFormatTable& table, bool simd) {
   using namespace legacy;
-  const bool avx2 = simd && GetCpuFeatures().avx2;
-  auto make = [](GgmlType type, const char* name, size_t bytes, bool importance, auto q, auto dq,
-                 auto dot, GgmlType vdt, auto vdot) {
+  auto make = [](GgmlType type, const char* name, size_t bytes, bool importance, GgmlType vdt) {
     BlockFormat f;
     f.type = type; f.name = name; f.block_size = 32; f.block_bytes = bytes;
-    f.quantized = true; f.uses_importance = importance;
-    f.quantize_row = q; f.dequantize_row = dq; f.dot_f32 = dot;
-    f.vec_dot_type = vdt; f.vec_dot = vdot;
+    f.quantized = true; f.uses_importance = importance; f.vec_dot_type = vdt;
     return f;
   };
-  table.Set(avx2 ? make(GgmlType::Q4_0, "Q4_0", sizeof(BlockQ4_0), true, QuantizeQ4_0Avx2,
-                        DequantizeQ4_0Avx2, DotF32Q4_0Avx2, GgmlType::Q8_0, VecDotQ4_0Q8_0Avx2)
-                 : make(GgmlType::Q4_0, "Q4_0", sizeof(BlockQ4_0), true, QuantizeQ4_0,
-                        DequantizeQ4_0, DotF32Q4_0, GgmlType::Q8_0, VecDotQ4_0Q8_0));
-  table.Set(make(GgmlType::Q4_1, "Q4_1", sizeof(BlockQ4_1), true, QuantizeQ4_1, DequantizeQ4_1,
-                 DotF32Q4_1, GgmlType::Q8_1, VecDotQ4_1Q8_1));
-  table.Set(make(GgmlType::Q5_0, "Q5_0", sizeof(BlockQ5_0), true, QuantizeQ5_0, DequantizeQ5_0,
-                 DotF32Q5_0, GgmlType::Q8_0, VecDotQ5_0Q8_0));
-  table.Set(make(GgmlType::Q5_1, "Q5_1", sizeof(BlockQ5_1), true, QuantizeQ5_1, DequantizeQ5_1,
-                 DotF32Q5_1, GgmlType::Q8_1, VecDotQ5_1Q8_1));
-  table.Set(avx2 ? make(GgmlType::Q8_0, "Q8_0", sizeof(BlockQ8_0), false, QuantizeQ8_0Avx2,
-                        DequantizeQ8_0Avx2, DotF32Q8_0Avx2, GgmlType::Q8_0, VecDotQ8_0Q8_0Avx2)
-                 : make(GgmlType::Q8_0, "Q8_0", sizeof(BlockQ8_0), false, QuantizeQ8_0,
-                        DequantizeQ8_0, DotF32Q8_0, GgmlType::Q8_0, VecDotQ8_0Q8_0));
-  table.Set(make(GgmlType::Q8_1, "Q8_1", sizeof(BlockQ8_1), false, QuantizeQ8_1, DequantizeQ8_1,
-                 DotF32Q8_1, GgmlType::Q8_1, VecDotQ8_1Q8_1));
-  table.Set(make(GgmlType::IQ4_NL, "IQ4_NL", sizeof(BlockIQ4_NL), true, QuantizeIQ4_NL,
-                 DequantizeIQ4_NL, DotF32IQ4_NL, GgmlType::Q8_0, VecDotIQ4_NLQ8_0));
+  BlockFormat q4_0 = make(GgmlType::Q4_0, "Q4_0", sizeof(BlockQ4_0), true, GgmlType::Q8_0);
+  BlockFormat q4_1 = make(GgmlType::Q4_1, "Q4_1", sizeof(BlockQ4_1), true, GgmlType::Q8_1);
+  BlockFormat q5_0 = make(GgmlType::Q5_0, "Q5_0", sizeof(BlockQ5_0), true, GgmlType::Q8_0);
+  BlockFormat q5_1 = make(GgmlType::Q5_1, "Q5_1", sizeof(BlockQ5_1), true, GgmlType::Q8_1);
+  // ggml ignores importance for the 8-bit formats: nothing is left to search.
+  BlockFormat q8_0 = make(GgmlType::Q8_0, "Q8_0", sizeof(BlockQ8_0), false, GgmlType::Q8_0);
+  BlockFormat q8_1 = make(GgmlType::Q8_1, "Q8_1", sizeof(BlockQ8_1), false, GgmlType::Q8_1);
+  BlockFormat iq4nl = make(GgmlType::IQ4_NL, "IQ4_NL", sizeof(BlockIQ4_NL), true, GgmlType::Q8_0);
+
+  auto set_fns = [](BlockFormat& f, auto q, auto dq, auto dot, auto vdot) {
+    f.quantize_row = q; f.dequantize_row = dq; f.dot_f32 = dot; f.vec_dot = vdot;
+  };
+  if (simd && GetCpuFeatures().avx2) {
+    set_fns(q4_0, QuantizeQ4_0Avx2, DequantizeQ4_0Avx2, DotF32Q4_0Avx2, VecDotQ4_0Q8_0Avx2);
+    set_fns(q4_1, QuantizeQ4_1Avx2, DequantizeQ4_1Avx2, DotF32Q4_1Avx2, VecDotQ4_1Q8_1Avx2);
+    set_fns(q5_0, QuantizeQ5_0Avx2, DequantizeQ5_0Avx2, DotF32Q5_0Avx2, VecDotQ5_0Q8_0Avx2);
+    set_fns(q5_1, QuantizeQ5_1Avx2, DequantizeQ5_1Avx2, DotF32Q5_1Avx2, VecDotQ5_1Q8_1Avx2);
+    set_fns(q8_0, QuantizeQ8_0Avx2, DequantizeQ8_0Avx2, DotF32Q8_0Avx2, VecDotQ8_0Q8_0Avx2);
+    // Q8_1 rows are only decoded in tests; its encoder is the hot part (activations).
+    set_fns(q8_1, QuantizeQ8_1Avx2, DequantizeQ8_1, DotF32Q8_1, VecDotQ8_1Q8_1);
+    // IQ4_NL's encoder is a scale search (scalar); decoding and dots are vectorized.
+    set_fns(iq4nl, QuantizeIQ4_NL, DequantizeIQ4_NLAvx2, DotF32IQ4_NLAvx2, VecDotIQ4_NLQ8_0Avx2);
+  } else {
+    set_fns(q4_0, QuantizeQ4_0, DequantizeQ4_0, DotF32Q4_0, VecDotQ4_0Q8_0);
+    set_fns(q4_1, QuantizeQ4_1, DequantizeQ4_1, DotF32Q4_1, VecDotQ4_1Q8_1);
+    set_fns(q5_0, QuantizeQ5_0, DequantizeQ5_0, DotF32Q5_0, VecDotQ5_0Q8_0);
+    set_fns(q5_1, QuantizeQ5_1, DequantizeQ5_1, DotF32Q5_1, VecDotQ5_1Q8_1);
+    set_fns(q8_0, QuantizeQ8_0, DequantizeQ8_0, DotF32Q8_0, VecDotQ8_0Q8_0);
+    set_fns(q8_1, QuantizeQ8_1, DequantizeQ8_1, DotF32Q8_1, VecDotQ8_1Q8_1);
+    set_fns(iq4nl, QuantizeIQ4_NL, DequantizeIQ4_NL, DotF32IQ4_NL, VecDotIQ4_NLQ8_0);
+  }
+  for (const BlockFormat& f : {q4_0, q4_1, q5_0, q5_1, q8_0, q8_1, iq4nl}) table.Set(f);
 }
 
 }  // namespace shardq

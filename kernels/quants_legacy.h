@@ -45,7 +45,8 @@ void DequantizeIQ4_NL(const void* x, float* y, int64_t n);
 float DotF32IQ4_NL(const void* x, const float* v, int64_t n);
 float VecDotIQ4_NLQ8_0(const void* x, const void* v, int64_t n);
 
-// --- AVX2 (quants_legacy_avx2.cpp); call only when GetCpuFeatures().avx2 ----
+// --- AVX2; call only when GetCpuFeatures().avx2 -------------------------------
+// quants_legacy_avx2.cpp
 void QuantizeQ4_0Avx2(const float* x, void* y, int64_t n, const float* importance);
 void DequantizeQ4_0Avx2(const void* x, float* y, int64_t n);
 float DotF32Q4_0Avx2(const void* x, const float* v, int64_t n);
@@ -55,5 +56,27 @@ void QuantizeQ8_0Avx2(const float* x, void* y, int64_t n, const float* importanc
 void DequantizeQ8_0Avx2(const void* x, float* y, int64_t n);
 float DotF32Q8_0Avx2(const void* x, const float* v, int64_t n);
 float VecDotQ8_0Q8_0Avx2(const void* x, const void* v, int64_t n);
+
+// quants_legacy_ext_avx2.cpp
+void QuantizeQ4_1Avx2(const float* x, void* y, int64_t n, const float* importance);
+void DequantizeQ4_1Avx2(const void* x, float* y, int64_t n);
+float DotF32Q4_1Avx2(const void* x, const float* v, int64_t n);
+float VecDotQ4_1Q8_1Avx2(const void* x, const void* v, int64_t n);
+
+void QuantizeQ5_0Avx2(const float* x, void* y, int64_t n, const float* importance);
+void DequantizeQ5_0Avx2(const void* x, float* y, int64_t n);
+float DotF32Q5_0Avx2(const void* x, const float* v, int64_t n);
+float VecDotQ5_0Q8_0Avx2(const void* x, const void* v, int64_t n);
+
+void QuantizeQ5_1Avx2(const float* x, void* y, int64_t n, const float* importance);
+void DequantizeQ5_1Avx2(const void* x, float* y, int64_t n);
+float DotF32Q5_1Avx2(const void* x, const float* v, int64_t n);
+float VecDotQ5_1Q8_1Avx2(const void* x, const void* v, int64_t n);
+
+void QuantizeQ8_1Avx2(const float* x, void* y, int64_t n, const float* importance);
+
+void DequantizeIQ4_NLAvx2(const void* x, float* y, int64_t n);
+float DotF32IQ4_NLAvx2(const void* x, const float* v, int64_t n);
+float VecDotIQ4_NLQ8_0Avx2(const void* x, const void* v, int64_t n);
 
 }  // namespace shardq::legacy

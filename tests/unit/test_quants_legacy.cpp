@@ -340,6 +340,37 @@ TEST_CASE("legacy: dispatched and scalar reference agree", "[legacy]") {
   }
 }
 
+TEST_CASE("legacy: SIMD encoders match scalar on signed zeros, ties and halves", "[legacy]") {
+  // Each 32-block probes one rule the SIMD code must copy from the scalar scan.
+  std::vector<float> x(32 * 8, 0.0f);
+  float* b = x.data();
+  for (int j = 0; j < 32; ++j) b[j] = -0.0f;                       // all negative zeros
+  b += 32;
+  for (int j = 0; j < 32; ++j) b[j] = (j % 2) ? -0.0f : 0.0f;      // mixed zeros
+  b += 32;
+  for (int j = 0; j < 32; ++j) b[j] = (j % 3) - 1.0f;              // ties of +-1, min/max -1/1
+  b[0] = -0.0f;
+  b += 32;
+  for (int j = 0; j < 32; ++j) b[j] = 2.0f * ((j % 5) - 2) + 0.5f;  // halves at scale 1
+  b += 32;
+  b[5] = 3.0f; b[9] = -3.0f;                                        // +first, then -
+  b += 32;
+  b[5] = -3.0f; b[9] = 3.0f;                                        // -first, then +
+  b += 32;
+  for (int j = 0; j < 32; ++j) b[j] = 1e-30f * (j - 15);            // tiny (fp16 scale underflows)
+  b += 32;
+  for (int j = 0; j < 32; ++j) b[j] = 0.25f + 0.0f * j;             // constant positive
+  for (GgmlType type : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
+                        GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::IQ4_NL}) {
+    const BlockFormat* ref = FindReferenceBlockFormat(type);
+    const BlockFormat* fast = FindBlockFormat(type);
+    INFO(ref->name);
+    const auto a = Encode(*ref, x.data(), 1, static_cast<int>(x.size()), nullptr);
+    const auto c = Encode(*fast, x.data(), 1, static_cast<int>(x.size()), nullptr);
+    CHECK(FirstDifferentBlock(a, c, ref->block_bytes) == -1);
+  }
+}
+
 // ---- 6. dots against dequantize-then-dot ----------------------------------------------
 
 TEST_CASE("legacy: dot_f32 and vec_dot match decoded double dots", "[legacy]") {
