@@ -8,9 +8,11 @@
 
 #include "kernels/block_format.h"
 #include "kernels/block_structs.h"
+#include "common/cpu_features.h"
 #include "kernels/fp16.h"
+#include "kernels/quants_ternary.h"
 
-namespace shardq {
+namespace shardq::ternary {
 namespace {
 
 constexpr uint8_t kPow3[6] = {1, 3, 9, 27, 81, 243};
@@ -35,6 +37,8 @@ float BlockAbsMax(const float* x) {
   for (int j = 0; j < kQK_K; ++j) amax = std::max(amax, std::fabs(x[j]));
   return amax;
 }
+
+}  // namespace
 
 // ---- TQ1_0 ----------------------------------------------------------------
 void QuantizeTQ1_0(const float* x, void* vy, int64_t n, const float*) {
@@ -68,6 +72,8 @@ void QuantizeTQ1_0(const float* x, void* vy, int64_t n, const float*) {
   }
 }
 
+namespace {
+
 // Trits of one block in value order (0, 1, 2 meaning -1, 0, 1).
 void UnpackTQ1_0(const BlockTQ1_0& b, int* t) {
   int k = 0;
@@ -78,6 +84,8 @@ void UnpackTQ1_0(const BlockTQ1_0& b, int* t) {
   for (int n = 0; n < 4; ++n)
     for (size_t j = 0; j < kTq1Qh; ++j) t[k++] = UnpackTrit(b.qh[j], n);
 }
+
+}  // namespace
 
 void DequantizeTQ1_0(const void* vx, float* y, int64_t n) {
   const BlockTQ1_0* x = static_cast<const BlockTQ1_0*>(vx);
@@ -175,21 +183,31 @@ float VecDotTQ2_0Q8_K(const void* vx, const void* vv, int64_t n) {
   return sumf;
 }
 
-}  // namespace
+}  // namespace shardq::ternary
 
-void RegisterTernaryFormats(BlockFormatTable& table, bool /*simd: scalar only for now*/) {
+namespace shardq {
+
+void RegisterTernaryFormats(BlockFormatTable& table, bool simd) {
+  using namespace ternary;
+  const bool avx2 = simd && GetCpuFeatures().avx2;
   BlockFormat tq1;
   tq1.type = GgmlType::TQ1_0; tq1.name = "TQ1_0"; tq1.block_size = kQK_K;
   tq1.block_bytes = sizeof(BlockTQ1_0); tq1.quantized = true;
-  tq1.quantize_row = QuantizeTQ1_0; tq1.dequantize_row = DequantizeTQ1_0; tq1.dot_f32 = DotF32TQ1_0;
-  tq1.vec_dot_type = GgmlType::Q8_K; tq1.vec_dot = VecDotTQ1_0Q8_K;
+  tq1.quantize_row = QuantizeTQ1_0;
+  tq1.dequantize_row = avx2 ? DequantizeTQ1_0Avx2 : DequantizeTQ1_0;
+  tq1.dot_f32 = avx2 ? DotF32TQ1_0Avx2 : DotF32TQ1_0;
+  tq1.vec_dot_type = GgmlType::Q8_K;
+  tq1.vec_dot = avx2 ? VecDotTQ1_0Q8_KAvx2 : VecDotTQ1_0Q8_K;
   table.Set(tq1);
 
   BlockFormat tq2;
   tq2.type = GgmlType::TQ2_0; tq2.name = "TQ2_0"; tq2.block_size = kQK_K;
   tq2.block_bytes = sizeof(BlockTQ2_0); tq2.quantized = true;
-  tq2.quantize_row = QuantizeTQ2_0; tq2.dequantize_row = DequantizeTQ2_0; tq2.dot_f32 = DotF32TQ2_0;
-  tq2.vec_dot_type = GgmlType::Q8_K; tq2.vec_dot = VecDotTQ2_0Q8_K;
+  tq2.quantize_row = QuantizeTQ2_0;
+  tq2.dequantize_row = avx2 ? DequantizeTQ2_0Avx2 : DequantizeTQ2_0;
+  tq2.dot_f32 = avx2 ? DotF32TQ2_0Avx2 : DotF32TQ2_0;
+  tq2.vec_dot_type = GgmlType::Q8_K;
+  tq2.vec_dot = avx2 ? VecDotTQ2_0Q8_KAvx2 : VecDotTQ2_0Q8_K;
   table.Set(tq2);
 }
 

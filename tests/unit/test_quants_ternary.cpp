@@ -190,6 +190,11 @@ TEST_CASE("ternary: dot_f32 and vec_dot match decoded double dots", "[ternary]")
         exact_q += dec[c] * vq;
         mag_q += std::fabs(dec[c] * vq);
       }
+      // Scalar and SIMD: same integer block sums, so the Q8_K dots agree to float rounding.
+      const float vr = ref->vec_dot(enc.data(), q8k.data(), kCols);
+      CHECK(std::fabs(fast->vec_dot(enc.data(), q8k.data(), kCols) - vr) <= 1e-6 * mag_q);
+      CHECK(std::fabs(fast->dot_f32(enc.data(), v.data(), kCols) - ref->dot_f32(enc.data(), v.data(), kCols)) <=
+            2e-6 * mag);
       for (const BlockFormat* f : {ref, fast}) {
         CHECK(std::fabs(f->dot_f32(enc.data(), v.data(), kCols) - exact) <= 2e-6 * mag);
         CHECK(std::fabs(f->vec_dot(enc.data(), q8k.data(), kCols) - exact_q) <= 2e-6 * mag_q);
