@@ -21,7 +21,7 @@ void QuantizeQ8_0Avx2(const float* x, void* vy, int64_t n, const float*) {
     const float amax = BlockAbsMax(x + 32 * i, v);
     const float d = amax / 127;
     const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = F32ToFp16(d);
+    y[i].d = ToFp16(d);
     const __m256 vid = _mm256_set1_ps(id);
     __m256i q[4];
     for (int k = 0; k < 4; ++k) q[k] = _mm256_cvtps_epi32(RoundHalfAway(Rounded(_mm256_mul_ps(v[k], vid))));
@@ -74,12 +74,10 @@ void QuantizeQ4_0Avx2(const float* x, void* vy, int64_t n, const float* importan
   for (int64_t i = 0; i < n / kQK4_0; ++i) {
     const float* xb = x + 32 * i;
     __m256 v[4];
-    const float amax = BlockAbsMax(xb, v);
-    // The first element reaching amax gives the sign (amax 0: the scalar scan keeps +0).
-    const float max = amax > 0 ? FirstAbsEqual(xb, v, amax) : 0.0f;
+    const float max = BlockSignedAbsMax(xb, v);
     const float d = max / -8;
     const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = F32ToFp16(d);
+    y[i].d = ToFp16(d);
     const __m256 vid = _mm256_set1_ps(id);
     const __m256 bias = _mm256_set1_ps(8.5f);
     const __m256i fifteen = _mm256_set1_epi32(15);

@@ -47,13 +47,14 @@ inline int HorizontalSumInt(__m256i v) {
 // Loads one 32-value block and returns max |x| over it.
 inline float BlockAbsMax(const float* x, __m256 v[4]) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
-  __m256 m = _mm256_setzero_ps();
-  for (int k = 0; k < 4; ++k) {
-    v[k] = _mm256_loadu_ps(x + 8 * k);
-    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
-  }
-  return HorizontalMax(m);
+  for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(x + 8 * k);
+  const __m256 m01 = _mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1]));
+  const __m256 m23 = _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3]));
+  return HorizontalMax(_mm256_max_ps(m01, m23));
 }
+
+// fp16 bits of f, round to nearest even: the same result as F32ToFp16 (fp16.h), in one instruction.
+inline uint16_t ToFp16(float f) { return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
 
 // roundf: round half away from zero. trunc(v) plus sign(v) when |v - trunc(v)| >= 0.5
 // (v - trunc(v) is exact in float, so this is exact for every input).
@@ -158,6 +159,17 @@ inline float FirstAbsEqual(const float* xb, const __m256 v[4], float amax) {
     hits |= static_cast<uint32_t>(_mm256_movemask_ps(eq)) << (8 * k);
   }
   return hits ? xb[__builtin_ctz(hits)] : 0.0f;
+}
+
+// Loads one 32-value block and returns the value of largest magnitude, the first
+// one when a positive and a negative tie (the scalar scan's rule), +0 for zeros.
+inline float BlockSignedAbsMax(const float* xb, __m256 v[4]) {
+  for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(xb + 8 * k);
+  const float hi = HorizontalMax(_mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3])));
+  const float lo = HorizontalMin(_mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3])));
+  if (hi > -lo) return hi;
+  if (-lo > hi) return lo;
+  return hi > 0 ? FirstAbsEqual(xb, v, hi) : 0.0f;
 }
 
 }  // namespace shardq::legacy::avx2_detail

@@ -82,8 +82,8 @@ void QuantizeQ4_1Avx2(const float* x, void* vy, int64_t n, const float* importan
     BlockMinMax(x + 32 * i, v, &min, &max);
     const float d = (max - min) / 15;
     const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = F32ToFp16(d);
-    y[i].m = F32ToFp16(min);
+    y[i].d = ToFp16(d);
+    y[i].m = ToFp16(min);
     PackNibbles(RoundBlock(v, min, id, 0.5f, 15), y[i].qs);
   }
 }
@@ -125,12 +125,10 @@ void QuantizeQ5_0Avx2(const float* x, void* vy, int64_t n, const float* importan
   for (int64_t i = 0; i < n / kQK5_0; ++i) {
     const float* xb = x + 32 * i;
     __m256 v[4];
-    const float amax = BlockAbsMax(xb, v);
-    // amax 0: the scalar scan keeps max = +0 whatever the zeros' signs.
-    const float max = amax > 0 ? FirstAbsEqual(xb, v, amax) : 0.0f;
+    const float max = BlockSignedAbsMax(xb, v);
     const float d = max / -16;
     const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = F32ToFp16(d);
+    y[i].d = ToFp16(d);
     const __m256i q = RoundBlock(v, 0.0f, id, 16.5f, 31);
     PackNibbles(q, y[i].qs);
     const uint32_t qh = FifthBits(q);
@@ -179,8 +177,8 @@ void QuantizeQ5_1Avx2(const float* x, void* vy, int64_t n, const float* importan
     BlockMinMax(x + 32 * i, v, &min, &max);
     const float d = (max - min) / 31;
     const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = F32ToFp16(d);
-    y[i].m = F32ToFp16(min);
+    y[i].d = ToFp16(d);
+    y[i].m = ToFp16(min);
     // The scalar reference does not clamp Q5_1; 127 only mirrors the int8 cast's range.
     const __m256i q = RoundBlock(v, min, id, 0.5f, 127);
     PackNibbles(q, y[i].qs);
@@ -227,13 +225,13 @@ void QuantizeQ8_1Avx2(const float* x, void* vy, int64_t n, const float*) {
     const float amax = BlockAbsMax(x + 32 * i, v);
     const float d = amax / 127;
     const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = F32ToFp16(d);
+    y[i].d = ToFp16(d);
     const __m256 vid = _mm256_set1_ps(id);
     __m256i q[4];
     for (int k = 0; k < 4; ++k) q[k] = _mm256_cvtps_epi32(RoundHalfAway(Rounded(_mm256_mul_ps(v[k], vid))));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs), PackInt32ToInt8(q[0], q[1], q[2], q[3]));
     const int sum = HorizontalSumInt(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
-    y[i].s = F32ToFp16(sum * d);
+    y[i].s = ToFp16(sum * d);
   }
 }
 
