@@ -114,6 +114,12 @@ TEST_CASE("Q8_1 hand block: s = d * sum(q)", "[legacy]") {
   CHECK(b.qs[1] == 3);
   CHECK(b.qs[2] == 1);
   CHECK(b.s == 0xD7B0);  // -123 = -1.921875 * 2^6: sign 1, exponent 6+15=21, mantissa 944
+  float y[32];
+  f->dequantize_row(&b, y, 32);
+  CHECK(y[0] == -127.f);
+  CHECK(y[1] == 3.f);
+  CHECK(y[2] == 1.f);
+  for (int j = 3; j < 32; ++j) CHECK(y[j] == 0.f);
 }
 
 TEST_CASE("Q4_0 hand block", "[legacy]") {

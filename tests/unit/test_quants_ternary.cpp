@@ -203,4 +203,34 @@ TEST_CASE("ternary: dot_f32 and vec_dot match decoded double dots", "[ternary]")
   }
 }
 
+TEST_CASE("ternary: vec_dot against the table's own Q8_K encoder", "[ternary]") {
+  const BlockFormat* q8k = FindReferenceBlockFormat(GgmlType::Q8_K);
+  if (q8k == nullptr || q8k->quantize_row == nullptr) {
+    WARN("Q8_K not registered yet: covered by the hand-built Q8_K test above");
+    return;
+  }
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(kCols), v(kCols);
+  for (float& a : x) a = dist(rng);
+  for (float& a : v) a = dist(rng);
+  std::vector<uint8_t> vq(q8k->row_bytes(kCols));
+  q8k->quantize_row(v.data(), vq.data(), kCols, nullptr);
+  std::vector<float> vd(kCols);
+  q8k->dequantize_row(vq.data(), vd.data(), kCols);
+  for (GgmlType type : {GgmlType::TQ1_0, GgmlType::TQ2_0}) {
+    for (const BlockFormat* f : {FindReferenceBlockFormat(type), FindBlockFormat(type)}) {
+      INFO(f->name);
+      const auto enc = Encode(*f, x.data(), 1, kCols);
+      const auto dec = Decode(*f, enc.data(), 1, kCols);
+      double exact = 0, mag = 0;
+      for (int c = 0; c < kCols; ++c) {
+        exact += static_cast<double>(dec[c]) * vd[c];
+        mag += std::fabs(static_cast<double>(dec[c]) * vd[c]);
+      }
+      CHECK(std::fabs(f->vec_dot(enc.data(), vq.data(), kCols) - exact) <= 2e-6 * mag);
+    }
+  }
+}
+
 }  // namespace shardq
