@@ -1,0 +1,37 @@
+# Shared by the integration tests (sourced). ctest sets SHARDQ, SHARDQ_SHARED.
+set -euo pipefail
+: "${SHARDQ:?path to the shardq binary}"
+: "${SHARDQ_SHARED:?path to ../shared}"
+LLAMA_BIN="$SHARDQ_SHARED/tools/llama.cpp/bin"
+MODELS="$SHARDQ_SHARED/models"
+GOLDEN="$SHARDQ_SHARED/golden"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+FAILURES=0
+
+fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
+pass() { echo "ok: $*"; }
+# Exit 77 (ctest: skipped) when llama.cpp's tools are not there.
+need_llama() {
+  for t in "$@"; do
+    [ -x "$LLAMA_BIN/$t" ] || { echo "skip: $LLAMA_BIN/$t not present"; exit 77; }
+  done
+}
+finish() {
+  if [ "$FAILURES" -ne 0 ]; then echo "$FAILURES check(s) failed"; exit 1; fi
+  echo "all checks passed"
+}
+# Greedy continuation by llama.cpp, newlines shown as '|'.
+llama_greedy() {  # model prompt n
+  timeout 60 "$LLAMA_BIN/llama-completion" -m "$1" -p "$2" -n "$3" --temp 0 -no-cnv --no-warmup -t 2 \
+    --simple-io --no-display-prompt 2>/dev/null | tr '\n' '|'
+}
+# The continuation llama.cpp produced for a golden file, from llama-cpp-greedy.md.
+golden_greedy() {  # file name
+  awk -F'|' -v f="$1" '$2 ~ " "f" " { print }' "$GOLDEN/gguf/llama-cpp-greedy.md" |
+    sed -E 's/^[^`]*`(.*)`[^`]*$/\1/'
+}
+quantize() {  # model out type [extra args]
+  local model=$1 out=$2 type=$3; shift 3
+  "$SHARDQ" quantize --quiet --model "$model" --out "$out" --type "$type" "$@"
+}
