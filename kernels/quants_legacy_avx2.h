@@ -167,9 +167,11 @@ inline float BlockSignedAbsMax(const float* xb, __m256 v[4]) {
   for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(xb + 8 * k);
   const float hi = HorizontalMax(_mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3])));
   const float lo = HorizontalMin(_mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3])));
-  if (hi > -lo) return hi;
-  if (-lo > hi) return lo;
-  return hi > 0 ? FirstAbsEqual(xb, v, hi) : 0.0f;
+  // Ties are rare and predictable; the sign choice is a coin flip, so select without a branch.
+  if (hi == -lo) return hi > 0 ? FirstAbsEqual(xb, v, hi) : 0.0f;
+  const __m128 h = _mm_set_ss(hi), l = _mm_set_ss(lo);
+  const __m128 pick_hi = _mm_cmpgt_ss(h, _mm_xor_ps(l, _mm_set1_ps(-0.0f)));
+  return _mm_cvtss_f32(_mm_blendv_ps(l, h, pick_hi));
 }
 
 }  // namespace shardq::legacy::avx2_detail
