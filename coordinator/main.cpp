@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   shardq::AddQuantizeCommand(app, &exit_code);
   shardq::AddInspectCommand(app, &exit_code);
+  shardq::AddGenerateCommand(app, &exit_code);
+  shardq::AddEvalCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,264 @@
+#include "worker/llama_forward.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace shardq {
+
+namespace {
+
+// Dequantized tiles stay below this size so a large matrix never doubles memory.
+constexpr int64_t kTileFloats = int64_t{4} << 20;
+
+void AddInPlace(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+}  // namespace
+
+void RmsNormRows(const float* x, const float* w, int64_t n, int64_t dim, double eps, float* y) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* xr = x + r * dim;
+    float* yr = y + r * dim;
+    double sum = 0;  // double, as ggml sums squares, so long rows do not lose digits
+    for (int64_t i = 0; i < dim; ++i) sum += static_cast<double>(xr[i]) * xr[i];
+    const float scale = static_cast<float>(1.0 / std::sqrt(sum / dim + eps));
+    for (int64_t i = 0; i < dim; ++i) yr[i] = xr[i] * scale * w[i];
+  }
+}
+
+LlamaForward::LlamaForward(const LlamaWeights& weights, const ForwardOptions& options) : weights_(weights) {
+  n_threads_ = options.n_threads > 0 ? options.n_threads : DefaultThreadCount();
+  pool_ = std::make_unique<ThreadPool>(n_threads_);
+  // OpenBLAS runs only between our pool's parallel sections, so both may use every core
+  // without oversubscribing.
+  openblas_set_num_threads(n_threads_);
+  const LlamaConfig& c = config();
+  max_context_ = options.max_context > 0 ? options.max_context
+                                         : (c.context_length > 0 ? c.context_length : 512);
+  const int64_t kv_dim = c.n_kv_heads * c.head_dim();
+  k_cache_.assign(c.n_layers, std::vector<float>(static_cast<size_t>(max_context_ * kv_dim)));
+  v_cache_.assign(c.n_layers, std::vector<float>(static_cast<size_t>(max_context_ * kv_dim)));
+  const int64_t half = c.head_dim() / 2;
+  rope_freq_.resize(half);
+  for (int64_t i = 0; i < half; ++i)
+    rope_freq_[i] = static_cast<float>(std::pow(c.rope_theta, -2.0 * i / c.head_dim()));
+}
+
+LlamaForward::~LlamaForward() = default;
+
+Status LlamaForward::CheckTokens(std::span<const int32_t> tokens) const {
+  if (tokens.empty()) return Status::InvalidArgument("forward: no tokens to evaluate");
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || tokens[i] >= config().vocab_size)
+      return Status::InvalidArgument("forward: token id " + std::to_string(tokens[i]) + " at position " +
+                                     std::to_string(i) + " is outside the vocabulary (size " +
+                                     std::to_string(config().vocab_size) + ")");
+  if (n_past_ + static_cast<int64_t>(tokens.size()) > max_context_)
+    return Status::InvalidArgument("forward: " + std::to_string(n_past_ + tokens.size()) +
+                                   " positions exceed the KV cache of " + std::to_string(max_context_));
+  return Status::OK();
+}
+
+void LlamaForward::Rope(float* x, int64_t n, int64_t n_heads) const {
+  // Interleaved pairs: position p rotates (x[2i], x[2i+1]) of every head by p * freq[i].
+  const int64_t hd = config().head_dim();
+  for (int64_t r = 0; r < n; ++r) {
+    const double pos = static_cast<double>(n_past_ + r);
+    for (int64_t i = 0; i < hd / 2; ++i) {
+      const double angle = pos * rope_freq_[i];
+      const float cs = static_cast<float>(std::cos(angle)), sn = static_cast<float>(std::sin(angle));
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* p = x + (r * n_heads + h) * hd + 2 * i;
+        const float a = p[0], b = p[1];
+        p[0] = a * cs - b * sn;
+        p[1] = a * sn + b * cs;
+      }
+    }
+  }
+}
+
+void LlamaForward::StoreKv(int64_t layer, const float* k, const float* v, int64_t n) {
+  const int64_t kv_dim = config().n_kv_heads * config().head_dim();
+  std::copy(k, k + n * kv_dim, k_cache_[layer].begin() + n_past_ * kv_dim);
+  std::copy(v, v + n * kv_dim, v_cache_[layer].begin() + n_past_ * kv_dim);
+}
+
+void LlamaForward::Attention(int64_t layer, const float* q, int64_t n, float* out) {
+  const LlamaConfig& c = config();
+  const int64_t hd = c.head_dim(), kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const float* kc = k_cache_[layer].data();
+  const float* vc = v_cache_[layer].data();
+  const int64_t n_past = n_past_;
+  pool_->ParallelFor(n * c.n_heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(n_past + n));
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t i = task / c.n_heads, h = task % c.n_heads;
+      const int64_t kvh = h / group;
+      const int64_t n_keys = n_past + i + 1;  // causal: this position and every earlier one
+      const float* qh = q + i * c.dim + h * hd;
+      float max_s = -INFINITY;
+      for (int64_t t = 0; t < n_keys; ++t) {
+        const float* kt = kc + t * kv_dim + kvh * hd;
+        float s = 0;
+        for (int64_t d = 0; d < hd; ++d) s += qh[d] * kt[d];
+        s *= scale;
+        scores[t] = s;
+        max_s = std::max(max_s, s);
+      }
+      double sum = 0;
+      for (int64_t t = 0; t < n_keys; ++t) {
+        scores[t] = std::exp(scores[t] - max_s);
+        sum += scores[t];
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      float* oh = out + i * c.dim + h * hd;
+      std::fill(oh, oh + hd, 0.0f);
+      for (int64_t t = 0; t < n_keys; ++t) {
+        const float* vt = vc + t * kv_dim + kvh * hd;
+        const float p = scores[t] * inv;
+        for (int64_t d = 0; d < hd; ++d) oh[d] += p * vt[d];
+      }
+    }
+  });
+}
+
+void LlamaForward::MatVec(const WeightMatrix& w, const float* x, float* y) {
+  const BlockFormat* f = w.format;
+  const int64_t cols = w.cols;
+  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, cols));
+  if (f->type == GgmlType::F32) {
+    const float* base = reinterpret_cast<const float*>(w.data);
+    pool_->ParallelFor(w.rows, grain, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) y[r] = cblas_sdot(static_cast<int>(cols), base + r * cols, 1, x, 1);
+    });
+    return;
+  }
+  const BlockFormat* act = f->vec_dot ? FindBlockFormat(f->vec_dot_type) : nullptr;
+  if (act && act->quantize_row && f->vec_dot_type != GgmlType::F32 && cols % act->block_size == 0) {
+    // Encode the activation once, then every row uses the integer dot (as ggml does).
+    act_q_.resize(act->row_bytes(cols));
+    act->quantize_row(x, act_q_.data(), cols, nullptr);
+    const void* xq = act_q_.data();
+    pool_->ParallelFor(w.rows, grain, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) y[r] = f->vec_dot(w.row(r), xq, cols);
+    });
+    return;
+  }
+  pool_->ParallelFor(w.rows, grain, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) y[r] = f->dot_f32(w.row(r), x, cols);
+  });
+}
+
+void LlamaForward::MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y) {
+  const int64_t rows = w.rows, cols = w.cols;
+  if (w.format->type == GgmlType::F32) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(rows),
+                static_cast<int>(cols), 1.0f, x, static_cast<int>(cols), reinterpret_cast<const float*>(w.data),
+                static_cast<int>(cols), 0.0f, y, static_cast<int>(rows));
+    return;
+  }
+  // ggml multiplies quantized weights with activations encoded as vec_dot_type; a
+  // round trip through that format here gives the same products in float, so the
+  // batched path agrees with Decode() and with llama.cpp's numbers.
+  const BlockFormat* act = FindBlockFormat(w.format->vec_dot_type);
+  if (w.format->vec_dot && act && act->quantize_row && act->dequantize_row &&
+      w.format->vec_dot_type != GgmlType::F32 && cols % act->block_size == 0) {
+    act_rt_.resize(static_cast<size_t>(n * cols));
+    float* rt = act_rt_.data();
+    pool_->ParallelFor(n, 4, [&](int64_t b, int64_t e) {
+      std::vector<uint8_t> enc(act->row_bytes(cols));
+      for (int64_t r = b; r < e; ++r) {
+        act->quantize_row(x + r * cols, enc.data(), cols, nullptr);
+        act->dequantize_row(enc.data(), rt + r * cols, cols);
+      }
+    });
+    x = rt;
+  }
+  const int64_t tile = std::max<int64_t>(1, std::min(rows, kTileFloats / cols));
+  deq_.resize(static_cast<size_t>(tile * cols));
+  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+    const int64_t nr = std::min(tile, rows - r0);
+    float* d = deq_.data();
+    pool_->ParallelFor(nr, 16, [&](int64_t b, int64_t e) { w.DequantizeRows(r0 + b, e - b, d + b * cols); });
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(nr),
+                static_cast<int>(cols), 1.0f, x, static_cast<int>(cols), d, static_cast<int>(cols), 0.0f, y + r0,
+                static_cast<int>(rows));
+  }
+}
+
+Status LlamaForward::Decode(int32_t token, std::vector<float>* logits) {
+  SHARDQ_RETURN_IF_ERROR(CheckTokens(std::span<const int32_t>(&token, 1)));
+  const LlamaConfig& c = config();
+  const int64_t dim = c.dim, kv_dim = c.n_kv_heads * c.head_dim(), hidden = c.hidden_dim;
+  const double eps = c.rms_norm_eps;
+  std::vector<float> x(dim), xn(dim), q(dim), k(kv_dim), v(kv_dim), att(dim), o(dim), g(hidden), u(hidden);
+  weights_.token_embd().DequantizeRows(token, 1, x.data());
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LlamaLayerWeights& L = weights_.layers()[l];
+    RmsNormRows(x.data(), L.attn_norm.data(), 1, dim, eps, xn.data());
+    MatVec(L.wq, xn.data(), q.data());
+    MatVec(L.wk, xn.data(), k.data());
+    MatVec(L.wv, xn.data(), v.data());
+    Rope(q.data(), 1, c.n_heads);
+    Rope(k.data(), 1, c.n_kv_heads);
+    StoreKv(l, k.data(), v.data(), 1);
+    Attention(l, q.data(), 1, att.data());
+    MatVec(L.wo, att.data(), o.data());
+    AddInPlace(x.data(), o.data(), dim);
+    RmsNormRows(x.data(), L.ffn_norm.data(), 1, dim, eps, xn.data());
+    MatVec(L.w_gate, xn.data(), g.data());
+    MatVec(L.w_up, xn.data(), u.data());
+    for (int64_t i = 0; i < hidden; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    MatVec(L.w_down, g.data(), o.data());
+    AddInPlace(x.data(), o.data(), dim);
+  }
+  ++n_past_;
+  RmsNormRows(x.data(), weights_.output_norm().data(), 1, dim, eps, xn.data());
+  logits->resize(c.vocab_size);
+  MatVec(weights_.output(), xn.data(), logits->data());
+  return Status::OK();
+}
+
+Status LlamaForward::Eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits) {
+  SHARDQ_RETURN_IF_ERROR(CheckTokens(tokens));
+  if (tokens.size() == 1) return Decode(tokens[0], logits);
+  const LlamaConfig& c = config();
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t dim = c.dim, kv_dim = c.n_kv_heads * c.head_dim(), hidden = c.hidden_dim;
+  const double eps = c.rms_norm_eps;
+  std::vector<float> x(n * dim), xn(n * dim), q(n * dim), k(n * kv_dim), v(n * kv_dim), att(n * dim),
+      o(n * dim), g(n * hidden), u(n * hidden);
+  for (int64_t i = 0; i < n; ++i) weights_.token_embd().DequantizeRows(tokens[i], 1, x.data() + i * dim);
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LlamaLayerWeights& L = weights_.layers()[l];
+    RmsNormRows(x.data(), L.attn_norm.data(), n, dim, eps, xn.data());
+    MatMul(L.wq, xn.data(), n, q.data());
+    MatMul(L.wk, xn.data(), n, k.data());
+    MatMul(L.wv, xn.data(), n, v.data());
+    Rope(q.data(), n, c.n_heads);
+    Rope(k.data(), n, c.n_kv_heads);
+    StoreKv(l, k.data(), v.data(), n);
+    Attention(l, q.data(), n, att.data());
+    MatMul(L.wo, att.data(), n, o.data());
+    AddInPlace(x.data(), o.data(), n * dim);
+    RmsNormRows(x.data(), L.ffn_norm.data(), n, dim, eps, xn.data());
+    MatMul(L.w_gate, xn.data(), n, g.data());
+    MatMul(L.w_up, xn.data(), n, u.data());
+    for (int64_t i = 0; i < n * hidden; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    MatMul(L.w_down, g.data(), n, o.data());
+    AddInPlace(x.data(), o.data(), n * dim);
+  }
+  n_past_ += n;
+  const int64_t first = all_logits ? 0 : n - 1, m = n - first;
+  RmsNormRows(x.data() + first * dim, weights_.output_norm().data(), m, dim, eps, xn.data());
+  logits->resize(static_cast<size_t>(m * c.vocab_size));
+  MatMul(weights_.output(), xn.data(), m, logits->data());
+  return Status::OK();
+}
+
+}  // namespace shardq

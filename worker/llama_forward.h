@@ -1,0 +1,73 @@
+// The Llama forward pass over LlamaWeights, with a KV cache.
+//
+// Two paths share the cache:
+//  - Decode(token): one position, matrix-vector products with the block formats'
+//    integer dot kernels (activations encoded as vec_dot_type once per product),
+//    rows split over the thread pool;
+//  - Eval(tokens): a batch of positions (prompt, perplexity chunk), each weight
+//    dequantized to F32 a tile of rows at a time and multiplied with cblas_sgemm.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "common/status.h"
+#include "common/thread_pool.h"
+#include "worker/llama_weights.h"
+
+namespace shardq {
+
+struct ForwardOptions {
+  int n_threads = 0;        // <= 0: DefaultThreadCount()
+  int64_t max_context = 0;  // KV cache positions; <= 0: the model's context_length (512 if unknown)
+};
+
+class LlamaForward {
+ public:
+  LlamaForward(const LlamaWeights& weights, const ForwardOptions& options = {});
+  ~LlamaForward();
+
+  const LlamaConfig& config() const { return weights_.config(); }
+  int64_t n_past() const { return n_past_; }
+  int64_t max_context() const { return max_context_; }
+  // Forgets the cache: the next token is at position 0.
+  void Reset() { n_past_ = 0; }
+
+  // Runs one token at position n_past(); logits gets vocab_size values.
+  Status Decode(int32_t token, std::vector<float>* logits);
+
+  // Runs tokens at positions n_past() ... n_past() + n - 1. With all_logits,
+  // logits gets n * vocab_size values (row per position); otherwise only the
+  // last position's vocab_size values.
+  Status Eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits);
+
+ private:
+  Status CheckTokens(std::span<const int32_t> tokens) const;
+  // y[rows] = W x, the single-token path.
+  void MatVec(const WeightMatrix& w, const float* x, float* y);
+  // Y[n x rows] = X[n x cols] W^T, the batched path.
+  void MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y);
+  // Attention of n query rows at positions n_past_ ... against the cache.
+  void Attention(int64_t layer, const float* q, int64_t n, float* out);
+  void StoreKv(int64_t layer, const float* k, const float* v, int64_t n);
+  void Rope(float* x, int64_t n, int64_t n_heads) const;
+
+  const LlamaWeights& weights_;
+  std::unique_ptr<ThreadPool> pool_;
+  int n_threads_ = 1;
+  int64_t max_context_ = 0;
+  int64_t n_past_ = 0;
+  std::vector<std::vector<float>> k_cache_, v_cache_;  // per layer: max_context x kv_dim
+  std::vector<float> rope_freq_;                        // head_dim / 2 inverse frequencies
+  // Scratch reused between calls.
+  std::vector<float> deq_;
+  std::vector<uint8_t> act_q_;
+  std::vector<float> act_rt_;
+};
+
+// RMSNorm of n rows of `dim` values: y = x / sqrt(mean(x^2) + eps) * w.
+void RmsNormRows(const float* x, const float* w, int64_t n, int64_t dim, double eps, float* y);
+
+}  // namespace shardq

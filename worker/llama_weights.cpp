@@ -1,0 +1,129 @@
+#include "worker/llama_weights.h"
+
+#include <string>
+#include <utility>
+
+namespace shardq {
+
+void WeightMatrix::DequantizeRows(int64_t r0, int64_t n, float* out) const {
+  for (int64_t r = 0; r < n; ++r) format->dequantize_row(row(r0 + r), out + r * cols, cols);
+}
+
+namespace {
+
+std::string ShapeText(const std::vector<int64_t>& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+  return out;
+}
+
+class Loader {
+ public:
+  Loader(Model& model, const LoadWeightsOptions& options) : model_(model), options_(options) {}
+
+  Status Matrix(const std::string& name, int64_t rows, int64_t cols, WeightMatrix* out) {
+    const TensorInfo* t = model_.source->Find(name);
+    if (!t) return Status::NotFound(model_.path + ": tensor '" + name + "' is missing");
+    if (t->shape.size() != 2 || t->shape[0] != rows || t->shape[1] != cols)
+      return Status::Corruption(model_.path + ": tensor '" + name + "': shape " + ShapeText(t->shape) +
+                                ", expected " + std::to_string(rows) + "x" + std::to_string(cols));
+    out->rows = rows;
+    out->cols = cols;
+    const BlockFormat* stored = FindBlockFormat(t->type);
+    const bool decodable = stored && stored->dequantize_row && stored->dot_f32;
+    const bool keep = decodable && t->fix == LayoutFix::kNone && !options_.force_f32 &&
+                      options_.requantize == GgmlType::F32;
+    if (keep) {
+      SHARDQ_ASSIGN_OR_RETURN(ByteSpan span, model_.source->RawBytes(*t));
+      if (cols % stored->block_size != 0 || span.size != static_cast<uint64_t>(rows) * stored->row_bytes(cols))
+        return Status::Corruption(model_.path + ": tensor '" + name + "': " + std::to_string(span.size) +
+                                  " bytes do not hold " + std::to_string(rows) + " rows of " +
+                                  std::to_string(cols) + " " + stored->name + " values");
+      out->format = stored;
+      out->data = span.data;
+      return Status::OK();
+    }
+    // Decode (applying any layout fix), then encode to the wanted type.
+    std::vector<float> f32;
+    SHARDQ_RETURN_IF_ERROR(model_.source->ReadF32(*t, &f32));
+    const BlockFormat* target = FindBlockFormat(GgmlType::F32);
+    if (!options_.force_f32 && options_.requantize != GgmlType::F32) {
+      const BlockFormat* q = FindBlockFormat(options_.requantize);
+      if (!q || !q->quantize_row || !q->dot_f32)
+        return Status::Unsupported(std::string("cannot encode weights as ") + GgmlTypeName(options_.requantize));
+      if (cols % q->block_size == 0) target = q;  // rows that do not fit stay F32, as llama.cpp falls back
+    }
+    out->format = target;
+    out->owned.resize(static_cast<size_t>(rows) * target->row_bytes(cols));
+    for (int64_t r = 0; r < rows; ++r)
+      target->quantize_row(f32.data() + r * cols, out->owned.data() + r * target->row_bytes(cols), cols, nullptr);
+    out->data = out->owned.data();
+    return Status::OK();
+  }
+
+  Status Vector(const std::string& name, int64_t n, std::vector<float>* out) {
+    const TensorInfo* t = model_.source->Find(name);
+    if (!t) return Status::NotFound(model_.path + ": tensor '" + name + "' is missing");
+    if (t->n_elements() != n)
+      return Status::Corruption(model_.path + ": tensor '" + name + "': shape " + ShapeText(t->shape) +
+                                ", expected " + std::to_string(n) + " values");
+    return model_.source->ReadF32(*t, out);
+  }
+
+ private:
+  Model& model_;
+  const LoadWeightsOptions& options_;
+};
+
+Status CheckConfig(const Model& m) {
+  const LlamaConfig& c = m.config;
+  if (c.dim <= 0 || c.hidden_dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 ||
+      c.vocab_size <= 0)
+    return Status::InvalidArgument(m.path + ": model config has a zero or negative size");
+  if (c.dim % c.n_heads != 0 || c.n_heads % c.n_kv_heads != 0 || c.head_dim() % 2 != 0)
+    return Status::InvalidArgument(m.path + ": dim " + std::to_string(c.dim) + ", " + std::to_string(c.n_heads) +
+                                   " heads, " + std::to_string(c.n_kv_heads) +
+                                   " kv heads do not split into even-sized heads");
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LlamaWeights>> LlamaWeights::Load(Model model, const LoadWeightsOptions& options) {
+  SHARDQ_RETURN_IF_ERROR(CheckConfig(model));
+  std::unique_ptr<LlamaWeights> w(new LlamaWeights());
+  w->model_ = std::move(model);
+  Model& m = w->model_;
+  const LlamaConfig& c = m.config;
+  const int64_t kv_dim = c.n_kv_heads * c.head_dim();
+  Loader load(m, options);
+  SHARDQ_RETURN_IF_ERROR(load.Matrix("token_embd.weight", c.vocab_size, c.dim, &w->token_embd_));
+  SHARDQ_RETURN_IF_ERROR(load.Vector("output_norm.weight", c.dim, &w->output_norm_));
+  w->tied_ = m.source->Find("output.weight") == nullptr;
+  if (!w->tied_) SHARDQ_RETURN_IF_ERROR(load.Matrix("output.weight", c.vocab_size, c.dim, &w->output_));
+  w->layers_.resize(c.n_layers);
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    LlamaLayerWeights& l = w->layers_[i];
+    SHARDQ_RETURN_IF_ERROR(load.Vector(p + "attn_norm.weight", c.dim, &l.attn_norm));
+    SHARDQ_RETURN_IF_ERROR(load.Vector(p + "ffn_norm.weight", c.dim, &l.ffn_norm));
+    SHARDQ_RETURN_IF_ERROR(load.Matrix(p + "attn_q.weight", c.dim, c.dim, &l.wq));
+    SHARDQ_RETURN_IF_ERROR(load.Matrix(p + "attn_k.weight", kv_dim, c.dim, &l.wk));
+    SHARDQ_RETURN_IF_ERROR(load.Matrix(p + "attn_v.weight", kv_dim, c.dim, &l.wv));
+    SHARDQ_RETURN_IF_ERROR(load.Matrix(p + "attn_output.weight", c.dim, c.dim, &l.wo));
+    SHARDQ_RETURN_IF_ERROR(load.Matrix(p + "ffn_gate.weight", c.hidden_dim, c.dim, &l.w_gate));
+    SHARDQ_RETURN_IF_ERROR(load.Matrix(p + "ffn_up.weight", c.hidden_dim, c.dim, &l.w_up));
+    SHARDQ_RETURN_IF_ERROR(load.Matrix(p + "ffn_down.weight", c.dim, c.hidden_dim, &l.w_down));
+  }
+  return w;
+}
+
+uint64_t LlamaWeights::bytes_per_token() const {
+  uint64_t total = output().nbytes();
+  for (const auto& l : layers_)
+    total += l.wq.nbytes() + l.wk.nbytes() + l.wv.nbytes() + l.wo.nbytes() + l.w_gate.nbytes() +
+             l.w_up.nbytes() + l.w_down.nbytes();
+  return total;
+}
+
+}  // namespace shardq
