@@ -65,6 +65,13 @@ float VecDotQ8KQ8K(const void* x, const void* v, int64_t n);
 
 // AVX2 versions (quants_k_avx2.cpp); call only when GetCpuFeatures().avx2.
 void QuantizeRowQ4KAvx2(const float* x, void* y, int64_t n, const float* importance);
+void QuantizeRowQ5KAvx2(const float* x, void* y, int64_t n, const float* importance);
 void QuantizeRowQ6KAvx2(const float* x, void* y, int64_t n, const float* importance);
+
+// AVX-512 versions (quants_k_avx512.cpp), byte-identical to the reference;
+// call only when GetCpuFeatures().avx512 and .avx2.
+void QuantizeRowQ4KAvx512(const float* x, void* y, int64_t n, const float* importance);
+void QuantizeRowQ5KAvx512(const float* x, void* y, int64_t n, const float* importance);
+void QuantizeRowQ6KAvx512(const float* x, void* y, int64_t n, const float* importance);
 
 }  // namespace shardq::kquant

@@ -1,7 +1,7 @@
-// AVX2 encoders for Q4_K and Q6_K, bit-identical to the scalar reference.
+// AVX2 encoders for Q4_K, Q5_K and Q6_K, bit-identical to the scalar reference.
 // The reference's cost is its per-sub-block scale search, a long chain of
 // dependent float sums. Here each of the 8 lanes runs the search of one
-// sub-block (Q4_K: 8 sub-blocks of 32; Q6_K: 2 x 8 sub-blocks of 16), so
+// sub-block (Q4_K/Q5_K: 8 sub-blocks of 32; Q6_K: 2 x 8 sub-blocks of 16), so
 // every lane performs exactly the scalar float operations in the scalar
 // order (no FMA: this file keeps mul and add separate), and 3 candidate
 // scales are evaluated per pass to hide the add latency.
@@ -135,12 +135,45 @@ void UntransposeLevels(const __m256* lt, uint8_t* L) {
   }
 }
 
+// Q4_K / Q5_K parameters of ggml's reference search.
+template <typename Block> struct AsymParams;
+template <> struct AsymParams<BlockQ4_K> {
+  static constexpr int kNmax = 15, kNstep = 20;
+  static constexpr float kRmin = -1.f, kRdelta = 0.1f;
+};
+template <> struct AsymParams<BlockQ5_K> {
+  static constexpr int kNmax = 31, kNstep = 15;
+  static constexpr float kRmin = -0.5f, kRdelta = 0.1f;
+};
+
+void PackLevels(const uint8_t* L, BlockQ4_K* y) { PackQ4KQuants(L, y); }
+
+// Q5_K: low nibbles as Q4_K, bit 4 of chunk c's two halves in bits 2c, 2c+1 of qh.
+void PackLevels(const uint8_t* L, BlockQ5_K* y) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+  __m256i qh = _mm256_setzero_si256();
+  for (int c = 0; c < 4; ++c) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * c));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * c + 32));
+    // nibbles <= 15: a 16-bit shift by 4 cannot carry into the neighbouring byte
+    const __m256i q = _mm256_or_si256(_mm256_and_si256(lo, low4), _mm256_slli_epi16(_mm256_and_si256(hi, low4), 4));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y->qs + 32 * c), q);
+    // bit 4 of each byte to bit 0 (16-bit shifts; the mask drops what crosses bytes)
+    const __m256i blo = _mm256_and_si256(_mm256_srli_epi16(lo, 4), one);
+    const __m256i bhi = _mm256_and_si256(_mm256_srli_epi16(hi, 4), one);
+    qh = _mm256_or_si256(qh, _mm256_slli_epi16(_mm256_or_si256(blo, _mm256_slli_epi16(bhi, 1)), 2 * c));
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(y->qh), qh);
+}
+
 // Scales, requantization and packing of one block once its search is done.
-void FinishBlockQ4K(const float* x, const float* scales, const float* mins, uint8_t* L, BlockQ4_K* y);
+template <int kNmax, typename Block>
+void FinishBlockAsym(const float* x, const float* scales, const float* mins, uint8_t* L, Block* y);
 
 // kS consecutive blocks: their searches run interleaved.
-template <int kS>
-void QuantizeBlocksQ4K(const float* x, BlockQ4_K* y) {
+template <int kS, typename Block>
+void QuantizeBlocksAsym(const float* x, Block* y) {
+  using P = AsymParams<Block>;
   __m256 xt[kS][32], wt[kS][32], lt[kS][32];
   const __m256 sign = _mm256_set1_ps(-0.f);
   for (int s = 0; s < kS; ++s) {
@@ -151,18 +184,19 @@ void QuantizeBlocksQ4K(const float* x, BlockQ4_K* y) {
     for (int i = 0; i < 32; ++i) wt[s][i] = _mm256_add_ps(av_x, _mm256_andnot_ps(sign, xt[s][i]));
   }
   __m256 vscale[kS], vmin[kS];
-  Qkx2Lanes<kS, 15, 20>(xt, wt, -1.f, 0.1f, lt, vscale, vmin);
+  Qkx2Lanes<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, lt, vscale, vmin);
   for (int s = 0; s < kS; ++s) {
     uint8_t L[kQK_K];
     UntransposeLevels<32>(lt[s], L);
     alignas(32) float scales[8], mins[8];
     _mm256_store_ps(scales, vscale[s]);
     _mm256_store_ps(mins, vmin[s]);
-    FinishBlockQ4K(x + kQK_K * s, scales, mins, L, y + s);
+    FinishBlockAsym<P::kNmax>(x + kQK_K * s, scales, mins, L, y + s);
   }
 }
 
-void FinishBlockQ4K(const float* x, const float* scales, const float* mins, uint8_t* L, BlockQ4_K* y) {
+template <int kNmax, typename Block>
+void FinishBlockAsym(const float* x, const float* scales, const float* mins, uint8_t* L, Block* y) {
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
     if (scales[j] > max_scale) max_scale = scales[j];
@@ -179,7 +213,7 @@ void FinishBlockQ4K(const float* x, const float* scales, const float* mins, uint
   y->d = F32ToFp16(max_scale / 63.f);
   y->dmin = F32ToFp16(max_min / 63.f);
   const float d_all = Fp16ToF32(y->d), m_all = Fp16ToF32(y->dmin);
-  const __m256 zero = _mm256_setzero_ps(), fifteen = _mm256_set1_ps(15.f);
+  const __m256 zero = _mm256_setzero_ps(), vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, m;
     GetScaleMinK4(j, y->scales, &sc, &m);
@@ -188,12 +222,19 @@ void FinishBlockQ4K(const float* x, const float* scales, const float* mins, uint
     const __m256 vd = _mm256_set1_ps(d), vdm = _mm256_set1_ps(m_all * m);
     alignas(32) int32_t li[32];
     for (int k = 0; k < 32; k += 8) {
-      const __m256 q = Clamp(Round(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 32 * j + k), vdm), vd)), zero, fifteen);
+      const __m256 q = Clamp(Round(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 32 * j + k), vdm), vd)), zero, vmax_l);
       _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), _mm256_cvtps_epi32(q));
     }
     for (int k = 0; k < 32; ++k) L[32 * j + k] = static_cast<uint8_t>(li[k]);
   }
-  PackQ4KQuants(L, y);
+  PackLevels(L, y);
+}
+
+template <typename Block>
+void QuantizeRowAsym(const float* x, Block* y, int64_t nb) {
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) QuantizeBlocksAsym<2>(x + kQK_K * i, y + i);
+  for (; i < nb; ++i) QuantizeBlocksAsym<1>(x + kQK_K * i, y + i);
 }
 
 // Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, no weights) for 8 sub-blocks.
@@ -299,11 +340,12 @@ void QuantizeBlockQ6K(const float* x, BlockQ6_K* y) {
 void QuantizeRowQ4KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
   // The importance-weighted search (qkx3 + make_qp_quants) stays scalar.
   if (importance) return QuantizeRowQ4K(x, vy, n, importance);
-  auto* y = static_cast<BlockQ4_K*>(vy);
-  const int64_t nb = n / kQK_K;
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) QuantizeBlocksQ4K<2>(x + kQK_K * i, y + i);
-  for (; i < nb; ++i) QuantizeBlocksQ4K<1>(x + kQK_K * i, y + i);
+  QuantizeRowAsym(x, static_cast<BlockQ4_K*>(vy), n / kQK_K);
+}
+
+void QuantizeRowQ5KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
+  if (importance) return QuantizeRowQ5K(x, vy, n, importance);
+  QuantizeRowAsym(x, static_cast<BlockQ5_K*>(vy), n / kQK_K);
 }
 
 void QuantizeRowQ6KAvx2(const float* x, void* vy, int64_t n, const float* importance) {

@@ -8,6 +8,11 @@ namespace shardq {
 void RegisterKQuantFormats(BlockFormatTable& table, bool simd) {
   using namespace kquant;
   const bool avx2 = simd && GetCpuFeatures().avx2;
+  // The AVX-512 file is also compiled for AVX2/FMA/F16C, so it needs both.
+  const bool avx512 = avx2 && GetCpuFeatures().avx512;
+  auto pick = [&](auto scalar, auto fast2, auto fast512) {
+    return avx512 ? fast512 : avx2 ? fast2 : scalar;
+  };
   auto entry = [](GgmlType type, const char* name, size_t bytes, auto quantize, auto dequantize,
                   auto dot_f32, auto vec_dot) {
     BlockFormat f;
@@ -29,12 +34,13 @@ void RegisterKQuantFormats(BlockFormatTable& table, bool simd) {
   table.Set(entry(GgmlType::Q3_K, "Q3_K", sizeof(BlockQ3_K), QuantizeRowQ3K, DequantizeRowQ3K,
                   DotF32Q3K, VecDotQ3KQ8K));
   table.Set(entry(GgmlType::Q4_K, "Q4_K", sizeof(BlockQ4_K),
-                  avx2 ? QuantizeRowQ4KAvx2 : QuantizeRowQ4K, DequantizeRowQ4K, DotF32Q4K,
+                  pick(QuantizeRowQ4K, QuantizeRowQ4KAvx2, QuantizeRowQ4KAvx512), DequantizeRowQ4K, DotF32Q4K,
                   VecDotQ4KQ8K));
-  table.Set(entry(GgmlType::Q5_K, "Q5_K", sizeof(BlockQ5_K), QuantizeRowQ5K, DequantizeRowQ5K,
+  table.Set(entry(GgmlType::Q5_K, "Q5_K", sizeof(BlockQ5_K),
+                  pick(QuantizeRowQ5K, QuantizeRowQ5KAvx2, QuantizeRowQ5KAvx512), DequantizeRowQ5K,
                   DotF32Q5K, VecDotQ5KQ8K));
   table.Set(entry(GgmlType::Q6_K, "Q6_K", sizeof(BlockQ6_K),
-                  avx2 ? QuantizeRowQ6KAvx2 : QuantizeRowQ6K, DequantizeRowQ6K, DotF32Q6K,
+                  pick(QuantizeRowQ6K, QuantizeRowQ6KAvx2, QuantizeRowQ6KAvx512), DequantizeRowQ6K, DotF32Q6K,
                   VecDotQ6KQ8K));
   table.Set(entry(GgmlType::Q8_K, "Q8_K", sizeof(BlockQ8_K), QuantizeRowQ8K, DequantizeRowQ8K,
                   DotF32Q8K, VecDotQ8KQ8K));

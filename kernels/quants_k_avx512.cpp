@@ -1,0 +1,382 @@
+// AVX-512 encoders for Q4_K, Q5_K and Q6_K, byte-identical to the scalar reference.
+// As in quants_k_avx2.cpp each lane runs the scale search of one sub-block with
+// the scalar float operations in the scalar order (no FMA), but 16 lanes wide:
+// Q4_K/Q5_K put two consecutive super-blocks' 8 sub-blocks in one vector, Q6_K
+// one super-block's 16 sub-blocks. Two restructurings that keep the bytes:
+// - the search does not carry the levels of the best candidate along; it keeps
+//   the candidate's inverse scale (and, for Q4_K/Q5_K, the minimum its grid was
+//   taken from) and recomputes the levels, with the same operations, only for
+//   the rare sub-blocks whose final 6-bit scale is 0 (all others are requantized);
+// - Q6_K's candidates depend only on the block maximum, so all 18 are summed in
+//   one pass (no stored levels) and accepted in order afterwards.
+// GCC 12's AVX-512 headers start some intrinsics from _mm512_undefined_ps(),
+// which -Wuninitialized reports at every inlined use; nothing here is uninitialized.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/fp16.h"
+#include "kernels/quants_k.h"
+#include "kernels/quants_k_scales.h"
+
+#pragma GCC optimize("fp-contract=off")
+
+namespace shardq::kquant {
+namespace {
+
+// Nearest, ties to even: what NearestInt does for the |v| < 2^22 it is used on.
+inline __m512 Round(__m512 v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline __m512 Clamp(__m512 v, __m512 lo, __m512 hi) { return _mm512_min_ps(_mm512_max_ps(v, lo), hi); }
+
+// 16 sub-blocks of kLen values (stride kLen) -> kLen vectors, lane j = sub-block j.
+template <int kLen>
+void Transpose(const float* x, __m512* xt) {
+  const __m512i idx = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(kLen));
+  for (int i = 0; i < kLen; ++i) xt[i] = _mm512_i32gather_ps(idx, x + i, 4);
+}
+
+// What the asymmetric search leaves per lane: the scale, -min, and how to
+// rebuild the chosen levels (grid inverse scale and the minimum it used).
+struct AsymLanes {
+  alignas(64) float scale[16];
+  alignas(64) float the_min[16];
+  alignas(64) float grid_iscale[16];
+  alignas(64) float grid_min[16];
+  __mmask16 degenerate;
+};
+
+// Lane-parallel MakeQkx2Quants(32, kNmax, ..., use_mad = false) for kS vectors of
+// 16 sub-blocks, interleaved to hide the add latency. Candidates run in order
+// (an accepted candidate's minimum moves the grid of the next ones).
+template <int kS, int kNmax, int kNstep>
+void Qkx2Lanes(const __m512 (*xt)[32], const __m512 (*wt)[32], float rmin, float rdelta, AsymLanes* out) {
+  constexpr int n = 32;
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 vmax_l = _mm512_set1_ps(static_cast<float>(kNmax));
+  __m512 mn[kS], mx[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], grid_isc[kS], grid_mn[kS];
+  __mmask16 degenerate[kS];
+  for (int s = 0; s < kS; ++s) {
+    mn[s] = mx[s] = xt[s][0];
+    sum_w[s] = wt[s][0];
+    sum_x[s] = _mm512_mul_ps(sum_w[s], xt[s][0]);
+  }
+  for (int i = 1; i < n; ++i) {
+    for (int s = 0; s < kS; ++s) {
+      mn[s] = _mm512_min_ps(xt[s][i], mn[s]);
+      mx[s] = _mm512_max_ps(xt[s][i], mx[s]);
+      sum_w[s] = _mm512_add_ps(sum_w[s], wt[s][i]);
+      sum_x[s] = _mm512_add_ps(sum_x[s], _mm512_mul_ps(wt[s][i], xt[s][i]));
+    }
+  }
+  for (int s = 0; s < kS; ++s) {
+    mn[s] = _mm512_mask_mov_ps(mn[s], _mm512_cmp_ps_mask(mn[s], zero, _CMP_GT_OQ), zero);
+    degenerate[s] = _mm512_cmp_ps_mask(mx[s], mn[s], _CMP_EQ_OQ);
+    const __m512 iscale = _mm512_div_ps(vmax_l, _mm512_sub_ps(mx[s], mn[s]));
+    scale[s] = _mm512_div_ps(_mm512_set1_ps(1.f), iscale);
+    grid_isc[s] = iscale;
+    grid_mn[s] = mn[s];
+    best[s] = zero;
+  }
+  for (int i = 0; i < n; ++i) {
+    for (int s = 0; s < kS; ++s) {
+      const __m512 l = Clamp(Round(_mm512_mul_ps(grid_isc[s], _mm512_sub_ps(xt[s][i], mn[s]))), zero, vmax_l);
+      const __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale[s], l), mn[s]), xt[s][i]);
+      best[s] = _mm512_add_ps(best[s], _mm512_mul_ps(wt[s][i], _mm512_mul_ps(diff, diff)));
+    }
+  }
+  __m512 laux[kS][n];
+  for (int is = 0; is <= kNstep; ++is) {
+    const __m512 num = _mm512_set1_ps(rmin + rdelta * is + kNmax);
+    __m512 sl[kS], sl2[kS], sxl[kS], isc[kS];
+    for (int s = 0; s < kS; ++s) {
+      isc[s] = _mm512_div_ps(num, _mm512_sub_ps(mx[s], mn[s]));
+      sl[s] = sl2[s] = sxl[s] = zero;
+    }
+    for (int i = 0; i < n; ++i) {
+      for (int s = 0; s < kS; ++s) {
+        const __m512 l = Clamp(Round(_mm512_mul_ps(isc[s], _mm512_sub_ps(xt[s][i], mn[s]))), zero, vmax_l);
+        laux[s][i] = l;
+        const __m512 wl = _mm512_mul_ps(wt[s][i], l);
+        sl[s] = _mm512_add_ps(sl[s], wl);
+        sl2[s] = _mm512_add_ps(sl2[s], _mm512_mul_ps(wl, l));
+        sxl[s] = _mm512_add_ps(sxl[s], _mm512_mul_ps(wl, xt[s][i]));
+      }
+    }
+    __mmask16 ok[kS];
+    __m512 this_scale[kS], this_min[kS], err[kS];
+    for (int s = 0; s < kS; ++s) {
+      const __m512 D = _mm512_sub_ps(_mm512_mul_ps(sum_w[s], sl2[s]), _mm512_mul_ps(sl[s], sl[s]));
+      ok[s] = _mm512_cmp_ps_mask(D, zero, _CMP_GT_OQ);
+      __m512 sc = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(sum_w[s], sxl[s]), _mm512_mul_ps(sum_x[s], sl[s])), D);
+      __m512 m = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(sl2[s], sum_x[s]), _mm512_mul_ps(sl[s], sxl[s])), D);
+      const __mmask16 pos = _mm512_cmp_ps_mask(m, zero, _CMP_GT_OQ);
+      m = _mm512_mask_mov_ps(m, pos, zero);
+      sc = _mm512_mask_div_ps(sc, pos, sxl[s], sl2[s]);
+      this_scale[s] = sc;
+      this_min[s] = m;
+      err[s] = zero;
+    }
+    for (int i = 0; i < n; ++i) {
+      for (int s = 0; s < kS; ++s) {
+        const __m512 diff =
+            _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(this_scale[s], laux[s][i]), this_min[s]), xt[s][i]);
+        err[s] = _mm512_add_ps(err[s], _mm512_mul_ps(wt[s][i], _mm512_mul_ps(diff, diff)));
+      }
+    }
+    for (int s = 0; s < kS; ++s) {
+      const __mmask16 take = ok[s] & _mm512_cmp_ps_mask(err[s], best[s], _CMP_LT_OQ);
+      best[s] = _mm512_mask_mov_ps(best[s], take, err[s]);
+      scale[s] = _mm512_mask_mov_ps(scale[s], take, this_scale[s]);
+      grid_isc[s] = _mm512_mask_mov_ps(grid_isc[s], take, isc[s]);
+      grid_mn[s] = _mm512_mask_mov_ps(grid_mn[s], take, mn[s]);
+      mn[s] = _mm512_mask_mov_ps(mn[s], take, this_min[s]);
+    }
+  }
+  for (int s = 0; s < kS; ++s) {
+    // max == min: all levels 0, scale 0, the_min = -min (the search never ran).
+    _mm512_store_ps(out[s].scale, _mm512_mask_mov_ps(scale[s], degenerate[s], zero));
+    _mm512_store_ps(out[s].the_min, _mm512_sub_ps(zero, mn[s]));
+    _mm512_store_ps(out[s].grid_iscale, grid_isc[s]);
+    _mm512_store_ps(out[s].grid_min, grid_mn[s]);
+    out[s].degenerate = degenerate[s];
+  }
+}
+
+// Q4_K: pairs of 32-level sub-blocks as low/high nibbles.
+void PackLevels(const uint8_t* L, BlockQ4_K* y) {
+  for (int c = 0; c < 4; ++c) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * c));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * c + 32));
+    // levels <= 15: a 16-bit shift by 4 cannot carry into the neighbouring byte
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y->qs + 32 * c), _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)));
+  }
+}
+
+// Q5_K: low nibbles as Q4_K, bit 4 of chunk c's two halves in bits 2c, 2c+1 of qh.
+void PackLevels(const uint8_t* L, BlockQ5_K* y) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+  __m256i qh = _mm256_setzero_si256();
+  for (int c = 0; c < 4; ++c) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * c));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(L + 64 * c + 32));
+    const __m256i q = _mm256_or_si256(_mm256_and_si256(lo, low4), _mm256_slli_epi16(_mm256_and_si256(hi, low4), 4));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y->qs + 32 * c), q);
+    // bit 4 of each byte to bit 0 (16-bit shifts; the mask drops what crosses bytes)
+    const __m256i blo = _mm256_and_si256(_mm256_srli_epi16(lo, 4), one);
+    const __m256i bhi = _mm256_and_si256(_mm256_srli_epi16(hi, 4), one);
+    qh = _mm256_or_si256(qh, _mm256_slli_epi16(_mm256_or_si256(blo, _mm256_slli_epi16(bhi, 1)), 2 * c));
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(y->qh), qh);
+}
+
+// Scales to 6 bits, requantization and packing of one block whose search
+// results sit in lanes [lane0, lane0 + 8) of `r`.
+template <int kNmax, typename Block>
+void FinishBlockAsym(const float* x, const AsymLanes& r, int lane0, Block* y) {
+  const float* scales = r.scale + lane0;
+  const float* mins = r.the_min + lane0;
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  std::memset(y->scales, 0, kKScaleSize);
+  for (int j = 0; j < 8; ++j) {
+    const int ls = std::min(63, NearestInt(inv_scale * scales[j]));
+    const int lm = std::min(63, NearestInt(inv_min * mins[j]));
+    SetScaleMinK4(j, ls, lm, y->scales);
+  }
+  y->d = F32ToFp16(max_scale / 63.f);
+  y->dmin = F32ToFp16(max_min / 63.f);
+  const float d_all = Fp16ToF32(y->d), m_all = Fp16ToF32(y->dmin);
+  const __m512 zero = _mm512_setzero_ps(), vmax_l = _mm512_set1_ps(static_cast<float>(kNmax));
+  alignas(64) uint8_t L[kQK_K];
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    GetScaleMinK4(j, y->scales, &sc, &m);
+    const float d = d_all * sc;
+    for (int k = 0; k < 32; k += 16) {
+      const __m512 xv = _mm512_loadu_ps(x + 32 * j + k);
+      __m512 q;
+      if (d) {
+        q = Clamp(Round(_mm512_div_ps(_mm512_add_ps(xv, _mm512_set1_ps(m_all * m)), _mm512_set1_ps(d))), zero, vmax_l);
+      } else if ((r.degenerate >> (lane0 + j)) & 1) {
+        q = zero;
+      } else {
+        // the search's levels, rebuilt from the chosen grid exactly as the search made them
+        const __m512 isc = _mm512_set1_ps(r.grid_iscale[lane0 + j]), mn = _mm512_set1_ps(r.grid_min[lane0 + j]);
+        q = Clamp(Round(_mm512_mul_ps(isc, _mm512_sub_ps(xv, mn))), zero, vmax_l);
+      }
+      _mm_store_si128(reinterpret_cast<__m128i*>(L + 32 * j + k), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q)));
+    }
+  }
+  PackLevels(L, y);
+}
+
+// Q4_K / Q5_K parameters of ggml's reference search.
+template <typename Block> struct AsymParams;
+template <> struct AsymParams<BlockQ4_K> {
+  static constexpr int kNmax = 15, kNstep = 20;
+  static constexpr float kRmin = -1.f, kRdelta = 0.1f;
+};
+template <> struct AsymParams<BlockQ5_K> {
+  static constexpr int kNmax = 31, kNstep = 15;
+  static constexpr float kRmin = -0.5f, kRdelta = 0.1f;
+};
+
+// 2 * kS consecutive blocks: kS vectors of 16 sub-blocks, searched interleaved.
+template <int kS, typename Block>
+void QuantizeBlocksAsym(const float* x, Block* y) {
+  using P = AsymParams<Block>;
+  __m512 xt[kS][32], wt[kS][32];
+  for (int s = 0; s < kS; ++s) {
+    Transpose<32>(x + 2 * kQK_K * s, xt[s]);
+    __m512 sum_x2 = _mm512_setzero_ps();
+    for (int i = 0; i < 32; ++i) sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xt[s][i], xt[s][i]));
+    const __m512 av_x = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.f)));
+    for (int i = 0; i < 32; ++i) wt[s][i] = _mm512_add_ps(av_x, _mm512_abs_ps(xt[s][i]));
+  }
+  AsymLanes r[kS];
+  Qkx2Lanes<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, r);
+  for (int s = 0; s < kS; ++s) {
+    for (int b = 0; b < 2; ++b) {
+      FinishBlockAsym<P::kNmax>(x + kQK_K * (2 * s + b), r[s], 8 * b, y + 2 * s + b);
+    }
+  }
+}
+
+template <typename Block>
+void QuantizeRowAsym(const float* x, Block* y, int64_t nb) {
+  int64_t i = 0;
+  for (; i + 4 <= nb; i += 4) QuantizeBlocksAsym<2>(x + kQK_K * i, y + i);
+  for (; i + 2 <= nb; i += 2) QuantizeBlocksAsym<1>(x + kQK_K * i, y + i);
+  if (i < nb) {
+    // A last odd block: searched beside a copy of itself, the copy's result dropped.
+    alignas(64) float pair[2 * kQK_K];
+    std::memcpy(pair, x + kQK_K * i, sizeof(float) * kQK_K);
+    std::memcpy(pair + kQK_K, x + kQK_K * i, sizeof(float) * kQK_K);
+    Block out[2];
+    QuantizeBlocksAsym<1>(pair, out);
+    y[i] = out[0];
+  }
+}
+
+// Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, no weights) for the
+// 16 sub-blocks of one Q6_K block. The candidates' grids depend only on the
+// sub-block maximum, so their sums are computed in one pass and the scalar
+// acceptance order is replayed afterwards. Out: scale, chosen inverse scale, tiny mask.
+void QxLanesQ6(const __m512* xt, __m512* out_scale, __m512* out_isc, __mmask16* out_tiny) {
+  constexpr int n = 16;
+  constexpr int kCand = 19;  // the first guess, then is = -9..-1, 1..9
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 lo = _mm512_set1_ps(-32.f), hi = _mm512_set1_ps(31.f);
+  __m512 amax = zero, mx = zero;
+  for (int i = 0; i < n; ++i) {
+    const __m512 ax = _mm512_abs_ps(xt[i]);
+    const __mmask16 gt = _mm512_cmp_ps_mask(ax, amax, _CMP_GT_OQ);
+    amax = _mm512_mask_mov_ps(amax, gt, ax);
+    mx = _mm512_mask_mov_ps(mx, gt, xt[i]);
+  }
+  *out_tiny = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);
+  static const int kSteps[kCand] = {0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  __m512 isc[kCand], slx[kCand], sl2[kCand];
+  isc[0] = _mm512_div_ps(_mm512_set1_ps(-32.f), mx);
+  for (int g = 1; g < kCand; ++g) isc[g] = _mm512_div_ps(_mm512_set1_ps(-(32 + 0.1f * kSteps[g])), mx);
+  // Groups of candidates per pass over the 16 values, to stay within the registers.
+  constexpr int kGroup = 5;
+  for (int g0 = 0; g0 < kCand; g0 += kGroup) {
+    const int g1 = std::min(kCand, g0 + kGroup);
+    for (int g = g0; g < g1; ++g) slx[g] = sl2[g] = zero;
+    for (int i = 0; i < n; ++i) {
+      const __m512 w = _mm512_mul_ps(xt[i], xt[i]);
+      const __m512 wx = _mm512_mul_ps(w, xt[i]);
+      for (int g = g0; g < g1; ++g) {
+        const __m512 l = Clamp(Round(_mm512_mul_ps(isc[g], xt[i])), lo, hi);
+        slx[g] = _mm512_add_ps(slx[g], _mm512_mul_ps(wx, l));
+        sl2[g] = _mm512_add_ps(sl2[g], _mm512_mul_ps(_mm512_mul_ps(w, l), l));
+      }
+    }
+  }
+  const __mmask16 nz = _mm512_cmp_ps_mask(sl2[0], zero, _CMP_NEQ_UQ);
+  __m512 scale = _mm512_maskz_div_ps(nz, slx[0], sl2[0]);
+  __m512 best = _mm512_mul_ps(scale, slx[0]);
+  __m512 chosen = isc[0];
+  for (int g = 1; g < kCand; ++g) {
+    const __mmask16 take = _mm512_cmp_ps_mask(sl2[g], zero, _CMP_GT_OQ) &
+                           _mm512_cmp_ps_mask(_mm512_mul_ps(slx[g], slx[g]), _mm512_mul_ps(best, sl2[g]), _CMP_GT_OQ);
+    scale = _mm512_mask_div_ps(scale, take, slx[g], sl2[g]);
+    best = _mm512_mask_mul_ps(best, take, scale, slx[g]);
+    chosen = _mm512_mask_mov_ps(chosen, take, isc[g]);
+  }
+  *out_scale = _mm512_mask_mov_ps(scale, *out_tiny, zero);
+  *out_isc = chosen;
+}
+
+void QuantizeBlockQ6K(const float* x, BlockQ6_K* y) {
+  __m512 xt[16], vs, visc;
+  __mmask16 tiny;
+  Transpose<16>(x, xt);
+  QxLanesQ6(xt, &vs, &visc, &tiny);
+  alignas(64) float scales[16], isc[16];
+  _mm512_store_ps(scales, vs);
+  _mm512_store_ps(isc, visc);
+  float max_scale = 0, max_abs_scale = 0;
+  for (int ib = 0; ib < 16; ++ib) {
+    const float abs_scale = std::fabs(scales[ib]);
+    if (abs_scale > max_abs_scale) { max_abs_scale = abs_scale; max_scale = scales[ib]; }
+  }
+  if (max_abs_scale < 1e-15f) {
+    std::memset(y, 0, sizeof(BlockQ6_K));
+    return;
+  }
+  const float iscale = -128.f / max_scale;
+  y->d = F32ToFp16(1 / iscale);
+  for (int ib = 0; ib < 16; ++ib) y->scales[ib] = static_cast<int8_t>(std::min(127, NearestInt(iscale * scales[ib])));
+  const float d_all = Fp16ToF32(y->d);
+  const __m512 lo = _mm512_set1_ps(-32.f), hi = _mm512_set1_ps(31.f);
+  const __m512i bias = _mm512_set1_epi32(32);
+  alignas(64) uint8_t L[kQK_K];
+  for (int j = 0; j < 16; ++j) {
+    const float d = d_all * y->scales[j];
+    const __m512 xv = _mm512_loadu_ps(x + 16 * j);
+    __m512i q;
+    if (d) {
+      q = _mm512_add_epi32(_mm512_cvtps_epi32(Clamp(Round(_mm512_div_ps(xv, _mm512_set1_ps(d))), lo, hi)), bias);
+    } else if ((tiny >> j) & 1) {
+      q = _mm512_setzero_si512();
+    } else {
+      // the search's levels, rebuilt from the chosen inverse scale
+      q = _mm512_add_epi32(_mm512_cvtps_epi32(Clamp(Round(_mm512_mul_ps(_mm512_set1_ps(isc[j]), xv)), lo, hi)), bias);
+    }
+    _mm_store_si128(reinterpret_cast<__m128i*>(L + 16 * j), _mm512_cvtepi32_epi8(q));
+  }
+  PackQ6KQuants(L, y);
+}
+
+}  // namespace
+
+void QuantizeRowQ4KAvx512(const float* x, void* vy, int64_t n, const float* importance) {
+  // The importance-weighted search (qkx3 + make_qp_quants) stays scalar.
+  if (importance) return QuantizeRowQ4K(x, vy, n, importance);
+  QuantizeRowAsym(x, static_cast<BlockQ4_K*>(vy), n / kQK_K);
+}
+
+void QuantizeRowQ5KAvx512(const float* x, void* vy, int64_t n, const float* importance) {
+  if (importance) return QuantizeRowQ5K(x, vy, n, importance);
+  QuantizeRowAsym(x, static_cast<BlockQ5_K*>(vy), n / kQK_K);
+}
+
+void QuantizeRowQ6KAvx512(const float* x, void* vy, int64_t n, const float* importance) {
+  if (importance) return QuantizeRowQ6K(x, vy, n, importance);
+  auto* y = static_cast<BlockQ6_K*>(vy);
+  for (int64_t i = 0; i < n / kQK_K; ++i) QuantizeBlockQ6K(x + kQK_K * i, y + i);
+}
+
+}  // namespace shardq::kquant
