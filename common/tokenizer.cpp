@@ -1,7 +1,6 @@
 #include "common/tokenizer.h"
 
 #include <algorithm>
-#include <queue>
 #include <utility>
 
 namespace shardq {
@@ -59,13 +58,14 @@ struct Symbol {
 };
 
 // A candidate merge of two adjacent symbols. Higher priority first; among equals the
-// leftmost, as llama.cpp and SentencePiece order their agendas.
+// leftmost, as llama.cpp and SentencePiece order their agendas. Kept at 20 bytes: the
+// agenda holds one per character of the text.
 struct Bigram {
-  int left;
-  int right;
-  double priority;
-  size_t len;     // combined length when queued: stale if either side has changed since
-  int32_t result; // token id of the merged symbol
+  int32_t left;
+  int32_t right;
+  float priority;  // piece score, or -rank (exact: ranks stay far below 2^24)
+  uint32_t len;    // combined length when queued: stale if either side has changed since
+  int32_t result;  // token id of the merged symbol
 };
 struct BigramOrder {
   bool operator()(const Bigram& a, const Bigram& b) const {
@@ -155,7 +155,10 @@ void Tokenizer::EncodeNormalized(std::string_view text, std::vector<int32_t>* ou
   if (symbols.empty()) return;
   symbols.back().next = -1;
 
-  std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> agenda;
+  // A binary heap built in one pass over the initial pairs, then maintained by hand.
+  std::vector<Bigram> agenda;
+  agenda.reserve(symbols.size());
+  auto queue = [&](const Bigram& b) { agenda.push_back(b); };
   auto try_add = [&](int left, int right) {
     if (left < 0 || right < 0) return;
     const Symbol& l = symbols[left];
@@ -166,19 +169,26 @@ void Tokenizer::EncodeNormalized(std::string_view text, std::vector<int32_t>* ou
       if (rank == merges_.end()) return;
       const int32_t result = FindMergeable(text.substr(l.off, l.len + r.len));
       if (result < 0) return;
-      agenda.push(Bigram{left, right, -static_cast<double>(rank->second), l.len + r.len, result});
+      queue(Bigram{left, right, -static_cast<float>(rank->second), static_cast<uint32_t>(l.len + r.len), result});
     } else {
       const int32_t result = FindMergeable(text.substr(l.off, l.len + r.len));
       if (result < 0) return;
-      const double score = result < static_cast<int32_t>(vocab_.scores.size()) ? vocab_.scores[result] : 0.0;
-      agenda.push(Bigram{left, right, score, l.len + r.len, result});
+      const float score = result < static_cast<int32_t>(vocab_.scores.size()) ? vocab_.scores[result] : 0.0f;
+      queue(Bigram{left, right, score, static_cast<uint32_t>(l.len + r.len), result});
     }
   };
   for (int i = 1; i < static_cast<int>(symbols.size()); ++i) try_add(i - 1, i);
+  std::make_heap(agenda.begin(), agenda.end(), BigramOrder());
+  auto requeue = [&](int left, int right) {
+    const size_t before = agenda.size();
+    try_add(left, right);
+    if (agenda.size() != before) std::push_heap(agenda.begin(), agenda.end(), BigramOrder());
+  };
 
   while (!agenda.empty()) {
-    const Bigram b = agenda.top();
-    agenda.pop();
+    std::pop_heap(agenda.begin(), agenda.end(), BigramOrder());
+    const Bigram b = agenda.back();
+    agenda.pop_back();
     Symbol& l = symbols[b.left];
     Symbol& r = symbols[b.right];
     // Stale: one side was merged elsewhere since this pair was queued.
@@ -188,8 +198,8 @@ void Tokenizer::EncodeNormalized(std::string_view text, std::vector<int32_t>* ou
     r.len = 0;
     l.next = r.next;
     if (r.next >= 0) symbols[r.next].prev = b.left;
-    try_add(l.prev, b.left);
-    try_add(b.left, l.next);
+    requeue(l.prev, b.left);
+    requeue(b.left, l.next);
   }
 
   for (int i = 0; i >= 0; i = symbols[i].next) {
