@@ -1,7 +1,10 @@
 // Quantizer throughput on a seeded 4096 x 11008 Gaussian matrix: weights/s of
 // the dispatched (SIMD) encoder and the scalar reference for Q8_0, Q4_0, Q4_K,
-// Q6_K, one thread and all threads, with the relative RMSE of each, plus the
-// memcpy bandwidth over the same bytes. Prints a table; never fails on time.
+// Q5_K, Q6_K, one thread and all threads, with the relative RMSE of each, plus the
+// memcpy bandwidth over the same bytes. For the K-quants each ISA's encoder
+// (AVX2, AVX-512) also gets a row, timed on the reference's rows in rounds that
+// alternate with the reference (the machine is shared: the median of the
+// per-round ratios is what to quote). Prints a table; never fails on time.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,13 +14,16 @@
 #include <thread>
 #include <vector>
 
+#include "common/cpu_features.h"
 #include "common/ggml_type.h"
 #include "kernels/block_format.h"
+#include "kernels/quants_k.h"
 
 namespace {
 
 using shardq::BlockFormat;
 using shardq::GgmlType;
+using QuantizeRowFn = void (*)(const float*, void*, int64_t, const float*);
 
 constexpr int64_t kRows = 4096, kCols = 11008;  // 11008 = 43 * 256
 
@@ -39,6 +45,11 @@ double EncodeRows(const BlockFormat& f, const float* x, uint8_t* out, int64_t ro
   }
   for (auto& th : pool) th.join();
   return Now() - t0;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 double RelRmse(const BlockFormat& f, const float* x, const uint8_t* q, int64_t rows) {
@@ -79,11 +90,11 @@ int main() {
                 dst.size() / s / 1e9, x.size() / s / 1e6);
   }
 
-  std::printf("\n%-6s %-5s %8s %12s %12s %10s %10s %s\n", "type", "impl", "threads", "Mweights/s",
+  std::printf("\n%-6s %-6s %7s %12s %12s %10s %10s %s\n", "type", "impl", "threads", "Mweights/s",
               "vs ref(1t)", "rel.RMSE", "ref RMSE", "");
-  const GgmlType types[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
-  const char* names[] = {"Q8_0", "Q4_0", "Q4_K", "Q6_K"};
-  for (int ti = 0; ti < 4; ++ti) {
+  const GgmlType types[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+  const char* names[] = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"};
+  for (int ti = 0; ti < 5; ++ti) {
     const BlockFormat* fast = shardq::FindBlockFormat(types[ti]);
     const BlockFormat* ref = shardq::FindReferenceBlockFormat(types[ti]);
     if (!fast || !ref || !fast->quantize_row || !ref->quantize_row) {
@@ -93,17 +104,50 @@ int main() {
     std::vector<uint8_t> qf(fast->row_bytes(kCols) * kRows), qr(ref->row_bytes(kCols) * kRows);
     // The slow scalar reference runs on a slice of rows (its time scales
     // linearly) to keep the run short; its RMSE is compared on the same slice.
-    const int64_t ref_rows = types[ti] == GgmlType::Q4_K || types[ti] == GgmlType::Q6_K ? 256 : kRows;
-    const double t_ref = EncodeRows(*ref, x.data(), qr.data(), ref_rows, 1);
-    const double ref_rate = ref_rows * kCols / t_ref;
+    const bool kquant = types[ti] == GgmlType::Q4_K || types[ti] == GgmlType::Q5_K || types[ti] == GgmlType::Q6_K;
+    const int64_t ref_rows = kquant ? 256 : kRows;
+    // Per-ISA K-quant encoders, timed in rounds alternating with the reference.
+    struct Isa { const char* name; BlockFormat f; std::vector<double> rate, ratio; };
+    std::vector<Isa> isas;
+    if (kquant) {
+      using namespace shardq::kquant;
+      const auto& cpu = shardq::GetCpuFeatures();
+      const int k = types[ti] == GgmlType::Q4_K ? 0 : types[ti] == GgmlType::Q5_K ? 1 : 2;
+      const QuantizeRowFn avx2_fns[] = {QuantizeRowQ4KAvx2, QuantizeRowQ5KAvx2, QuantizeRowQ6KAvx2};
+      const QuantizeRowFn avx512_fns[] = {QuantizeRowQ4KAvx512, QuantizeRowQ5KAvx512,
+                                                       QuantizeRowQ6KAvx512};
+      if (cpu.avx2) isas.push_back({"avx2", *ref, {}, {}});
+      if (cpu.avx2) isas.back().f.quantize_row = avx2_fns[k];
+      if (cpu.avx2 && cpu.avx512) isas.push_back({"avx512", *ref, {}, {}});
+      if (cpu.avx2 && cpu.avx512) isas.back().f.quantize_row = avx512_fns[k];
+    }
+    const int rounds = kquant ? 5 : 1;
+    std::vector<double> ref_rates;
+    for (int round = 0; round < rounds; ++round) {
+      const double rr = ref_rows * kCols / EncodeRows(*ref, x.data(), qr.data(), ref_rows, 1);
+      ref_rates.push_back(rr);
+      for (auto& isa : isas) {
+        const double r = ref_rows * kCols / EncodeRows(isa.f, x.data(), qf.data(), ref_rows, 1);
+        isa.rate.push_back(r);
+        isa.ratio.push_back(r / rr);
+      }
+    }
+    const double ref_rate = Median(ref_rates);
     const double ref_rmse = RelRmse(*ref, x.data(), qr.data(), ref_rows);
-    std::printf("%-6s %-5s %8d %12.1f %12.2f %10.6f %10s (%lld rows)\n", names[ti], "ref", 1, ref_rate / 1e6, 1.0,
-                ref_rmse, "", static_cast<long long>(ref_rows));
+    std::printf("%-6s %-6s %7d %12.1f %12.2f %10.6f %10s (%lld rows, median of %d)\n", names[ti], "ref", 1,
+                ref_rate / 1e6, 1.0, ref_rmse, "", static_cast<long long>(ref_rows), rounds);
+    for (auto& isa : isas) {
+      EncodeRows(isa.f, x.data(), qf.data(), ref_rows, 1);
+      const bool same = std::memcmp(qf.data(), qr.data(), ref->row_bytes(kCols) * ref_rows) == 0;
+      std::printf("%-6s %-6s %7d %12.1f %12.2f %10.6f %10.6f %s (median of %d interleaved rounds)\n", names[ti],
+                  isa.name, 1, Median(isa.rate) / 1e6, Median(isa.ratio), RelRmse(isa.f, x.data(), qf.data(), ref_rows),
+                  ref_rmse, same ? "(bytes == ref)" : "(bytes DIFFER from ref)", rounds);
+    }
     for (const int threads : {1, all}) {
       const double t = EncodeRows(*fast, x.data(), qf.data(), kRows, threads);
       const double rate = kRows * kCols / t;
       const double rmse_slice = RelRmse(*fast, x.data(), qf.data(), ref_rows);
-      std::printf("%-6s %-5s %8d %12.1f %12.2f %10.6f %10.6f %s\n", names[ti], "fast", threads, rate / 1e6,
+      std::printf("%-6s %-6s %7d %12.1f %12.2f %10.6f %10.6f %s\n", names[ti], "fast", threads, rate / 1e6,
                   rate / ref_rate, RelRmse(*fast, x.data(), qf.data(), kRows), ref_rmse,
                   rmse_slice <= ref_rmse ? "(<= ref on ref rows)" : "(> ref on ref rows)");
     }
