@@ -11,7 +11,7 @@ namespace shardq {
 namespace {
 
 struct QuantizeFlags {
-  std::string model, out, type = "Q4_K_M", output_tensor_type, token_embedding_type;
+  std::string model, out, type = "Q4_K_M", output_tensor_type, token_embedding_type, imatrix;
   std::vector<std::string> tensor_types;
   bool pure = false, quiet = false;
   int threads = 0;
@@ -22,6 +22,7 @@ Result<QuantizeJobOptions> ToJobOptions(const QuantizeFlags& f) {
   o.model_path = f.model;
   o.output_path = f.out;
   o.threads = f.threads;
+  o.imatrix_path = f.imatrix;
   auto preset = FindPreset(f.type);
   if (!preset)
     return Status::InvalidArgument("--type '" + f.type + "': unknown preset; choose one of " + PresetNames());
@@ -60,11 +61,12 @@ void PrintTable(const QuantizeReport& r) {
               "SQNR dB", "max|err|", "rel.RMSE");
   for (const auto& t : r.tensors) {
     const double bpw = 8.0 * t.bytes / t.n_elements;
+    // Only say why a tensor is not plain preset (mix, fallback, override) or was importance-weighted.
+    std::string note = t.reason == "preset" || t.reason == "kept (1-D)" ? "" : t.reason;
+    if (t.weighted) note += note.empty() ? "imatrix" : ", imatrix";
     std::printf("%-28s %-11s %-6s %6.3f %10.3e %9s %10.3e %8.5f%s%s\n", t.name.c_str(), t.shape.c_str(),
                 GgmlTypeName(t.type), bpw, t.error.rmse(), FormatSqnr(t.error.sqnr_db()).c_str(),
-                t.error.max_abs_err, t.error.relative_rmse(),
-                t.reason == "preset" || t.reason == "kept (1-D)" ? "" : "  ",
-                t.reason == "preset" || t.reason == "kept (1-D)" ? "" : t.reason.c_str());
+                t.error.max_abs_err, t.error.relative_rmse(), note.empty() ? "" : "  ", note.c_str());
   }
   const double mb_in = r.input_f32_bytes / 1e6, mb_out = r.output_bytes / 1e6;
   std::printf("total: %zu tensors, %.3f M weights, %.2f MB (F32) -> %.2f MB, %.3f bits/weight, %.2f s, %.1f MB/s\n",
@@ -106,6 +108,8 @@ void AddQuantizeCommand(CLI::App& app, int* exit_code) {
                   "REGEX=TYPE: tensors whose name matches REGEX get TYPE (repeatable; first match wins)");
   cmd->add_option("--output-tensor-type", flags->output_tensor_type, "type of output.weight");
   cmd->add_option("--token-embedding-type", flags->token_embedding_type, "type of token_embd.weight");
+  cmd->add_option("--imatrix", flags->imatrix,
+                  "calibration statistics from `shardq calibrate`: weight each tensor's error by its input's mean x^2");
   cmd->add_flag("--quiet,-q", flags->quiet, "no progress bar, no table");
   cmd->callback([flags, exit_code] { *exit_code = Run(*flags); });
 }

@@ -8,6 +8,7 @@
 #include "common/thread_pool.h"
 #include "coordinator/output_metadata.h"
 #include "kernels/block_format.h"
+#include "worker/calibration_stats.h"
 #include "worker/tensor_quantizer.h"
 
 namespace shardq {
@@ -23,7 +24,13 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
   ordered.reserve(order.size());
   for (size_t i : order) ordered.push_back(infos[i]);
 
-  Result<std::vector<TensorChoice>> planned = PlanTensorTypes(ordered, options.plan);
+  CalibrationStats stats;
+  QuantPlanOptions plan = options.plan;
+  if (!options.imatrix_path.empty()) {
+    SHARDQ_ASSIGN_OR_RETURN(stats, CalibrationStats::Load(options.imatrix_path));
+    plan.has_imatrix = true;
+  }
+  Result<std::vector<TensorChoice>> planned = PlanTensorTypes(ordered, plan);
   if (!planned.ok()) return planned.status().WithContext(options.model_path + ": ");
   const std::vector<TensorChoice>& choices = *planned;
 
@@ -45,8 +52,17 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
     const TensorInfo& t = ordered[i];
     if (progress) progress(i, ordered.size(), t.name);
     SHARDQ_RETURN_IF_ERROR(source.ReadF32(t, &data));
+    std::vector<float> importance;
+    if (const ChannelStats* s = choices[i].quantized ? stats.Find(t.name) : nullptr) {
+      if (s->n_channels != t.row_length()) {
+        return Status::InvalidArgument(options.imatrix_path + ": entry '" + t.name + "' has " +
+                                       std::to_string(s->n_channels) + " channels, the tensor's rows have " +
+                                       std::to_string(t.row_length()) + " (statistics of another model?)");
+      }
+      importance = s->MeanSquare();
+    }
     SHARDQ_RETURN_IF_ERROR(QuantizeTensor(data.data(), t.n_rows(), t.row_length(), choices[i].type,
-                                          /*importance=*/nullptr, &pool, &q)
+                                          importance.empty() ? nullptr : importance.data(), &pool, &q)
                                .WithContext(t.file + ": tensor '" + t.name + "': "));
     SHARDQ_RETURN_IF_ERROR(writer.WriteTensor(i, q.bytes.data(), q.bytes.size()));
     source.Release(t);
@@ -59,6 +75,7 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
     r.n_elements = t.n_elements();
     r.bytes = q.bytes.size();
     r.error = q.error;
+    r.weighted = !importance.empty();
     report.input_f32_bytes += 4ull * t.n_elements();
     report.weights += t.n_elements();
     report.tensors.push_back(std::move(r));

@@ -19,6 +19,9 @@ struct QuantizeJobOptions {
   std::string output_path;
   QuantPlanOptions plan;
   int threads = 0;  // <= 0: all cores
+  // Calibration statistics (shardq calibrate --out): each tensor's input mean x^2
+  // weights its quantization error. Empty: unweighted.
+  std::string imatrix_path;
 };
 
 struct TensorReport {
@@ -28,6 +31,7 @@ struct TensorReport {
   std::string reason;
   int64_t n_elements = 0;
   uint64_t bytes = 0;
+  bool weighted = false;  // quantized with an importance vector
   QuantError error;
 };
 
