@@ -102,7 +102,10 @@ void Tokenizer::Index() {
     if (piece.empty()) continue;
     // The last duplicate wins, as in llama.cpp's token_to_id map.
     mergeable_[piece] = static_cast<int32_t>(i);
+    if (type == Vocab::kUserDefined) user_defined_.emplace_back(piece, static_cast<int32_t>(i));
   }
+  std::stable_sort(user_defined_.begin(), user_defined_.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
 }
 
 int32_t Tokenizer::FindMergeable(std::string_view piece) const {
@@ -110,27 +113,32 @@ int32_t Tokenizer::FindMergeable(std::string_view piece) const {
   return it == mergeable_.end() ? -1 : it->second;
 }
 
-std::string Tokenizer::Normalize(std::string_view text) const {
-  std::string squeezed;
-  if (options_.sentencepiece_whitespace) {
-    // SentencePiece's remove_extra_whitespaces: no leading or trailing spaces, no runs.
-    squeezed.reserve(text.size());
-    bool pending_space = false;
-    for (char c : text) {
-      if (c == ' ') {
-        pending_space = !squeezed.empty();
-        continue;
-      }
-      if (pending_space) squeezed += ' ';
-      pending_space = false;
-      squeezed += c;
+namespace {
+
+// SentencePiece's remove_extra_whitespaces: no leading or trailing spaces, no runs.
+std::string SqueezeSpaces(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool pending_space = false;
+  for (char c : text) {
+    if (c == ' ') {
+      pending_space = !out.empty();
+      continue;
     }
-    text = squeezed;
+    if (pending_space) out += ' ';
+    pending_space = false;
+    out += c;
   }
+  return out;
+}
+
+}  // namespace
+
+std::string Tokenizer::Escape(std::string_view text, bool prefix) const {
   std::string out;
   if (text.empty()) return out;  // nothing to encode: no dummy prefix either
   out.reserve(text.size() + text.size() / 4 + 3);
-  if (vocab_.add_space_prefix) out += kSpaceMark;
+  if (prefix && vocab_.add_space_prefix) out += kSpaceMark;
   for (char c : text) {
     if (c == ' ') {
       out += kSpaceMark;
@@ -139,6 +147,30 @@ std::string Tokenizer::Normalize(std::string_view text) const {
     }
   }
   return out;
+}
+
+std::vector<Tokenizer::Fragment> Tokenizer::Partition(std::string_view text) const {
+  std::vector<Fragment> frags{{-1, 0, text.size()}};
+  for (const auto& [piece, id] : user_defined_) {
+    std::vector<Fragment> next;
+    next.reserve(frags.size());
+    for (const Fragment& f : frags) {
+      if (f.id >= 0) {
+        next.push_back(f);
+        continue;
+      }
+      const std::string_view raw = text.substr(f.off, f.len);
+      size_t start = 0;
+      for (size_t hit = raw.find(piece); hit != std::string_view::npos; hit = raw.find(piece, start)) {
+        if (hit > start) next.push_back({-1, f.off + start, hit - start});
+        next.push_back({id, f.off + hit, piece.size()});
+        start = hit + piece.size();
+      }
+      if (start < raw.size()) next.push_back({-1, f.off + start, raw.size() - start});
+    }
+    frags = std::move(next);
+  }
+  return frags;
 }
 
 void Tokenizer::EncodeNormalized(std::string_view text, std::vector<int32_t>* out) const {
@@ -225,9 +257,39 @@ void Tokenizer::EncodeNormalized(std::string_view text, std::vector<int32_t>* ou
 std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_bos) const {
   std::vector<int32_t> ids;
   if (add_bos && IsValidId(vocab_.bos_id)) ids.push_back(static_cast<int32_t>(vocab_.bos_id));
-  const std::string normalized = Normalize(text);
-  ids.reserve(ids.size() + normalized.size() / 3 + 1);
-  EncodeNormalized(normalized, &ids);
+  ids.reserve(ids.size() + text.size() / 3 + 1);
+  if (options_.sentencepiece_whitespace) {
+    // SentencePiece normalizes the whole text (one dummy prefix), then matches
+    // user-defined pieces in the normalized text.
+    const std::string normalized = Escape(SqueezeSpaces(text), /*prefix=*/true);
+    if (user_defined_.empty()) {
+      EncodeNormalized(normalized, &ids);
+      return ids;
+    }
+    for (const Fragment& f : Partition(normalized)) {
+      if (f.id >= 0) {
+        ids.push_back(f.id);
+      } else {
+        EncodeNormalized(std::string_view(normalized).substr(f.off, f.len), &ids);
+      }
+    }
+    return ids;
+  }
+  if (user_defined_.empty()) {
+    EncodeNormalized(Escape(text, /*prefix=*/true), &ids);
+    return ids;
+  }
+  // llama.cpp: raw text after a whole piece (or at the start) gets the dummy prefix.
+  bool after_piece = true;
+  for (const Fragment& f : Partition(text)) {
+    if (f.id >= 0) {
+      ids.push_back(f.id);
+      after_piece = true;
+    } else {
+      EncodeNormalized(Escape(text.substr(f.off, f.len), after_piece), &ids);
+      after_piece = false;
+    }
+  }
   return ids;
 }
 

@@ -17,6 +17,11 @@
 // TokenizerOptions::sentencepiece_whitespace adds the SentencePiece library's
 // remove_extra_whitespaces rule before step 1 (strip leading and trailing spaces, collapse
 // runs of spaces into one), which the library applies and llama.cpp does not.
+//
+// User-defined pieces (HF added tokens that are not special) are matched whole before
+// any of this, longest piece first, as llama.cpp partitions text; in llama.cpp mode the
+// text after one gets a dummy prefix again, as llama.cpp does.
+// Not handled: texts of 2 GiB or more (symbol indices are int).
 #pragma once
 
 #include <cstdint>
@@ -50,10 +55,13 @@ class Tokenizer {
   // string has an encoding (bytes without a piece fall back to <0xXX> or <unk>).
   std::vector<int32_t> Encode(std::string_view text, bool add_bos) const;
 
-  // Text for ids, as llama.cpp's SPM detokenizer gives it: "▁" -> ' ', <0xXX> -> the
-  // byte, control tokens -> nothing, <unk> -> " ⁇ " (SentencePiece's rendering); the
-  // leading space of the first token after an optional BOS is dropped when the vocab adds a
-  // dummy prefix. Ids outside the vocab decode to nothing (use IsValidId to check first).
+  // Text for ids: "▁" -> ' ', <0xXX> -> the byte (bytes are concatenated as they come, so
+  // a split UTF-8 character decodes whole), control and unused tokens -> nothing, <unk> ->
+  // " ⁇ " (SentencePiece's rendering; llama.cpp prints nothing for it). With a dummy prefix
+  // the leading space of the first token after an optional leading BOS is dropped, as
+  // llama.cpp's llama_detokenize_spm did and SentencePiece does (today's llama_detokenize
+  // keeps it after a BOS it was not asked to remove). Ids outside the vocab decode to
+  // nothing (IsValidId checks first).
   std::string Decode(const std::vector<int32_t>& ids) const;
 
   // One token's text with "▁" shown as ' ' and byte tokens as their byte; control
@@ -74,7 +82,15 @@ class Tokenizer {
   void Index();
   // Id of a piece that text may produce (normal / user-defined), or -1.
   int32_t FindMergeable(std::string_view piece) const;
-  std::string Normalize(std::string_view text) const;
+  // Spaces -> "▁", with the dummy prefix when `prefix` and the vocab asks for it.
+  std::string Escape(std::string_view text, bool prefix) const;
+  // Splits `text` at whole user-defined pieces: raw ranges and piece ids, in order.
+  struct Fragment {
+    int32_t id;  // -1: raw text [off, off + len)
+    size_t off;
+    size_t len;
+  };
+  std::vector<Fragment> Partition(std::string_view text) const;
   void EncodeNormalized(std::string_view text, std::vector<int32_t>* out) const;
   // Piece text for decoding; `raw_control` picks the piece text for control tokens.
   std::string PieceText(int32_t id, bool raw_control) const;
@@ -84,6 +100,7 @@ class Tokenizer {
   MergeRanks merges_;
   bool use_merges_ = false;
   PieceMap mergeable_;         // pieces text may produce
+  std::vector<std::pair<std::string, int32_t>> user_defined_;  // longest first
   int32_t byte_ids_[256];      // <0xXX> token per byte, -1 when absent
 };
 

@@ -290,6 +290,25 @@ TEST_CASE("an HF tokenizer.json BPE encodes by merge rank with byte fallback", "
   }
 }
 
+TEST_CASE("user-defined pieces (HF added tokens) are matched whole", "[tokenizer]") {
+  nlohmann::json doc = nlohmann::json::parse(SmallTokenizerJson(false, "normalizer"));
+  doc["added_tokens"].push_back({{"id", 22}, {"content", "<tool>"}, {"special", false}});
+  doc["added_tokens"].push_back({{"id", 23}, {"content", "<tool>x"}, {"special", false}});
+  auto hf = ParseHfTokenizerJson(doc.dump(), "added.json");
+  REQUIRE(hf.ok());
+  CHECK(hf->vocab.types[22] == Vocab::kUserDefined);
+  const Tokenizer tok = hf->MakeTokenizer();
+  // The text after the piece gets its own dummy prefix ("▁wor", not "w" "or").
+  CHECK(tok.Encode("hello<tool>world", false) == std::vector<int32_t>{18, 22, 21, 9, 13});
+  // The longer piece wins.
+  CHECK(tok.Encode("<tool>xhello", false) == std::vector<int32_t>{23, 18});
+  CHECK(tok.Encode("<tool>", true) == std::vector<int32_t>{1, 22});
+  CHECK(tok.Decode({18, 22, 21, 9, 13}) == "hello<tool> world");
+  // SentencePiece mode: one prefix for the whole text, pieces matched inside it.
+  const Tokenizer sp = hf->MakeTokenizer(TokenizerOptions{.sentencepiece_whitespace = true});
+  CHECK(sp.Encode("hello<tool>world", false) == std::vector<int32_t>{18, 22, 11, 19, 9, 13});
+}
+
 TEST_CASE("bad tokenizer.json files are errors naming the file and the reason", "[tokenizer]") {
   auto parse = [](const std::string& text) { return ParseHfTokenizerJson(text, "bad.json"); };
   auto expect = [](const Result<HfTokenizerJson>& r, Status::Code code, const std::string& part) {
