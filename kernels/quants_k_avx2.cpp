@@ -4,7 +4,10 @@
 // sub-block (Q4_K/Q5_K: 8 sub-blocks of 32; Q6_K: 2 x 8 sub-blocks of 16), so
 // every lane performs exactly the scalar float operations in the scalar
 // order (no FMA: this file keeps mul and add separate), and 3 candidate
-// scales are evaluated per pass to hide the add latency.
+// scales are evaluated per pass to hide the add latency. The searches keep
+// the best candidate's grid (inverse scale, and the minimum it was taken from)
+// instead of its levels; the levels are rebuilt with the same operations only
+// for sub-blocks whose final scale is 0 (every other sub-block is requantized).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -34,14 +37,21 @@ void Transpose(const float* x, __m256* xt) {
 // 8 sub-blocks (kS independent chains interleaved to hide the add latency).
 // The scalar search is path-dependent (an accepted candidate's minimum shifts
 // the grid of the next ones), so candidates run in order, lane by lane.
-// Out: levels lt[s][i] (lane j = level of element i of sub-block j), scale, -min.
+// Out per lane: scale, -min, the chosen grid (inverse scale, minimum), degenerate mask.
+struct AsymLanes {
+  alignas(32) float scale[8];
+  alignas(32) float the_min[8];
+  alignas(32) float grid_iscale[8];
+  alignas(32) float grid_min[8];
+  int degenerate;  // bit j: sub-block j has max == min
+};
+
 template <int kS, int kNmax, int kNstep>
-void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float rdelta,
-               __m256 (*lt)[32], __m256* out_scale, __m256* out_the_min) {
+void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float rdelta, AsymLanes* out) {
   constexpr int n = 32;
   const __m256 zero = _mm256_setzero_ps();
   const __m256 vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
-  __m256 mn[kS], mx[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], degenerate[kS];
+  __m256 mn[kS], mx[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], degenerate[kS], grid_isc[kS], grid_mn[kS];
   for (int s = 0; s < kS; ++s) {
     mn[s] = mx[s] = xt[s][0];
     sum_w[s] = wt[s][0];
@@ -60,10 +70,12 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
     degenerate[s] = _mm256_cmp_ps(mx[s], mn[s], _CMP_EQ_OQ);
     const __m256 iscale = _mm256_div_ps(vmax_l, _mm256_sub_ps(mx[s], mn[s]));
     scale[s] = _mm256_div_ps(_mm256_set1_ps(1.f), iscale);
+    grid_isc[s] = iscale;
+    grid_mn[s] = mn[s];
     best[s] = zero;
     for (int i = 0; i < n; ++i) {
-      lt[s][i] = Clamp(Round(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[s][i], mn[s]))), zero, vmax_l);
-      const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale[s], lt[s][i]), mn[s]), xt[s][i]);
+      const __m256 l = Clamp(Round(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[s][i], mn[s]))), zero, vmax_l);
+      const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale[s], l), mn[s]), xt[s][i]);
       best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt[s][i], _mm256_mul_ps(diff, diff)));
     }
   }
@@ -108,32 +120,24 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
     for (int s = 0; s < kS; ++s) {
       const __m256 take = _mm256_and_ps(ok[s], _mm256_cmp_ps(err[s], best[s], _CMP_LT_OQ));
       if (_mm256_movemask_ps(take) == 0) continue;
-      for (int i = 0; i < n; ++i) lt[s][i] = _mm256_blendv_ps(lt[s][i], laux[s][i], take);
       best[s] = _mm256_blendv_ps(best[s], err[s], take);
       scale[s] = _mm256_blendv_ps(scale[s], this_scale[s], take);
+      grid_isc[s] = _mm256_blendv_ps(grid_isc[s], isc[s], take);
+      grid_mn[s] = _mm256_blendv_ps(grid_mn[s], mn[s], take);
       mn[s] = _mm256_blendv_ps(mn[s], this_min[s], take);
     }
   }
   for (int s = 0; s < kS; ++s) {
     // max == min: all levels 0, scale 0, the_min = -min (the search never ran).
-    if (_mm256_movemask_ps(degenerate[s])) {
-      for (int i = 0; i < n; ++i) lt[s][i] = _mm256_blendv_ps(lt[s][i], zero, degenerate[s]);
-      scale[s] = _mm256_blendv_ps(scale[s], zero, degenerate[s]);
-    }
-    out_scale[s] = scale[s];
-    out_the_min[s] = _mm256_sub_ps(zero, mn[s]);
+    _mm256_store_ps(out[s].scale, _mm256_blendv_ps(scale[s], zero, degenerate[s]));
+    _mm256_store_ps(out[s].the_min, _mm256_sub_ps(zero, mn[s]));
+    _mm256_store_ps(out[s].grid_iscale, grid_isc[s]);
+    _mm256_store_ps(out[s].grid_min, grid_mn[s]);
+    out[s].degenerate = _mm256_movemask_ps(degenerate[s]);
   }
 }
 
-// Lane j of lt[i] -> L[stride * j + i].
-template <int kLen>
-void UntransposeLevels(const __m256* lt, uint8_t* L) {
-  alignas(32) float tmp[8];
-  for (int i = 0; i < kLen; ++i) {
-    _mm256_store_ps(tmp, lt[i]);
-    for (int j = 0; j < 8; ++j) L[kLen * j + i] = static_cast<uint8_t>(static_cast<int>(tmp[j]));
-  }
-}
+
 
 // Q4_K / Q5_K parameters of ggml's reference search.
 template <typename Block> struct AsymParams;
@@ -168,13 +172,13 @@ void PackLevels(const uint8_t* L, BlockQ5_K* y) {
 
 // Scales, requantization and packing of one block once its search is done.
 template <int kNmax, typename Block>
-void FinishBlockAsym(const float* x, const float* scales, const float* mins, uint8_t* L, Block* y);
+void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y);
 
 // kS consecutive blocks: their searches run interleaved.
 template <int kS, typename Block>
 void QuantizeBlocksAsym(const float* x, Block* y) {
   using P = AsymParams<Block>;
-  __m256 xt[kS][32], wt[kS][32], lt[kS][32];
+  __m256 xt[kS][32], wt[kS][32];
   const __m256 sign = _mm256_set1_ps(-0.f);
   for (int s = 0; s < kS; ++s) {
     Transpose<32>(x + kQK_K * s, xt[s]);
@@ -183,20 +187,15 @@ void QuantizeBlocksAsym(const float* x, Block* y) {
     const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
     for (int i = 0; i < 32; ++i) wt[s][i] = _mm256_add_ps(av_x, _mm256_andnot_ps(sign, xt[s][i]));
   }
-  __m256 vscale[kS], vmin[kS];
-  Qkx2Lanes<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, lt, vscale, vmin);
-  for (int s = 0; s < kS; ++s) {
-    uint8_t L[kQK_K];
-    UntransposeLevels<32>(lt[s], L);
-    alignas(32) float scales[8], mins[8];
-    _mm256_store_ps(scales, vscale[s]);
-    _mm256_store_ps(mins, vmin[s]);
-    FinishBlockAsym<P::kNmax>(x + kQK_K * s, scales, mins, L, y + s);
-  }
+  AsymLanes r[kS];
+  Qkx2Lanes<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, r);
+  for (int s = 0; s < kS; ++s) FinishBlockAsym<P::kNmax>(x + kQK_K * s, r[s], y + s);
 }
 
 template <int kNmax, typename Block>
-void FinishBlockAsym(const float* x, const float* scales, const float* mins, uint8_t* L, Block* y) {
+void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y) {
+  const float* scales = r.scale;
+  const float* mins = r.the_min;
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
     if (scales[j] > max_scale) max_scale = scales[j];
@@ -214,15 +213,24 @@ void FinishBlockAsym(const float* x, const float* scales, const float* mins, uin
   y->dmin = F32ToFp16(max_min / 63.f);
   const float d_all = Fp16ToF32(y->d), m_all = Fp16ToF32(y->dmin);
   const __m256 zero = _mm256_setzero_ps(), vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
+  uint8_t L[kQK_K];
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, m;
     GetScaleMinK4(j, y->scales, &sc, &m);
     const float d = d_all * sc;
-    if (!d) continue;
-    const __m256 vd = _mm256_set1_ps(d), vdm = _mm256_set1_ps(m_all * m);
     alignas(32) int32_t li[32];
     for (int k = 0; k < 32; k += 8) {
-      const __m256 q = Clamp(Round(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 32 * j + k), vdm), vd)), zero, vmax_l);
+      const __m256 xv = _mm256_loadu_ps(x + 32 * j + k);
+      __m256 q;
+      if (d) {
+        q = Clamp(Round(_mm256_div_ps(_mm256_add_ps(xv, _mm256_set1_ps(m_all * m)), _mm256_set1_ps(d))), zero, vmax_l);
+      } else if ((r.degenerate >> j) & 1) {
+        q = zero;
+      } else {
+        // the search's levels, rebuilt from the chosen grid exactly as the search made them
+        const __m256 isc = _mm256_set1_ps(r.grid_iscale[j]), mn = _mm256_set1_ps(r.grid_min[j]);
+        q = Clamp(Round(_mm256_mul_ps(isc, _mm256_sub_ps(xv, mn))), zero, vmax_l);
+      }
       _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), _mm256_cvtps_epi32(q));
     }
     for (int k = 0; k < 32; ++k) L[32 * j + k] = static_cast<uint8_t>(li[k]);
@@ -237,9 +245,13 @@ void QuantizeRowAsym(const float* x, Block* y, int64_t nb) {
   for (; i < nb; ++i) QuantizeBlocksAsym<1>(x + kQK_K * i, y + i);
 }
 
-// Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, no weights) for 8 sub-blocks.
-void QxLanesQ6(const __m256* xt, __m256* lt, __m256* out_scale) {
+// Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, no weights) for 8
+// sub-blocks. The candidates' grids depend only on the sub-block maximum, so
+// their sums are computed first (no levels stored) and the scalar acceptance
+// order is replayed afterwards. Out: scale, chosen inverse scale, tiny mask.
+void QxLanesQ6(const __m256* xt, __m256* out_scale, __m256* out_isc, __m256* out_tiny) {
   constexpr int n = 16;
+  constexpr int kCand = 19;  // the first guess, then is = -9..-1, 1..9
   const __m256 zero = _mm256_setzero_ps();
   const __m256 lo = _mm256_set1_ps(-32.f), hi = _mm256_set1_ps(31.f);
   const __m256 sign = _mm256_set1_ps(-0.f);
@@ -250,61 +262,54 @@ void QxLanesQ6(const __m256* xt, __m256* lt, __m256* out_scale) {
     amax = _mm256_blendv_ps(amax, ax, gt);
     mx = _mm256_blendv_ps(mx, xt[i], gt);
   }
-  const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
-  __m256 wt[n];
-  for (int i = 0; i < n; ++i) wt[i] = _mm256_mul_ps(xt[i], xt[i]);
-  __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-32.f), mx);
-  __m256 sumlx = zero, suml2 = zero;
+  *out_tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
+  static const int kSteps[kCand] = {0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  __m256 isc[kCand], slx[kCand], sl2[kCand], w[n], wx[n];
+  isc[0] = _mm256_div_ps(_mm256_set1_ps(-32.f), mx);
+  for (int g = 1; g < kCand; ++g) isc[g] = _mm256_div_ps(_mm256_set1_ps(-(32 + 0.1f * kSteps[g])), mx);
   for (int i = 0; i < n; ++i) {
-    const __m256 l = Clamp(Round(_mm256_mul_ps(iscale, xt[i])), lo, hi);
-    lt[i] = l;
-    sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(wt[i], xt[i]), l));
-    suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], l), l));
+    w[i] = _mm256_mul_ps(xt[i], xt[i]);
+    wx[i] = _mm256_mul_ps(w[i], xt[i]);
   }
-  const __m256 nz = _mm256_cmp_ps(suml2, zero, _CMP_NEQ_UQ);
-  __m256 scale = _mm256_and_ps(nz, _mm256_div_ps(sumlx, suml2));
-  __m256 best = _mm256_mul_ps(scale, sumlx);
-  constexpr int kGroup = 3;
-  static const int kSteps[18] = {-9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-  for (int s0 = 0; s0 < 18; s0 += kGroup) {
-    __m256 isc[kGroup], slx[kGroup], sl2[kGroup], laux[kGroup][n];
-    for (int g = 0; g < kGroup; ++g) {
-      isc[g] = _mm256_div_ps(_mm256_set1_ps(-(32 + 0.1f * kSteps[s0 + g])), mx);
-      slx[g] = sl2[g] = zero;
-    }
+  // Groups of candidates per pass over the 16 values, to stay within the registers.
+  constexpr int kGroup = 4;
+  for (int g0 = 0; g0 < kCand; g0 += kGroup) {
+    const int g1 = std::min(kCand, g0 + kGroup);
+    for (int g = g0; g < g1; ++g) slx[g] = sl2[g] = zero;
     for (int i = 0; i < n; ++i) {
-      const __m256 wx = _mm256_mul_ps(wt[i], xt[i]);
-      for (int g = 0; g < kGroup; ++g) {
+      for (int g = g0; g < g1; ++g) {
         const __m256 l = Clamp(Round(_mm256_mul_ps(isc[g], xt[i])), lo, hi);
-        laux[g][i] = l;
-        slx[g] = _mm256_add_ps(slx[g], _mm256_mul_ps(wx, l));
-        sl2[g] = _mm256_add_ps(sl2[g], _mm256_mul_ps(_mm256_mul_ps(wt[i], l), l));
+        slx[g] = _mm256_add_ps(slx[g], _mm256_mul_ps(wx[i], l));
+        sl2[g] = _mm256_add_ps(sl2[g], _mm256_mul_ps(_mm256_mul_ps(w[i], l), l));
       }
     }
-    for (int g = 0; g < kGroup; ++g) {
-      const __m256 take = _mm256_and_ps(
-          _mm256_cmp_ps(sl2[g], zero, _CMP_GT_OQ),
-          _mm256_cmp_ps(_mm256_mul_ps(slx[g], slx[g]), _mm256_mul_ps(best, sl2[g]), _CMP_GT_OQ));
-      if (_mm256_movemask_ps(take) == 0) continue;
-      for (int i = 0; i < n; ++i) lt[i] = _mm256_blendv_ps(lt[i], laux[g][i], take);
-      scale = _mm256_blendv_ps(scale, _mm256_div_ps(slx[g], sl2[g]), take);
-      best = _mm256_blendv_ps(best, _mm256_mul_ps(scale, slx[g]), take);
-    }
   }
-  const __m256 bias = _mm256_set1_ps(32.f);
-  for (int i = 0; i < n; ++i) lt[i] = _mm256_blendv_ps(_mm256_add_ps(lt[i], bias), zero, tiny);
-  *out_scale = _mm256_blendv_ps(scale, zero, tiny);
+  const __m256 nz = _mm256_cmp_ps(sl2[0], zero, _CMP_NEQ_UQ);
+  __m256 scale = _mm256_and_ps(nz, _mm256_div_ps(slx[0], sl2[0]));
+  __m256 best = _mm256_mul_ps(scale, slx[0]);
+  __m256 chosen = isc[0];
+  for (int g = 1; g < kCand; ++g) {
+    const __m256 take = _mm256_and_ps(
+        _mm256_cmp_ps(sl2[g], zero, _CMP_GT_OQ),
+        _mm256_cmp_ps(_mm256_mul_ps(slx[g], slx[g]), _mm256_mul_ps(best, sl2[g]), _CMP_GT_OQ));
+    scale = _mm256_blendv_ps(scale, _mm256_div_ps(slx[g], sl2[g]), take);
+    best = _mm256_blendv_ps(best, _mm256_mul_ps(scale, slx[g]), take);
+    chosen = _mm256_blendv_ps(chosen, isc[g], take);
+  }
+  *out_scale = _mm256_blendv_ps(scale, zero, *out_tiny);
+  *out_isc = chosen;
 }
 
 void QuantizeBlockQ6K(const float* x, BlockQ6_K* y) {
-  uint8_t L[kQK_K];
-  alignas(32) float scales[16];
+  alignas(32) float scales[16], isc[16];
+  int tiny = 0;  // bit j: sub-block j is all (near) zero
   for (int half = 0; half < 2; ++half) {
-    __m256 xt[16], lt[16], vs;
+    __m256 xt[16], vs, visc, vtiny;
     Transpose<16>(x + 128 * half, xt);
-    QxLanesQ6(xt, lt, &vs);
-    UntransposeLevels<16>(lt, L + 128 * half);
+    QxLanesQ6(xt, &vs, &visc, &vtiny);
     _mm256_store_ps(scales + 8 * half, vs);
+    _mm256_store_ps(isc + 8 * half, visc);
+    tiny |= _mm256_movemask_ps(vtiny) << (8 * half);
   }
   float max_scale = 0, max_abs_scale = 0;
   for (int ib = 0; ib < 16; ++ib) {
@@ -321,14 +326,22 @@ void QuantizeBlockQ6K(const float* x, BlockQ6_K* y) {
   const float d_all = Fp16ToF32(y->d);
   const __m256 lo = _mm256_set1_ps(-32.f), hi = _mm256_set1_ps(31.f);
   const __m256i bias = _mm256_set1_epi32(32);
+  uint8_t L[kQK_K];
   for (int j = 0; j < 16; ++j) {
     const float d = d_all * y->scales[j];
-    if (!d) continue;
-    const __m256 vd = _mm256_set1_ps(d);
     alignas(32) int32_t li[16];
     for (int k = 0; k < 16; k += 8) {
-      const __m256 q = Clamp(Round(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + k), vd)), lo, hi);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), _mm256_add_epi32(_mm256_cvtps_epi32(q), bias));
+      const __m256 xv = _mm256_loadu_ps(x + 16 * j + k);
+      __m256i q;
+      if (d) {
+        q = _mm256_add_epi32(_mm256_cvtps_epi32(Clamp(Round(_mm256_div_ps(xv, _mm256_set1_ps(d))), lo, hi)), bias);
+      } else if ((tiny >> j) & 1) {
+        q = _mm256_setzero_si256();
+      } else {
+        // the search's levels, rebuilt from the chosen inverse scale
+        q = _mm256_add_epi32(_mm256_cvtps_epi32(Clamp(Round(_mm256_mul_ps(_mm256_set1_ps(isc[j]), xv)), lo, hi)), bias);
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), q);
     }
     for (int k = 0; k < 16; ++k) L[16 * j + k] = static_cast<uint8_t>(li[k]);
   }
