@@ -21,9 +21,10 @@ finish() {
   if [ "$FAILURES" -ne 0 ]; then echo "$FAILURES check(s) failed"; exit 1; fi
   echo "all checks passed"
 }
-# Greedy continuation by llama.cpp, newlines shown as '|'.
+# Greedy continuation by llama.cpp, newlines shown as '|'. One thread: ggml hands out
+# work chunks dynamically, so under load a multi-threaded run can flip a near-tie.
 llama_greedy() {  # model prompt n
-  timeout 60 "$LLAMA_BIN/llama-completion" -m "$1" -p "$2" -n "$3" --temp 0 -no-cnv --no-warmup -t 2 \
+  timeout 60 "$LLAMA_BIN/llama-completion" -m "$1" -p "$2" -n "$3" --temp 0 -no-cnv --no-warmup -t 1 \
     --simple-io --no-display-prompt 2>/dev/null | tr '\n' '|'
 }
 # The continuation llama.cpp produced for a golden file, from llama-cpp-greedy.md.
