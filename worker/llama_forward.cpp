@@ -87,6 +87,40 @@ void LlamaForward::StoreKv(int64_t layer, const float* k, const float* v, int64_
   std::copy(v, v + n * kv_dim, v_cache_[layer].begin() + n_past_ * kv_dim);
 }
 
+void LlamaForward::AttentionBatched(int64_t layer, const float* q, int64_t n, float* out) {
+  // Per head: S = Q_h K^T (sgemm), causal softmax per row, O_h = P V (sgemm). The rows
+  // of one head sit `dim` (queries, outputs) or `kv_dim` (cache) floats apart.
+  const LlamaConfig& c = config();
+  const int64_t hd = c.head_dim(), dim = c.dim, kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads;
+  const int64_t n_keys = n_past_ + n;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  scores_.resize(static_cast<size_t>(n * n_keys));
+  float* s = scores_.data();
+  for (int64_t h = 0; h < c.n_heads; ++h) {
+    const float* kh = k_cache_[layer].data() + (h / group) * hd;
+    const float* vh = v_cache_[layer].data() + (h / group) * hd;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(n_keys),
+                static_cast<int>(hd), scale, q + h * hd, static_cast<int>(dim), kh, static_cast<int>(kv_dim), 0.0f, s,
+                static_cast<int>(n_keys));
+    pool_->ParallelFor(n, 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        float* row = s + i * n_keys;
+        const int64_t visible = n_past_ + i + 1;  // causal: this position and every earlier one
+        float max_s = -INFINITY;
+        for (int64_t t = 0; t < visible; ++t) max_s = std::max(max_s, row[t]);
+        double sum = 0;
+        for (int64_t t = 0; t < visible; ++t) sum += (row[t] = std::exp(row[t] - max_s));
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int64_t t = 0; t < visible; ++t) row[t] *= inv;
+        std::fill(row + visible, row + n_keys, 0.0f);
+      }
+    });
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(hd),
+                static_cast<int>(n_keys), 1.0f, s, static_cast<int>(n_keys), vh, static_cast<int>(kv_dim), 0.0f,
+                out + h * hd, static_cast<int>(dim));
+  }
+}
+
 void LlamaForward::Attention(int64_t layer, const float* q, int64_t n, float* out) {
   const LlamaConfig& c = config();
   const int64_t hd = c.head_dim(), kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads;
@@ -243,7 +277,7 @@ Status LlamaForward::Eval(std::span<const int32_t> tokens, bool all_logits, std:
     Rope(q.data(), n, c.n_heads);
     Rope(k.data(), n, c.n_kv_heads);
     StoreKv(l, k.data(), v.data(), n);
-    Attention(l, q.data(), n, att.data());
+    AttentionBatched(l, q.data(), n, att.data());
     MatMul(L.wo, att.data(), n, o.data());
     AddInPlace(x.data(), o.data(), n * dim);
     RmsNormRows(x.data(), L.ffn_norm.data(), n, dim, eps, xn.data());

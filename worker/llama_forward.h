@@ -51,6 +51,8 @@ class LlamaForward {
   void MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y);
   // Attention of n query rows at positions n_past_ ... against the cache.
   void Attention(int64_t layer, const float* q, int64_t n, float* out);
+  // The same for many query rows, with sgemm for Q K^T and P V.
+  void AttentionBatched(int64_t layer, const float* q, int64_t n, float* out);
   void StoreKv(int64_t layer, const float* k, const float* v, int64_t n);
   void Rope(float* x, int64_t n, int64_t n_heads) const;
 
@@ -65,6 +67,7 @@ class LlamaForward {
   std::vector<float> deq_;
   std::vector<uint8_t> act_q_;
   std::vector<float> act_rt_;
+  std::vector<float> scores_;
 };
 
 // RMSNorm of n rows of `dim` values: y = x / sqrt(mean(x^2) + eps) * w.
