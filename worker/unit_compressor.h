@@ -1,0 +1,28 @@
+// The compress stage of one unit, as a plain function: the unit's weights, the
+// statistics handed to it and the recipe in, packed tensors with metrics out.
+// No MPI, no RocksDB, no files besides the model's tensors: the same code runs
+// in one process and on any rank.
+#pragma once
+
+#include <vector>
+
+#include "common/status.h"
+#include "common/tensor_source.h"
+#include "common/thread_pool.h"
+#include "common/tensor_blob.h"
+#include "worker/calibration_stats.h"
+#include "worker/quant_plan.h"
+
+namespace shardq {
+
+struct UnitCompressInput {
+  std::vector<const TensorInfo*> tensors;    // the unit's tensors, canonical order
+  std::vector<TensorChoice> choices;         // their types (PlanTensorTypes over the whole model)
+  const CalibrationStats* stats = nullptr;   // importance vectors by tensor name, or null (RTN)
+};
+
+// One TensorBlob per tensor, in the given order, each with its crc32c and metrics.
+// `source` is the model: each tensor is read, packed, then its pages released.
+Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, TensorSource& source, ThreadPool* pool);
+
+}  // namespace shardq
