@@ -31,7 +31,7 @@ struct HfTokenizerJson {
   Vocab vocab;
   MergeRanks merges;
 
-  Tokenizer MakeTokenizer(TokenizerOptions options = {}) const { return Tokenizer(vocab, merges, options); }
+  Tokenizer MakeTokenizer(TokenizerOptions options = {}) const { return Tokenizer::WithMerges(vocab, merges, options); }
 };
 
 // `label` names the file in errors.

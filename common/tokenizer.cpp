@@ -8,14 +8,14 @@ namespace {
 
 constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581 "▁"
 
-// Length of the UTF-8 character starting with `lead`; stray continuation and invalid lead
-// bytes count as one-byte characters, so any byte string splits (and round-trips).
+// Length of the UTF-8 character starting with `lead`, from its high nibble exactly as
+// llama.cpp's unicode_len_utf8 reads it (0xF8..0xFF count as 4), so even invalid UTF-8
+// splits as llama.cpp splits it. The caller clips at the end of the text. Valid UTF-8
+// round-trips; a broken sequence may swallow a following "▁" and decode it as bytes,
+// as in llama.cpp.
 size_t Utf8Length(uint8_t lead) {
-  if (lead < 0xC0) return 1;
-  if (lead < 0xE0) return 2;
-  if (lead < 0xF0) return 3;
-  if (lead < 0xF8) return 4;
-  return 1;
+  static constexpr uint8_t kByHighNibble[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+  return kByHighNibble[lead >> 4];
 }
 
 int HexDigit(char c) {
@@ -80,9 +80,11 @@ Tokenizer::Tokenizer(Vocab vocab, TokenizerOptions options)
   Index();
 }
 
-Tokenizer::Tokenizer(Vocab vocab, MergeRanks merges, TokenizerOptions options)
-    : vocab_(std::move(vocab)), options_(options), merges_(std::move(merges)), use_merges_(true) {
-  Index();
+Tokenizer Tokenizer::WithMerges(Vocab vocab, MergeRanks merges, TokenizerOptions options) {
+  Tokenizer t(std::move(vocab), options);
+  t.merges_ = std::move(merges);
+  t.use_merges_ = true;
+  return t;
 }
 
 void Tokenizer::Index() {

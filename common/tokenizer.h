@@ -3,7 +3,8 @@
 // Encoding follows llama.cpp's SPM tokenizer (so perplexity equals llama.cpp's):
 //   1. whitespace: a dummy prefix space when the vocab asks for one, then every ' '
 //      becomes U+2581 "▁";
-//   2. the text is split into UTF-8 characters (an invalid byte is a character of its own);
+//   2. the text is split into UTF-8 characters by their lead bytes, as llama.cpp does (a
+//      stray continuation byte is a character of its own);
 //   3. adjacent symbol pairs whose concatenation is a normal piece are merged, best first
 //      (highest piece score, leftmost on ties) from a priority queue of bigrams, until no
 //      pair merges;
@@ -49,7 +50,8 @@ class Tokenizer {
  public:
   explicit Tokenizer(Vocab vocab, TokenizerOptions options = {});
   // BPE by merge rank (HF tokenizer.json); `merges` keys are token ids of `vocab`.
-  Tokenizer(Vocab vocab, MergeRanks merges, TokenizerOptions options = {});
+  // (A named factory, so Tokenizer(vocab, {.option = ...}) stays unambiguous.)
+  static Tokenizer WithMerges(Vocab vocab, MergeRanks merges, TokenizerOptions options = {});
 
   // Ids for `text`, preceded by vocab().bos_id when add_bos. Never fails: any byte
   // string has an encoding (bytes without a piece fall back to <0xXX> or <unk>).
