@@ -185,6 +185,9 @@ TEST_CASE("BOS, byte tokens, pieces and decoding rules", "[tokenizer]") {
   CHECK(std::count(ids.begin(), ids.end(), 3 + 0x80) == 1);  // <0x80> is id 3 + 0x80
   CHECK(std::count(ids.begin(), ids.end(), 3 + 0xFF) == 1);
   CHECK(std::count(ids.begin(), ids.end(), 3 + 0xE6) == 1);
+  // llama.cpp sizes a character by its lead byte's high nibble: 0xF8 claims 4 bytes, so
+  // "ab" after it is swallowed into one unknown character and spelled as bytes too.
+  CHECK(tok.Encode("\xF8" "ab", false) == std::vector<int32_t>{951, 3 + 0xF8, 3 + 'a', 3 + 'b'});
 }
 
 TEST_CASE("a vocab without the dummy prefix and without byte tokens", "[tokenizer]") {
