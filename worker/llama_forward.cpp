@@ -12,6 +12,9 @@ namespace {
 
 // Dequantized tiles stay below this size so a large matrix never doubles memory.
 constexpr int64_t kTileFloats = int64_t{4} << 20;
+constexpr int64_t kMatVecChunkBytes = int64_t{256} << 10;
+// Multiply-adds per attention task group worth a thread wake-up.
+constexpr int64_t kAttentionChunkWork = int64_t{64} << 10;
 
 void AddInPlace(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
@@ -128,7 +131,8 @@ void LlamaForward::Attention(int64_t layer, const float* q, int64_t n, float* ou
   const float* kc = k_cache_[layer].data();
   const float* vc = v_cache_[layer].data();
   const int64_t n_past = n_past_;
-  pool_->ParallelFor(n * c.n_heads, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = std::max<int64_t>(1, kAttentionChunkWork / ((n_past + n) * hd));
+  pool_->ParallelFor(n * c.n_heads, grain, [&](int64_t begin, int64_t end) {
     std::vector<float> scores(static_cast<size_t>(n_past + n));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t i = task / c.n_heads, h = task % c.n_heads;
@@ -164,7 +168,9 @@ void LlamaForward::Attention(int64_t layer, const float* q, int64_t n, float* ou
 void LlamaForward::MatVec(const WeightMatrix& w, const float* x, float* y) {
   const BlockFormat* f = w.format;
   const int64_t cols = w.cols;
-  const int64_t grain = std::max<int64_t>(1, 8192 / std::max<int64_t>(1, cols));
+  // Waking the pool costs tens of microseconds: a chunk must hold enough weight bytes
+  // (kMatVecChunkBytes) to pay for it, so small matrices run on the calling thread.
+  const int64_t grain = std::max<int64_t>(1, kMatVecChunkBytes / static_cast<int64_t>(w.row_bytes()));
   if (f->type == GgmlType::F32) {
     const float* base = reinterpret_cast<const float*>(w.data);
     pool_->ParallelFor(w.rows, grain, [&](int64_t b, int64_t e) {
