@@ -1,0 +1,429 @@
+#include "coordinator/state_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/crc32c.h"
+
+namespace shardq {
+namespace {
+
+using nlohmann::json;
+
+// Column family names and the keys inside them: docs/formats.md, "State store keys".
+constexpr const char* kJobs = "jobs";
+constexpr const char* kUnits = "units";
+constexpr const char* kBlobs = "blobs";
+constexpr const char* kStats = "stats";
+
+// Job ids never contain a 0 byte (ParseJobSpec allows [A-Za-z0-9._-]), so
+// "<id>\0" is a prefix that no other job's keys share.
+std::string JobPrefix(const std::string& job_id) { return job_id + std::string(1, '\0'); }
+
+// Big-endian so that RocksDB's byte order is the units' numeric order.
+std::string UnitKey(const std::string& job_id, int64_t index) {
+  std::string k = JobPrefix(job_id);
+  const auto u = static_cast<uint64_t>(index);
+  for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+  return k;
+}
+
+std::string NamedKey(const std::string& job_id, const std::string& name) { return JobPrefix(job_id) + name; }
+
+int64_t NowUnix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+constexpr JobState kAllStates[] = {JobState::kQueued,      JobState::kPlanning,   JobState::kCalibrating,
+                                   JobState::kCompressing, JobState::kAssembling, JobState::kDone,
+                                   JobState::kFailed,      JobState::kCancelled};
+
+std::optional<JobState> ParseJobState(const std::string& s) {
+  for (JobState st : kAllStates)
+    if (s == JobStateName(st)) return st;
+  return std::nullopt;
+}
+
+// The pipeline's forward order; failed/cancelled sit outside it.
+int PipelineRank(JobState s) {
+  switch (s) {
+    case JobState::kQueued: return 0;
+    case JobState::kPlanning: return 1;
+    case JobState::kCalibrating: return 2;
+    case JobState::kCompressing: return 3;
+    case JobState::kAssembling: return 4;
+    case JobState::kDone: return 5;
+    default: return -1;
+  }
+}
+
+// Forward along the pipeline (stages may be skipped: no calibration), to
+// failed/cancelled from anything unfinished, and back to queued/planning from
+// anything but done: that is a resume, which keeps the committed units.
+bool TransitionAllowed(JobState from, JobState to) {
+  if (from == to) return true;
+  if (from == JobState::kDone) return false;
+  if (to == JobState::kFailed || to == JobState::kCancelled) return true;
+  if (to == JobState::kQueued || to == JobState::kPlanning) return true;
+  if (from == JobState::kFailed || from == JobState::kCancelled) return false;
+  return PipelineRank(to) > PipelineRank(from);
+}
+
+// JSON records carry their own CRC-32C (of the compact, key-sorted JSON text
+// without the "crc32c" field), so a damaged value is detected even where
+// RocksDB's block checksums do not look (memtable, a bug on our side).
+// dump() throws on invalid UTF-8 (a tensor name from a broken model): an error, not a crash.
+Result<std::string> SealJson(json j, const std::string& what) {
+  try {
+    j.erase("crc32c");
+    const std::string body = j.dump();
+    j["crc32c"] = Crc32c(body.data(), body.size());
+    return j.dump();
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(what + ": cannot store record: " + e.what());
+  }
+}
+
+Result<json> OpenJson(const std::string& value, const std::string& what) {
+  json j = json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Status::Corruption(what + ": record is not a JSON object");
+  auto it = j.find("crc32c");
+  if (it == j.end() || !it->is_number_unsigned()) return Status::Corruption(what + ": record has no crc32c");
+  const auto stored = it->get<uint64_t>();
+  j.erase(it);
+  const std::string body = j.dump();
+  if (Crc32c(body.data(), body.size()) != stored) return Status::Corruption(what + ": record checksum mismatch");
+  return j;
+}
+
+json JobToJson(const JobRecord& r) {
+  return json{{"id", r.id},
+              {"spec_json", r.spec_json},
+              {"fingerprint", r.fingerprint},
+              {"state", JobStateName(r.state)},
+              {"error", r.error},
+              {"n_units", r.n_units},
+              {"created_unix", r.created_unix},
+              {"updated_unix", r.updated_unix}};
+}
+
+json UnitToJson(const UnitRecord& u) {
+  return json{{"index", u.index},
+              {"name", u.name},
+              {"tensors", u.tensors},
+              {"worker_rank", u.worker_rank},
+              {"seconds", u.seconds}};
+}
+
+// nlohmann throws on a missing field or a wrong type; a record that reaches
+// here passed its CRC, so that would be a bug or a foreign writer: Corruption.
+Result<JobRecord> JobFromJson(const json& j, const std::string& what) {
+  try {
+    JobRecord r;
+    r.id = j.at("id").get<std::string>();
+    r.spec_json = j.at("spec_json").get<std::string>();
+    r.fingerprint = j.at("fingerprint").get<std::string>();
+    const auto state = ParseJobState(j.at("state").get<std::string>());
+    if (!state) return Status::Corruption(what + ": unknown state '" + j.at("state").get<std::string>() + "'");
+    r.state = *state;
+    r.error = j.at("error").get<std::string>();
+    r.n_units = j.at("n_units").get<int64_t>();
+    r.created_unix = j.at("created_unix").get<int64_t>();
+    r.updated_unix = j.at("updated_unix").get<int64_t>();
+    return r;
+  } catch (const json::exception& e) {
+    return Status::Corruption(what + ": " + e.what());
+  }
+}
+
+Result<UnitRecord> UnitFromJson(const json& j, const std::string& what) {
+  try {
+    UnitRecord u;
+    u.index = j.at("index").get<int64_t>();
+    u.name = j.at("name").get<std::string>();
+    u.tensors = j.at("tensors").get<std::vector<std::string>>();
+    u.worker_rank = j.at("worker_rank").get<int>();
+    u.seconds = j.at("seconds").get<double>();
+    return u;
+  } catch (const json::exception& e) {
+    return Status::Corruption(what + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+const char* JobStateName(JobState s) {
+  switch (s) {
+    case JobState::kQueued: return "queued";
+    case JobState::kPlanning: return "planning";
+    case JobState::kCalibrating: return "calibrating";
+    case JobState::kCompressing: return "compressing";
+    case JobState::kAssembling: return "assembling";
+    case JobState::kDone: return "done";
+    case JobState::kFailed: return "failed";
+    case JobState::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+struct StateStore::Impl {
+  std::string dir;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* jobs = nullptr;
+  rocksdb::ColumnFamilyHandle* units = nullptr;
+  rocksdb::ColumnFamilyHandle* blobs = nullptr;
+  rocksdb::ColumnFamilyHandle* stats = nullptr;
+
+  ~Impl() {
+    if (db) {
+      for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+      db->Close();
+    }
+  }
+
+  // RocksDB's status as ours, naming the state dir and `what` (job, tensor).
+  Status Convert(const rocksdb::Status& s, const std::string& what) const {
+    const std::string msg = "state store " + dir + ": " + what + ": " + s.ToString();
+    if (s.IsCorruption()) return Status::Corruption(msg);
+    if (s.IsNotFound()) return Status::NotFound(msg);
+    if (s.IsIOError()) return Status::IOError(msg);
+    if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
+    return Status::Internal(msg);
+  }
+
+  static rocksdb::WriteOptions Synced() {
+    rocksdb::WriteOptions w;
+    w.sync = true;  // a commit is on disk (WAL fsynced) before we say it is
+    return w;
+  }
+
+  static rocksdb::ReadOptions Verified() {
+    rocksdb::ReadOptions r;
+    r.verify_checksums = true;
+    return r;
+  }
+
+  // NotFound -> nullopt; other failures -> Status.
+  Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* cf, const std::string& key,
+                                         const std::string& what) {
+    std::string value;
+    const rocksdb::Status s = db->Get(Verified(), cf, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return Convert(s, what);
+    return std::optional<std::string>(std::move(value));
+  }
+};
+
+StateStore::StateStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+StateStore::~StateStore() = default;
+
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.paranoid_checks = true;
+  // After kill -9 the WAL may end in a torn record: recover up to the last
+  // complete write (every commit was synced, so none is lost) instead of
+  // refusing to open.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  db_options.max_background_jobs = 2;
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  rocksdb::ColumnFamilyOptions blob_options;
+  // Packed quantized weights do not compress; spend no CPU trying.
+  blob_options.compression = rocksdb::kNoCompression;
+
+  // Open every family the directory has (a later shardq may add some), ours
+  // first; missing ones are created.
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, kJobs, kUnits, kBlobs, kStats};
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, dir, &existing).ok()) {
+    for (const auto& n : existing)
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) descriptors.emplace_back(n, n == kBlobs ? blob_options : cf_options);
+
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &impl->handles, &raw);
+  if (!s.ok()) {
+    const std::string text = s.ToString();
+    // RocksDB holds an fcntl lock on <dir>/LOCK while open ("lock hold by
+    // current process" within one process, EAGAIN from another).
+    if (s.IsIOError() && (text.find("LOCK") != std::string::npos || text.find("lock") != std::string::npos)) {
+      return Status::IOError("state dir " + dir + " is in use by another shardq (" + text + ")");
+    }
+    return impl->Convert(s, "cannot open");
+  }
+  impl->db.reset(raw);
+  impl->jobs = impl->handles[1];
+  impl->units = impl->handles[2];
+  impl->blobs = impl->handles[3];
+  impl->stats = impl->handles[4];
+  return std::unique_ptr<StateStore>(new StateStore(std::move(impl)));
+}
+
+Status StateStore::PutJob(const JobRecord& job) {
+  if (job.id.empty() || job.id.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("state store " + impl_->dir + ": job id '" + job.id + "' is empty or has a 0 byte");
+  }
+  JobRecord r = job;
+  const int64_t now = NowUnix();
+  if (r.created_unix == 0) r.created_unix = now;
+  r.updated_unix = now;
+  SHARDQ_ASSIGN_OR_RETURN(std::string value, SealJson(JobToJson(r), "state store " + impl_->dir + ": job " + r.id));
+  const rocksdb::Status s = impl_->db->Put(Impl::Synced(), impl_->jobs, r.id, value);
+  return s.ok() ? Status::OK() : impl_->Convert(s, "job " + job.id);
+}
+
+Result<std::optional<JobRecord>> StateStore::GetJob(const std::string& id) {
+  const std::string what = "state store " + impl_->dir + ": job " + id;
+  SHARDQ_ASSIGN_OR_RETURN(auto value, impl_->Get(impl_->jobs, id, "job " + id));
+  if (!value) return std::optional<JobRecord>();
+  SHARDQ_ASSIGN_OR_RETURN(json j, OpenJson(*value, what));
+  SHARDQ_ASSIGN_OR_RETURN(JobRecord r, JobFromJson(j, what));
+  if (r.id != id) return Status::Corruption(what + ": record names job '" + r.id + "'");
+  return std::optional<JobRecord>(std::move(r));
+}
+
+Status StateStore::SetJobState(const std::string& id, JobState state, const std::string& error) {
+  SHARDQ_ASSIGN_OR_RETURN(auto job, GetJob(id));
+  if (!job) return Status::NotFound("state store " + impl_->dir + ": job " + id + ": no such job");
+  if (!TransitionAllowed(job->state, state)) {
+    return Status::InvalidArgument("state store " + impl_->dir + ": job " + id + ": cannot go from " +
+                                   JobStateName(job->state) + " to " + JobStateName(state));
+  }
+  job->state = state;
+  job->error = error;
+  return PutJob(*job);
+}
+
+Status StateStore::CommitUnit(const std::string& job_id, const UnitRecord& unit, const std::vector<TensorBlob>& blobs) {
+  const std::string what = "state store " + impl_->dir + ": job " + job_id + ": unit " +
+                           std::to_string(unit.index) + " (" + unit.name + ")";
+  if (job_id.empty() || job_id.find('\0') != std::string::npos) return Status::InvalidArgument(what + ": bad job id");
+  if (unit.index < 0) return Status::InvalidArgument(what + ": negative unit index");
+  UnitRecord record = unit;
+  std::set<std::string> blob_names;
+  for (const auto& b : blobs) {
+    // The worker's checksum is checked before anything is written: a blob
+    // damaged in flight must be recomputed, never committed.
+    if (Crc32c(b.bytes.data(), b.bytes.size()) != b.crc32c) {
+      return Status::Corruption(what + ": tensor '" + b.name + "': checksum of the tensor bytes does not match");
+    }
+    if (b.name.empty()) return Status::InvalidArgument(what + ": a blob has no tensor name");
+    if (!blob_names.insert(b.name).second) return Status::InvalidArgument(what + ": tensor '" + b.name + "' given twice");
+  }
+  // The record lists exactly the unit's blobs, so ListUnits + GetBlob can
+  // always find every tensor of a committed unit.
+  if (record.tensors.empty()) {
+    for (const auto& b : blobs) record.tensors.push_back(b.name);
+  } else {
+    const std::set<std::string> listed(record.tensors.begin(), record.tensors.end());
+    for (const auto& n : listed)
+      if (!blob_names.count(n)) return Status::InvalidArgument(what + ": tensor '" + n + "' has no blob");
+    for (const auto& n : blob_names)
+      if (!listed.count(n)) return Status::InvalidArgument(what + ": blob '" + n + "' is not one of the unit's tensors");
+  }
+  rocksdb::WriteBatch batch;
+  for (const auto& b : blobs) {
+    const std::vector<uint8_t> rec = EncodeTensorBlob(b);
+    const rocksdb::Status s = batch.Put(impl_->blobs, NamedKey(job_id, b.name),
+                                        rocksdb::Slice(reinterpret_cast<const char*>(rec.data()), rec.size()));
+    if (!s.ok()) return impl_->Convert(s, "job " + job_id + ": tensor '" + b.name + "'");
+  }
+  SHARDQ_ASSIGN_OR_RETURN(std::string value, SealJson(UnitToJson(record), what));
+  rocksdb::Status s = batch.Put(impl_->units, UnitKey(job_id, unit.index), value);
+  if (s.ok()) s = impl_->db->Write(Impl::Synced(), &batch);
+  return s.ok() ? Status::OK() : impl_->Convert(s, "job " + job_id + ": unit " + std::to_string(unit.index));
+}
+
+Result<std::vector<UnitRecord>> StateStore::ListUnits(const std::string& job_id) {
+  const std::string prefix = JobPrefix(job_id);
+  std::vector<UnitRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(Impl::Verified(), impl_->units));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const std::string what = "state store " + impl_->dir + ": job " + job_id + ": unit key";
+    if (key.size() != prefix.size() + 8) return Status::Corruption(what + " has " + std::to_string(key.size()) + " bytes");
+    uint64_t index = 0;
+    for (size_t i = prefix.size(); i < key.size(); ++i) index = (index << 8) | static_cast<uint8_t>(key[i]);
+    const std::string uwhat = "state store " + impl_->dir + ": job " + job_id + ": unit " + std::to_string(index);
+    SHARDQ_ASSIGN_OR_RETURN(json j, OpenJson(it->value().ToString(), uwhat));
+    SHARDQ_ASSIGN_OR_RETURN(UnitRecord u, UnitFromJson(j, uwhat));
+    if (static_cast<uint64_t>(u.index) != index) {
+      return Status::Corruption(uwhat + ": record says index " + std::to_string(u.index));
+    }
+    out.push_back(std::move(u));
+  }
+  if (!it->status().ok()) return impl_->Convert(it->status(), "job " + job_id + ": listing units");
+  return out;
+}
+
+Result<TensorBlob> StateStore::GetBlob(const std::string& job_id, const std::string& tensor) {
+  const std::string what = "job " + job_id + ": tensor '" + tensor + "'";
+  SHARDQ_ASSIGN_OR_RETURN(auto value, impl_->Get(impl_->blobs, NamedKey(job_id, tensor), what));
+  const std::string label = "state store " + impl_->dir + ": " + what;
+  if (!value) return Status::NotFound(label + ": no blob");
+  SHARDQ_ASSIGN_OR_RETURN(TensorBlob blob, DecodeTensorBlob(reinterpret_cast<const uint8_t*>(value->data()),
+                                                            value->size(), label));
+  if (blob.name != tensor) return Status::Corruption(label + ": record holds tensor '" + blob.name + "'");
+  return blob;
+}
+
+Status StateStore::DropUnit(const std::string& job_id, const UnitRecord& unit) {
+  // The stored record's tensors too: the caller's copy may be stale, and a
+  // blob left behind would be served by GetBlob after a recompute failed.
+  std::set<std::string> tensors(unit.tensors.begin(), unit.tensors.end());
+  const std::string key = UnitKey(job_id, unit.index);
+  std::string value;
+  const rocksdb::Status gs = impl_->db->Get(Impl::Verified(), impl_->units, key, &value);
+  if (gs.ok()) {
+    auto j = OpenJson(value, "unit");
+    if (j.ok()) {
+      auto stored = UnitFromJson(*j, "unit");
+      if (stored.ok()) tensors.insert(stored->tensors.begin(), stored->tensors.end());
+    }
+    // A damaged record is dropped all the same: that is what dropping is for.
+  } else if (!gs.IsNotFound() && !gs.IsCorruption()) {
+    return impl_->Convert(gs, "job " + job_id + ": unit " + std::to_string(unit.index));
+  }
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s = batch.Delete(impl_->units, key);
+  for (const auto& t : tensors)
+    if (s.ok()) s = batch.Delete(impl_->blobs, NamedKey(job_id, t));
+  if (s.ok()) s = impl_->db->Write(Impl::Synced(), &batch);
+  return s.ok() ? Status::OK() : impl_->Convert(s, "job " + job_id + ": dropping unit " + std::to_string(unit.index));
+}
+
+Status StateStore::PutStats(const std::string& job_id, const std::string& key, const std::vector<uint8_t>& value) {
+  std::string v(value.begin(), value.end());
+  const uint32_t crc = Crc32c(value.data(), value.size());
+  for (int i = 0; i < 4; ++i) v.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  const rocksdb::Status s = impl_->db->Put(Impl::Synced(), impl_->stats, NamedKey(job_id, key), v);
+  return s.ok() ? Status::OK() : impl_->Convert(s, "job " + job_id + ": stats '" + key + "'");
+}
+
+Result<std::optional<std::vector<uint8_t>>> StateStore::GetStats(const std::string& job_id, const std::string& key) {
+  const std::string what = "job " + job_id + ": stats '" + key + "'";
+  SHARDQ_ASSIGN_OR_RETURN(auto value, impl_->Get(impl_->stats, NamedKey(job_id, key), what));
+  if (!value) return std::optional<std::vector<uint8_t>>();
+  const std::string label = "state store " + impl_->dir + ": " + what;
+  if (value->size() < 4) return Status::Corruption(label + ": value of " + std::to_string(value->size()) + " bytes");
+  const size_t n = value->size() - 4;
+  uint32_t stored = 0;
+  for (int i = 0; i < 4; ++i) stored |= static_cast<uint32_t>(static_cast<uint8_t>((*value)[n + i])) << (8 * i);
+  if (Crc32c(value->data(), n) != stored) return Status::Corruption(label + ": checksum mismatch");
+  return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(value->begin(), value->begin() + n));
+}
+
+}  // namespace shardq
