@@ -109,13 +109,20 @@ TEST_CASE("shakespeare-5m Q8_0 vs F32 at ctx 256: perplexity, KL and top-1 as ll
   CHECK(r->top1_pct < 100.0);
 }
 
-TEST_CASE("stories260K perplexity at ctx 256 on tinystories equals llama-perplexity's", "[forward][eval]") {
-  auto w = Load("models/stories260K/stories260K.gguf");
-  const auto tokens = TextTokens(*w, "corpus/tinystories-eval.txt");
-  LlamaForward f(*w, ForwardOptions{0, 256});
-  auto r = EvaluatePerplexity(f, nullptr, tokens, PerplexityOptions{256, 1, 0});
+TEST_CASE("stories260K F32 and Q4_K_M perplexity on tinystories equal llama-perplexity's", "[forward][eval]") {
+  // The Q4_K_M file mixes types (row lengths 64 and 172 force llama-quantize's fallbacks),
+  // so this covers every decode path the golden files use.
+  auto f32 = Load("models/stories260K/stories260K.gguf");
+  auto q4 = Load("golden/gguf/stories260K-Q4_K_M.gguf");
+  const auto tokens = TextTokens(*f32, "corpus/tinystories-eval.txt");
+  LlamaForward model(*q4, ForwardOptions{0, 256}), reference(*f32, ForwardOptions{0, 256});
+  auto r = EvaluatePerplexity(model, &reference, tokens, PerplexityOptions{256, 1, 0});
   REQUIRE(r.ok());
-  CHECK(std::fabs(r->ppl / 5.2829 - 1) < 0.01);  // llama-cpp-results.md: 5.2829 +/- 0.05272
+  // llama-cpp-results.md: F32 5.2829, Q4_K_M 5.3894, mean KL 0.019950, top-1 92.487 %.
+  CHECK(std::fabs(r->ref_ppl / 5.2829 - 1) < 0.01);
+  CHECK(std::fabs(r->ppl / 5.3894 - 1) < 0.01);
+  CHECK(r->kl_mean == Approx(0.019950).epsilon(0.05));
+  CHECK(r->top1_pct == Approx(92.487).epsilon(0.01));
 }
 
 TEST_CASE("perplexity rejects a stream shorter than two chunks and a ctx beyond the cache", "[forward][eval]") {
