@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   shardq::AddQuantizeCommand(app, &exit_code);
   shardq::AddInspectCommand(app, &exit_code);
+  shardq::AddRunCommand(app, &exit_code);
   shardq::AddGenerateCommand(app, &exit_code);
   shardq::AddEvalCommand(app, &exit_code);
   try {

@@ -134,7 +134,7 @@ const ChannelStats* CalibrationStats::Find(const std::string& name) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-Status CalibrationStats::Save(const std::string& path) const {
+std::vector<uint8_t> CalibrationStats::Encode() const {
   std::vector<uint8_t> body;
   body.insert(body.end(), kMagic, kMagic + 8);
   Put<uint32_t>(&body, kVersion);
@@ -154,6 +154,20 @@ Status CalibrationStats::Save(const std::string& path) const {
     if (!s.hessian.empty()) PutArray(&body, s.hessian);
   }
   Put<uint32_t>(&body, Crc32c(body.data(), body.size()));
+  return body;
+}
+
+Status CalibrationStats::MergeFrom(const CalibrationStats& other) {
+  for (const auto& [name, s] : other.entries_) {
+    ChannelStats& mine = Entry(name, s.n_channels);
+    Status st = mine.Merge(s);
+    if (!st.ok()) return st.WithContext("statistics of '" + name + "': ");
+  }
+  return Status::OK();
+}
+
+Status CalibrationStats::Save(const std::string& path) const {
+  const std::vector<uint8_t> body = Encode();
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file, AtomicFile::Create(path));
   SHARDQ_RETURN_IF_ERROR(file->Append(body.data(), body.size()));
   return file->Commit();
@@ -161,8 +175,10 @@ Status CalibrationStats::Save(const std::string& path) const {
 
 Result<CalibrationStats> CalibrationStats::Load(const std::string& path) {
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> file, MappedFile::Open(path));
-  const uint8_t* p = file->data();
-  const uint64_t n = file->size();
+  return Decode(file->data(), file->size(), path);
+}
+
+Result<CalibrationStats> CalibrationStats::Decode(const uint8_t* p, uint64_t n, const std::string& path) {
   if (n < 8 + 4 + 4 + 4 || std::memcmp(p, kMagic, 8) != 0)
     return Status::Corruption(path + ": not a shardq statistics file (bad magic)");
   uint32_t stored_crc;

@@ -1,0 +1,49 @@
+// What travels between rank 0 and the workers (byte layouts private to one
+// shardq version: every rank runs the same binary).
+//   kTagJob (rank 0 -> worker): JobAssignment as JSON; an empty payload means "exit".
+//   kTagUnitResult (worker -> rank 0): a WorkerMessage: one unit's blobs, or "done".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/tensor_blob.h"
+#include "coordinator/unit_plan.h"
+#include "worker/quant_plan.h"
+
+namespace shardq {
+
+struct JobAssignment {
+  std::string job_id;
+  std::string model_path;
+  // The recipe as rank 0 validated it; workers rebuild QuantPlanOptions from it.
+  std::string preset;
+  bool pure = false;
+  std::vector<std::string> tensor_types;
+  std::string output_tensor_type, token_embedding_type;
+  bool use_importance = false;        // imatrix algorithm: stats travel with the job
+  std::vector<RankRange> ranges;      // the whole pipeline
+  std::vector<int64_t> todo;          // unit indices to compute (all ranks' units)
+  int threads = 1;                    // per worker
+  std::vector<uint8_t> stats_blob;    // serialized CalibrationStats for the todo units (may be empty)
+};
+
+std::vector<uint8_t> EncodeAssignment(const JobAssignment& a);
+Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes);
+Result<QuantPlanOptions> PlanOptionsOf(const JobAssignment& a);
+
+struct WorkerMessage {
+  enum Kind : uint8_t { kUnit = 'U', kDone = 'D' } kind = kUnit;
+  int64_t unit = -1;            // kUnit
+  double seconds = 0;           // kUnit: time to compress it
+  std::vector<TensorBlob> blobs;  // kUnit
+  std::string error;            // kDone: empty when the worker succeeded
+};
+
+std::vector<uint8_t> EncodeWorkerMessage(const WorkerMessage& m);
+// Verifies every blob's checksum (a bit flipped in flight is an error here).
+Result<WorkerMessage> DecodeWorkerMessage(const std::vector<uint8_t>& bytes, int from_rank);
+
+}  // namespace shardq

@@ -1,0 +1,260 @@
+#include "coordinator/job_runner.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "common/job_spec.h"
+#include "common/model.h"
+#include "common/tensor_order.h"
+#include "coordinator/assembler.h"
+#include "coordinator/job_messages.h"
+#include "coordinator/job_validation.h"
+#include "coordinator/output_metadata.h"
+#include "coordinator/progress_bar.h"
+#include "coordinator/state_store.h"
+#include "coordinator/unit_plan.h"
+#include "coordinator/worker_loop.h"
+
+namespace shardq {
+namespace {
+
+int64_t NowUnix() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// Tells every worker to leave its loop (an empty job assignment).
+void DismissWorkers(Transport& t) {
+  for (int r = 1; r < t.size(); ++r) t.Send(r, kTagJob, {});
+}
+
+int ThreadsPerWorker(const RunOptions& o, bool under_mpi) {
+  if (o.threads > 0) return o.threads;
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int local_workers = under_mpi ? std::max(1, LocalRankCount() - 1) : 1;
+  return std::max(1, cores / local_workers);
+}
+
+// Reads every committed unit's blobs back (checksums verified); a unit whose
+// blob fails is dropped so it is computed again. Returns the good units.
+Result<std::set<int64_t>> VerifyCommittedUnits(StateStore& store, const std::string& job_id, int64_t* reused,
+                                               int64_t* recovered) {
+  SHARDQ_ASSIGN_OR_RETURN(std::vector<UnitRecord> units, store.ListUnits(job_id));
+  std::set<int64_t> good;
+  for (const UnitRecord& u : units) {
+    Status bad;
+    for (const std::string& name : u.tensors) {
+      Result<TensorBlob> b = store.GetBlob(job_id, name);
+      if (!b.ok()) {
+        bad = b.status();
+        break;
+      }
+    }
+    if (bad.ok()) {
+      good.insert(u.index);
+      ++*reused;
+      continue;
+    }
+    std::fprintf(stderr, "shardq: unit %s: %s; recomputing it\n", u.name.c_str(), bad.message().c_str());
+    SHARDQ_RETURN_IF_ERROR(store.DropUnit(job_id, u));
+    ++*recovered;
+  }
+  return good;
+}
+
+}  // namespace
+
+Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool under_mpi = LaunchedUnderMpi();
+  SHARDQ_ASSIGN_OR_RETURN(JobSpec spec, LoadJobSpec(o.spec_path));
+  if (!o.output_override.empty()) spec.output_path = o.output_override;
+  if (!o.state_override.empty()) spec.state_dir = o.state_override;
+  SHARDQ_RETURN_IF_ERROR(ValidateRecipe(spec, o.spec_path));
+  if (spec.quantize.algorithm == "imatrix")
+    return Status::Unsupported(o.spec_path + ": recipe.quantize.algorithm: imatrix (pipeline calibration) is not available in `shardq run` yet; use rtn, or `shardq calibrate` + `shardq quantize --imatrix`");
+
+  SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(spec.model));
+  const std::vector<TensorInfo>& infos = model.source->tensors();
+  std::vector<TensorInfo> ordered;
+  for (size_t i : CanonicalTensorOrder(infos)) ordered.push_back(infos[i]);
+
+  JobAssignment a;
+  a.model_path = spec.model;
+  a.preset = spec.quantize.preset;
+  a.pure = spec.quantize.pure;
+  a.tensor_types = spec.quantize.tensor_types;
+  a.output_tensor_type = spec.quantize.output_tensor_type;
+  a.token_embedding_type = spec.quantize.token_embedding_type;
+  a.threads = ThreadsPerWorker(o, under_mpi);
+  SHARDQ_ASSIGN_OR_RETURN(QuantPlanOptions plan_options, PlanOptionsOf(a));
+  // Planned here too, so a spec whose types cannot apply fails before any work.
+  SHARDQ_RETURN_IF_ERROR(PlanTensorTypes(ordered, plan_options).status().WithContext(spec.model + ": "));
+
+  RunSummary sum;
+  sum.job_id = DeriveJobId(spec, ordered);
+  sum.output_path = spec.output_path;
+  a.job_id = sum.job_id;
+  const std::string fingerprint = SpecFingerprint(spec, ordered);
+  std::error_code ec;
+  std::filesystem::create_directories(spec.state_dir, ec);
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<StateStore> store, StateStore::Open(spec.state_dir));
+  SHARDQ_ASSIGN_OR_RETURN(std::optional<JobRecord> existing, store->GetJob(sum.job_id));
+
+  const int n_workers = t.size() - 1;
+  SHARDQ_ASSIGN_OR_RETURN(UnitPlan plan, MakeUnitPlan(ordered, n_workers, /*first_worker=*/1));
+  a.ranges = plan.ranges;
+  sum.units_total = static_cast<int64_t>(plan.units.size());
+  if (existing) {
+    if (existing->fingerprint != fingerprint) {
+      return Status::InvalidArgument(o.spec_path + ": job '" + sum.job_id + "' in " + spec.state_dir +
+                                     " was created from a different spec or model; give this job another "
+                                     "job_id or use another --state directory");
+    }
+    SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kPlanning));
+  } else {
+    JobRecord job;
+    job.id = sum.job_id;
+    job.spec_json = spec.CanonicalJson();
+    job.fingerprint = fingerprint;
+    job.state = JobState::kPlanning;
+    job.n_units = sum.units_total;
+    job.created_unix = job.updated_unix = NowUnix();
+    SHARDQ_RETURN_IF_ERROR(store->PutJob(job));
+  }
+
+  SHARDQ_ASSIGN_OR_RETURN(std::set<int64_t> done,
+                          VerifyCommittedUnits(*store, sum.job_id, &sum.units_reused, &sum.units_recovered));
+  for (const Unit& u : plan.units)
+    if (!done.count(u.index)) a.todo.push_back(u.index);
+  std::fprintf(stderr, "shardq: job %s: %lld units on %d worker rank(s); %lld reused from %s, %lld to compute\n",
+               sum.job_id.c_str(), (long long)sum.units_total, n_workers, (long long)sum.units_reused,
+               spec.state_dir.c_str(), (long long)a.todo.size());
+
+  // Compress: every worker gets the assignment (with an empty share it just reports done).
+  SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kCompressing));
+  const std::vector<uint8_t> assignment = EncodeAssignment(a);
+  for (int r = 1; r < t.size(); ++r) SHARDQ_RETURN_IF_ERROR(t.Send(r, kTagJob, assignment));
+  ProgressBar bar(!o.quiet && ProgressBar::StderrIsTerminal());
+  const bool log_lines = !o.quiet && !ProgressBar::StderrIsTerminal();
+  std::string first_error;
+  for (int waiting = n_workers; waiting > 0;) {
+    std::vector<uint8_t> payload;
+    int from = 0;
+    SHARDQ_RETURN_IF_ERROR(t.Recv(Transport::kAnySource, kTagUnitResult, &payload, &from));
+    Result<WorkerMessage> m = DecodeWorkerMessage(payload, from);
+    if (!m.ok()) {
+      if (first_error.empty()) first_error = m.status().message();
+      continue;
+    }
+    if (m->kind == WorkerMessage::kDone) {
+      --waiting;
+      if (!m->error.empty() && first_error.empty()) first_error = m->error;
+      continue;
+    }
+    if (m->unit < 0 || m->unit >= sum.units_total) {
+      if (first_error.empty()) first_error = "rank " + std::to_string(from) + " sent unknown unit " + std::to_string(m->unit);
+      continue;
+    }
+    const Unit& u = plan.units[m->unit];
+    UnitRecord rec;
+    rec.index = u.index;
+    rec.name = u.name;
+    rec.tensors = u.tensors;
+    rec.worker_rank = from;
+    rec.seconds = m->seconds;
+    Status st = store->CommitUnit(sum.job_id, rec, m->blobs);
+    if (!st.ok()) {
+      if (first_error.empty()) first_error = st.message();
+      continue;
+    }
+    ++sum.units_computed;
+    const int64_t finished = sum.units_reused + sum.units_computed;
+    bar.Update(finished, sum.units_total, u.name);
+    if (log_lines)
+      std::fprintf(stderr, "shardq: unit %lld/%lld %s committed (rank %d, %.2f s)\n", (long long)finished,
+                   (long long)sum.units_total, u.name.c_str(), from, m->seconds);
+  }
+  bar.Finish();
+  if (!first_error.empty()) {
+    store->SetJobState(sum.job_id, JobState::kFailed, first_error);
+    return Status::Internal(first_error);
+  }
+
+  SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kAssembling));
+  auto preset = FindPreset(spec.quantize.preset);
+  SHARDQ_ASSIGN_OR_RETURN(GgufMetadata metadata, BuildOutputMetadata(model, preset->file_type));
+  AssembleInput in;
+  in.job_id = sum.job_id;
+  in.output_path = spec.output_path;
+  in.metadata = std::move(metadata);
+  for (const auto& t_info : ordered) in.tensor_order.push_back(t_info.name);
+  in.spec_json = spec.CanonicalJson();
+  Result<AssembleResult> assembled = AssembleGguf(*store, in);
+  if (!assembled.ok()) {
+    store->SetJobState(sum.job_id, JobState::kFailed, assembled.status().message());
+    return assembled.status();
+  }
+  SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kDone));
+  sum.file_sha256 = assembled->file_sha256;
+  sum.file_bytes = assembled->file_bytes;
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return sum;
+}
+
+int RunJobCommand(const RunOptions& o) {
+  auto report = [&](const Result<RunSummary>& r) {
+    if (!r.ok()) {
+      std::fprintf(stderr, "shardq run: %s\n", r.status().message().c_str());
+      return 1;
+    }
+    if (!o.quiet) {
+      std::printf("job %s done: %lld units (%lld reused from the state store, %lld computed, %lld recovered), %.2f s\n",
+                  r->job_id.c_str(), (long long)r->units_total, (long long)r->units_reused,
+                  (long long)r->units_computed, (long long)r->units_recovered, r->seconds);
+      std::printf("output: %s (%llu bytes, sha256 %s)\n", r->output_path.c_str(),
+                  (unsigned long long)r->file_bytes, r->file_sha256.c_str());
+    }
+    return 0;
+  };
+
+  if (LaunchedUnderMpi()) {
+    Result<std::unique_ptr<Transport>> t = MakeMpiTransport();
+    if (!t.ok()) {
+      std::fprintf(stderr, "shardq run: %s\n", t.status().message().c_str());
+      return 1;
+    }
+    Transport& mpi = **t;
+    if (mpi.size() >= 2) {
+      if (mpi.rank() != 0) {
+        Status st = RunWorker(mpi);
+        if (!st.ok()) {
+          std::fprintf(stderr, "shardq run: rank %d: %s\n", mpi.rank(), st.message().c_str());
+          mpi.Abort(1);
+        }
+        return 0;
+      }
+      Result<RunSummary> r = RunCoordinator(mpi, o);
+      if (!r.ok()) {
+        // Workers may be blocked mid-send: end the whole job rather than hang.
+        report(r);
+        std::fflush(nullptr);
+        mpi.Abort(1);
+      }
+      DismissWorkers(mpi);
+      return report(r);
+    }
+    // mpirun -np 1: the embedded layout, as without mpirun.
+  }
+  std::vector<std::unique_ptr<Transport>> pair = MakeInProcessPair();
+  Status worker_status;
+  std::thread worker([&] { worker_status = RunWorker(*pair[1]); });
+  Result<RunSummary> r = RunCoordinator(*pair[0], o);
+  DismissWorkers(*pair[0]);
+  worker.join();
+  return report(r);
+}
+
+}  // namespace shardq

@@ -1,0 +1,16 @@
+// What a worker rank does for the life of the process: wait for a job
+// assignment, compress the units of its range that are still to do, send each
+// one to rank 0 as soon as it is packed, report done; until told to exit.
+#pragma once
+
+#include "common/status.h"
+#include "coordinator/transport.h"
+
+namespace shardq {
+
+// Fault injection for resume tests: SHARDQ_FAULT_KILL_RANK=R and
+// SHARDQ_FAULT_KILL_AFTER=K make rank R SIGKILL itself right after sending its
+// K-th unit (R = 1 is the worker thread of an embedded run: the whole process dies).
+Status RunWorker(Transport& transport);
+
+}  // namespace shardq
