@@ -65,10 +65,11 @@ int PipelineRank(JobState s) {
 
 // Forward along the pipeline (stages may be skipped: no calibration), to
 // failed/cancelled from anything unfinished, and back to queued/planning from
-// anything but done: that is a resume, which keeps the committed units.
+// anything: that is a resume, which keeps the committed units (rerunning a done
+// job re-verifies its units and reassembles the artifact).
 bool TransitionAllowed(JobState from, JobState to) {
   if (from == to) return true;
-  if (from == JobState::kDone) return false;
+  if (from == JobState::kDone) return to == JobState::kQueued || to == JobState::kPlanning;
   if (to == JobState::kFailed || to == JobState::kCancelled) return true;
   if (to == JobState::kQueued || to == JobState::kPlanning) return true;
   if (from == JobState::kFailed || from == JobState::kCancelled) return false;

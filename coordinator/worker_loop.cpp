@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "common/model.h"
 #include "common/tensor_order.h"
@@ -39,6 +40,7 @@ Status DoAssignment(Transport& t, const JobAssignment& a, int* units_sent) {
 
   const int kill_rank = EnvInt("SHARDQ_FAULT_KILL_RANK", -1);
   const int kill_after = EnvInt("SHARDQ_FAULT_KILL_AFTER", -1);
+  const int delay_ms = EnvInt("SHARDQ_FAULT_DELAY_MS", 0);
   openblas_set_num_threads(a.threads);
   ThreadPool pool(a.threads);
   for (int64_t index : a.todo) {
@@ -64,6 +66,7 @@ Status DoAssignment(Transport& t, const JobAssignment& a, int* units_sent) {
     m.blobs = std::move(*blobs);
     SHARDQ_RETURN_IF_ERROR(t.Send(0, kTagUnitResult, EncodeWorkerMessage(m)));
     ++*units_sent;
+    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     if (t.rank() == kill_rank && *units_sent == kill_after) {
       std::fprintf(stderr, "shardq: fault injection: rank %d kills itself after %d unit(s)\n", t.rank(), *units_sent);
       std::fflush(stderr);

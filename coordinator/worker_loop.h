@@ -11,6 +11,8 @@ namespace shardq {
 // Fault injection for resume tests: SHARDQ_FAULT_KILL_RANK=R and
 // SHARDQ_FAULT_KILL_AFTER=K make rank R SIGKILL itself right after sending its
 // K-th unit (R = 1 is the worker thread of an embedded run: the whole process dies).
+// SHARDQ_FAULT_DELAY_MS=D makes every worker pause D ms after each unit, so a
+// test can kill -9 the whole job while units are being committed.
 Status RunWorker(Transport& transport);
 
 }  // namespace shardq

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# shardq run alone and under mpirun: byte-identical artifacts for 1..4 ranks
+# (and equal to shardq quantize), resume after a worker kills itself, after
+# kill -9 of the whole job at random moments, and refusal of a changed spec
+# under the same job id.
+source "$(dirname "$0")/lib.bash"
+command -v mpirun >/dev/null || { echo "skip: mpirun not installed"; exit 77; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+MPIRUN=(mpirun --oversubscribe --bind-to none -x SHARDQ_FAULT_KILL_RANK -x SHARDQ_FAULT_KILL_AFTER -x SHARDQ_FAULT_DELAY_MS)
+export SHARDQ_FAULT_KILL_RANK= SHARDQ_FAULT_KILL_AFTER= SHARDQ_FAULT_DELAY_MS=
+
+spec() {  # model preset -> path of a job spec
+  cat > "$WORK/$1-$2.yaml" <<YAML
+model: $3
+output: { path: $WORK/unused.gguf }
+recipe:
+  quantize: { preset: $2, algorithm: rtn }
+YAML
+  echo "$WORK/$1-$2.yaml"
+}
+run_job() {  # np spec state out [more args]; np 1 = no mpirun (embedded)
+  local np=$1 job=$2 state=$3 out=$4; shift 4
+  if [ "$np" = 1 ]; then timeout 120 "$SHARDQ" run "$job" --state "$state" --out "$out" "$@"
+  else timeout 120 "${MPIRUN[@]}" -np "$np" "$SHARDQ" run "$job" --state "$state" --out "$out" "$@"; fi
+}
+field() { sed -nE "s/.*\(([0-9]+) reused from the state store, ([0-9]+) computed, ([0-9]+) recovered\).*/\\$1/p"; }
+
+for model in shakespeare-5m stories260K; do
+  job=$(spec $model Q4_K_M "$MODELS/$model")
+  quantize "$MODELS/$model" "$WORK/$model-ref.gguf" Q4_K_M
+  for np in 1 2 3 4; do
+    run_job $np "$job" "$WORK/state-$model-$np" "$WORK/$model-np$np.gguf" -q 2> "$WORK/log" || { fail "$model np=$np: exit $?"; cat "$WORK/log"; continue; }
+    cmp -s "$WORK/$model-np$np.gguf" "$WORK/$model-ref.gguf" && pass "$model: -np $np artifact identical to shardq quantize's" ||
+      fail "$model: -np $np artifact differs"
+  done
+done
+
+# A worker SIGKILLs itself after its first unit; the rerun resumes.
+model=shakespeare-5m; job=$(spec $model Q4_K_M "$MODELS/$model"); state="$WORK/state-kill"
+if SHARDQ_FAULT_KILL_RANK=2 SHARDQ_FAULT_KILL_AFTER=1 run_job 3 "$job" "$state" "$WORK/kill.gguf" > "$WORK/log1" 2>&1; then fail "fault injection: job did not fail"; fi
+[ -e "$WORK/kill.gguf" ] && fail "fault injection: an artifact exists after the failed run"
+run_job 3 "$job" "$state" "$WORK/kill.gguf" > "$WORK/log2" 2>&1 || { fail "resume failed"; cat "$WORK/log2"; }
+reused=$(field 1 < "$WORK/log2"); computed=$(field 2 < "$WORK/log2")
+committed_before=$(grep -c "committed (rank" "$WORK/log1" || true)
+if [ -n "$reused" ] && [ "$reused" -ge 1 ] && [ $((reused + computed)) -eq 8 ] && [ "$reused" -le "$committed_before" ]; then
+  pass "resume after a killed worker: $reused units reused (of $committed_before committed before the kill), $computed computed"
+else fail "resume counts: reused '$reused', computed '$computed', committed before '$committed_before'"; fi
+cmp -s "$WORK/kill.gguf" "$WORK/$model-ref.gguf" && pass "resumed artifact identical" || fail "resumed artifact differs"
+
+# kill -9 of the whole (embedded) job at several moments while units are being committed.
+state="$WORK/state-kill9"; rm -f "$WORK/k9.gguf"
+for delay in 0.25 0.45 0.65 0.85; do
+  (SHARDQ_FAULT_DELAY_MS=150 exec timeout -s KILL $delay "$SHARDQ" run "$job" --state "$state" --out "$WORK/k9.gguf" -q) 2>/dev/null || true
+done
+run_job 1 "$job" "$state" "$WORK/k9.gguf" > "$WORK/log3" 2>&1 || { fail "resume after kill -9 failed"; cat "$WORK/log3"; }
+cmp -s "$WORK/k9.gguf" "$WORK/$model-ref.gguf" && pass "after 4 x kill -9: resumed ($(field 1 < "$WORK/log3") reused), artifact identical" ||
+  fail "after kill -9: artifact differs"
+
+# Same explicit job id, different recipe: refused, naming the job.
+printf 'job_id: fixed\nmodel: %s\noutput: { path: %s }\nrecipe:\n  quantize: { preset: Q8_0 }\n' "$MODELS/$model" "$WORK/a.gguf" > "$WORK/a.yaml"
+printf 'job_id: fixed\nmodel: %s\noutput: { path: %s }\nrecipe:\n  quantize: { preset: Q6_K }\n' "$MODELS/$model" "$WORK/a.gguf" > "$WORK/b.yaml"
+"$SHARDQ" run "$WORK/a.yaml" --state "$WORK/state-fixed" -q 2>/dev/null || fail "job a failed"
+if "$SHARDQ" run "$WORK/b.yaml" --state "$WORK/state-fixed" > "$WORK/log4" 2>&1; then fail "changed spec under the same id accepted"
+else grep -q "job 'fixed'.*different spec" "$WORK/log4" && pass "changed spec under the same job id refused: $(tail -1 "$WORK/log4")" || fail "unclear refusal: $(cat "$WORK/log4")"; fi
+finish
