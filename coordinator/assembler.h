@@ -4,6 +4,7 @@
 // self-contained HTML page with per-layer error charts as inline SVG).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,5 +32,10 @@ struct AssembleResult {
 // Fails with Corruption naming the tensor when a blob's checksum does not verify
 // (nothing is written at output_path then; the caller drops that unit and recomputes).
 Result<AssembleResult> AssembleGguf(StateStore& store, const AssembleInput& in);
+
+// One committed blob by tensor name. The StateStore overload fetches through
+// this; tests pass a map-backed fetcher.
+using BlobFetcher = std::function<Result<TensorBlob>(const std::string& tensor)>;
+Result<AssembleResult> AssembleGguf(const BlobFetcher& fetch, const AssembleInput& in);
 
 }  // namespace shardq

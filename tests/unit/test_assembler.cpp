@@ -1,0 +1,377 @@
+// Unit compression + assembly: blobs compressed unit by unit (as worker ranks
+// would, each with its own view of the model) and assembled through a
+// map-backed fetcher give exactly the file `shardq quantize` writes; the
+// manifest and reports describe that file; a corrupt blob leaves nothing behind.
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/crc32c.h"
+#include "common/model.h"
+#include "common/sha256.h"
+#include "common/tensor_order.h"
+#include "coordinator/assembler.h"
+#include "coordinator/output_metadata.h"
+#include "coordinator/quantize_job.h"
+#include "coordinator/unit_plan.h"
+#include "test_util.h"
+#include "worker/calibration_stats.h"
+#include "worker/unit_compressor.h"
+
+namespace shardq {
+namespace {
+
+namespace fs = std::filesystem;
+using BlobMap = std::map<std::string, TensorBlob>;
+
+struct Compressed {
+  BlobMap blobs;
+  std::vector<std::string> order;  // canonical
+  GgufMetadata metadata;
+};
+
+std::vector<TensorInfo> Ordered(const TensorSource& source) {
+  std::vector<TensorInfo> ordered;
+  for (size_t i : CanonicalTensorOrder(source.tensors())) ordered.push_back(source.tensors()[i]);
+  return ordered;
+}
+
+// Plans the model over `n_workers` ranks, then each rank opens the model itself
+// and compresses its own units, as the distributed job does.
+Compressed CompressByRanks(const std::string& model_path, const QuantPlanOptions& options, int n_workers,
+                           const CalibrationStats* stats) {
+  Result<Model> model = OpenModel(model_path);
+  REQUIRE(model.ok());
+  const std::vector<TensorInfo> ordered = Ordered(*model->source);
+  Result<std::vector<TensorChoice>> choices = PlanTensorTypes(ordered, options);
+  REQUIRE(choices.ok());
+  std::map<std::string, TensorChoice> choice_of;
+  for (const TensorChoice& c : *choices) choice_of[c.name] = c;
+  Result<UnitPlan> plan = MakeUnitPlan(ordered, n_workers, 1);
+  REQUIRE(plan.ok());
+
+  Compressed out;
+  for (const TensorInfo& t : ordered) out.order.push_back(t.name);
+  Result<GgufMetadata> metadata = BuildOutputMetadata(*model, options.preset.file_type);
+  REQUIRE(metadata.ok());
+  out.metadata = *metadata;
+
+  for (const RankRange& range : plan->ranges) {
+    Result<Model> rank_model = OpenModel(model_path);  // a rank's own mapping
+    REQUIRE(rank_model.ok());
+    ThreadPool pool(range.rank % 2 + 1);  // thread count must not change bytes
+    for (int64_t u = range.begin; u < range.end; ++u) {
+      UnitCompressInput in;
+      for (const std::string& name : plan->units[u].tensors) {
+        const TensorInfo* t = rank_model->source->Find(name);
+        REQUIRE(t != nullptr);
+        in.tensors.push_back(t);
+        in.choices.push_back(choice_of.at(name));
+      }
+      in.stats = stats;
+      Result<std::vector<TensorBlob>> blobs = CompressUnit(in, *rank_model->source, &pool);
+      REQUIRE(blobs.ok());
+      REQUIRE(blobs->size() == in.tensors.size());
+      for (TensorBlob& b : *blobs) out.blobs[b.name] = std::move(b);
+    }
+  }
+  return out;
+}
+
+BlobFetcher MapFetcher(const BlobMap& blobs) {
+  return [&blobs](const std::string& name) -> Result<TensorBlob> {
+    auto it = blobs.find(name);
+    if (it == blobs.end()) return Status::NotFound("no blob for '" + name + "'");
+    return it->second;
+  };
+}
+
+AssembleInput Input(const Compressed& c, const std::string& path) {
+  AssembleInput in;
+  in.job_id = "job-test";
+  in.output_path = path;
+  in.metadata = c.metadata;
+  in.tensor_order = c.order;
+  in.spec_json = R"({"model":"shakespeare-5m","recipe":{"quantize":{"preset":"Q4_K_M"}}})";
+  return in;
+}
+
+std::string ReferenceQuantize(const std::string& model_path, const std::string& out, const std::string& imatrix) {
+  QuantizeJobOptions options;
+  options.model_path = model_path;
+  options.output_path = out;
+  options.threads = 2;
+  options.imatrix_path = imatrix;
+  Result<QuantizeReport> report = RunQuantizeJob(options, nullptr);
+  REQUIRE(report.ok());
+  return out;
+}
+
+// sha256 by coreutils, not by shardq's own code.
+std::string Sha256Sum(const std::string& path) {
+  std::string cmd = "sha256sum '" + path + "'";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[65] = {};
+  const size_t n = fread(buf, 1, 64, p);
+  pclose(p);
+  REQUIRE(n == 64);
+  return std::string(buf, 64);
+}
+
+std::string ReadText(const std::string& path) {
+  const std::vector<uint8_t> b = testing::ReadFileBytes(path);
+  return std::string(b.begin(), b.end());
+}
+
+const std::string kShakespeare = testing::SharedPath("models/shakespeare-5m");
+
+}  // namespace
+
+TEST_CASE("assemble: units compressed by 1 or 3 ranks give shardq quantize's exact file", "[assemble]") {
+  const std::string dir = testing::MakeTempDir("assemble");
+  const std::string ref = ReferenceQuantize(kShakespeare, dir + "/ref.gguf", "");
+  const std::vector<uint8_t> ref_bytes = testing::ReadFileBytes(ref);
+  REQUIRE(ref_bytes.size() > 1000000);
+
+  for (int workers : {1, 3}) {
+    INFO("workers " << workers);
+    Compressed c = CompressByRanks(kShakespeare, QuantPlanOptions(), workers, nullptr);
+    CHECK(c.blobs.at("blk.0.attn_q.weight").type == GgmlType::Q4_K);
+    CHECK(c.blobs.at("blk.0.attn_norm.weight").type == GgmlType::F32);
+    // The blob's CRC is the CRC-32C of its bytes; its metrics cover every weight.
+    const TensorBlob& q = c.blobs.at("blk.1.ffn_up.weight");
+    CHECK(q.crc32c == Crc32c(q.bytes.data(), q.bytes.size()));
+    CHECK(q.metrics.count == 768 * 256);
+    CHECK(q.metrics.sum_sq_err > 0);
+    CHECK(q.shape == std::vector<int64_t>{768, 256});
+    CHECK_FALSE(q.reason.empty());
+
+    const std::string out = dir + "/dist" + std::to_string(workers) + ".gguf";
+    Result<AssembleResult> r = AssembleGguf(MapFetcher(c.blobs), Input(c, out));
+    REQUIRE(r.ok());
+    CHECK(testing::ReadFileBytes(out) == ref_bytes);
+    CHECK(r->file_bytes == ref_bytes.size());
+    CHECK(r->file_sha256 == Sha256Sum(ref));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("assemble: stories260K (fallback types) matches shardq quantize", "[assemble]") {
+  const std::string model = testing::SharedPath("models/stories260K/stories260K.gguf");
+  const std::string dir = testing::MakeTempDir("assemble");
+  const std::string ref = ReferenceQuantize(model, dir + "/ref.gguf", "");
+  Compressed c = CompressByRanks(model, QuantPlanOptions(), 4, nullptr);
+  const std::string out = dir + "/dist.gguf";
+  Result<AssembleResult> r = AssembleGguf(MapFetcher(c.blobs), Input(c, out));
+  REQUIRE(r.ok());
+  CHECK(testing::ReadFileBytes(out) == testing::ReadFileBytes(ref));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("assemble: importance-weighted units match shardq quantize --imatrix", "[assemble]") {
+  const std::string dir = testing::MakeTempDir("assemble");
+  // Synthetic statistics for every 2-D tensor's input: uneven channel weights.
+  Result<Model> model = OpenModel(kShakespeare);
+  REQUIRE(model.ok());
+  CalibrationStats stats;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (const TensorInfo& t : model->source->tensors()) {
+    if (t.shape.size() != 2) continue;
+    std::vector<float> x(8 * t.row_length());
+    for (size_t i = 0; i < x.size(); ++i) x[i] = normal(rng) * (1.f + (i % t.row_length()) % 5);
+    stats.Entry(t.name, t.row_length()).Accumulate(x.data(), 8, false);
+  }
+  const std::string imatrix = dir + "/stats.sqstats";
+  REQUIRE(stats.Save(imatrix).ok());
+  const std::string ref = ReferenceQuantize(kShakespeare, dir + "/ref.gguf", imatrix);
+
+  QuantPlanOptions options;
+  options.has_imatrix = true;
+  Compressed c = CompressByRanks(kShakespeare, options, 2, &stats);
+  const std::string out = dir + "/dist.gguf";
+  REQUIRE(AssembleGguf(MapFetcher(c.blobs), Input(c, out)).ok());
+  CHECK(testing::ReadFileBytes(out) == testing::ReadFileBytes(ref));
+
+  // Without the statistics the bytes differ: the importance really reached the encoder.
+  Compressed plain = CompressByRanks(kShakespeare, options, 1, nullptr);
+  CHECK(plain.blobs.at("blk.0.attn_q.weight").bytes != c.blobs.at("blk.0.attn_q.weight").bytes);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("compress unit: statistics of the wrong width are an error naming the tensor", "[assemble]") {
+  Result<Model> model = OpenModel(kShakespeare);
+  REQUIRE(model.ok());
+  const TensorInfo* t = model->source->Find("blk.0.ffn_down.weight");
+  REQUIRE(t != nullptr);
+  CalibrationStats stats;
+  std::vector<float> x(256, 1.f);
+  stats.Entry("blk.0.ffn_down.weight", 256).Accumulate(x.data(), 1, false);  // rows are 768 long
+  UnitCompressInput in;
+  in.tensors = {t};
+  in.choices = {TensorChoice{"blk.0.ffn_down.weight", GgmlType::Q6_K, true, "preset"}};
+  in.stats = &stats;
+  Result<std::vector<TensorBlob>> r = CompressUnit(in, *model->source, nullptr);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(r.status().message(), Catch::Contains("blk.0.ffn_down.weight") && Catch::Contains("256") &&
+                                       Catch::Contains("768"));
+
+  // A choice for another tensor, or a count mismatch, is refused too.
+  in.stats = nullptr;
+  in.choices[0].name = "blk.0.ffn_up.weight";
+  CHECK(CompressUnit(in, *model->source, nullptr).status().code() == Status::Code::kInvalidArgument);
+  in.choices.clear();
+  CHECK(CompressUnit(in, *model->source, nullptr).status().code() == Status::Code::kInvalidArgument);
+}
+
+TEST_CASE("assemble: manifest describes the file, in canonical order, deterministically", "[assemble]") {
+  const std::string dir = testing::MakeTempDir("assemble");
+  Compressed c = CompressByRanks(kShakespeare, QuantPlanOptions(), 2, nullptr);
+  const std::string out = dir + "/model.gguf";
+  Result<AssembleResult> r = AssembleGguf(MapFetcher(c.blobs), Input(c, out));
+  REQUIRE(r.ok());
+  CHECK(r->manifest_path == out + ".manifest.json");
+  CHECK(r->report_json_path == out + ".report.json");
+  CHECK(r->report_html_path == out + ".report.html");
+
+  const std::string manifest_text = ReadText(r->manifest_path);
+  const nlohmann::json m = nlohmann::json::parse(manifest_text);
+  const std::vector<uint8_t> file = testing::ReadFileBytes(out);
+  CHECK(m["file"] == "model.gguf");
+  CHECK(m["sha256"] == Sha256Sum(out));
+  CHECK(m["sha256"] == r->file_sha256);
+  CHECK(m["bytes"] == file.size());
+
+  // Offsets and sizes as the GGUF reader sees the file; sha256 of each tensor's bytes there.
+  Result<Model> reread = OpenModel(out);
+  REQUIRE(reread.ok());
+  REQUIRE(m["tensors"].size() == c.order.size());
+  uint64_t prev_end = 0;
+  for (size_t i = 0; i < c.order.size(); ++i) {
+    const nlohmann::json& t = m["tensors"][i];
+    INFO(c.order[i]);
+    CHECK(t["name"] == c.order[i]);
+    const TensorInfo* info = reread->source->Find(c.order[i]);
+    REQUIRE(info != nullptr);
+    CHECK(t["type"] == GgmlTypeName(info->type));
+    CHECK(t["shape"].get<std::vector<int64_t>>() == info->shape);
+    CHECK(t["offset"] == info->offset);
+    CHECK(t["bytes"] == info->nbytes);
+    CHECK(t["offset"].get<uint64_t>() % 32 == 0);
+    CHECK(t["offset"].get<uint64_t>() >= prev_end);
+    prev_end = t["offset"].get<uint64_t>() + t["bytes"].get<uint64_t>();
+    REQUIRE(prev_end <= file.size());
+    CHECK(t["sha256"] == Sha256Hex(file.data() + info->offset, info->nbytes));
+  }
+  CHECK(m["tensors"][0]["name"] == "token_embd.weight");
+  CHECK(m["tensors"][c.order.size() - 1]["name"] == "output.weight");
+
+  // The same blobs assembled elsewhere give the same bytes and the same manifest.
+  fs::create_directories(dir + "/again");
+  Result<AssembleResult> again = AssembleGguf(MapFetcher(c.blobs), Input(c, dir + "/again/model.gguf"));
+  REQUIRE(again.ok());
+  CHECK(ReadText(again->manifest_path) == manifest_text);
+  CHECK(testing::ReadFileBytes(dir + "/again/model.gguf") == file);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("assemble: report JSON and a self-contained HTML page with SVG charts", "[assemble]") {
+  const std::string dir = testing::MakeTempDir("assemble");
+  Compressed c = CompressByRanks(kShakespeare, QuantPlanOptions(), 1, nullptr);
+  const std::string out = dir + "/model.gguf";
+  Result<AssembleResult> r = AssembleGguf(MapFetcher(c.blobs), Input(c, out));
+  REQUIRE(r.ok());
+
+  const nlohmann::json rep = nlohmann::json::parse(ReadText(r->report_json_path));
+  CHECK(rep["spec"]["recipe"]["quantize"]["preset"] == "Q4_K_M");
+  REQUIRE(rep["tensors"].size() == c.order.size());
+  const nlohmann::json& q = rep["tensors"][2];  // blk.0.attn_q.weight
+  CHECK(q["name"] == "blk.0.attn_q.weight");
+  CHECK(q["type"] == "Q4_K");
+  CHECK(q["bytes"] == 256 / 256 * 144 * 256);  // one Q4_K block (144 bytes) per 256-wide row
+  CHECK(q["bpw"].get<double>() == Approx(4.5));
+  const TensorBlob& blob = c.blobs.at("blk.0.attn_q.weight");
+  CHECK(q["rmse"].get<double>() == Approx(std::sqrt(blob.metrics.sum_sq_err / blob.metrics.count)));
+  CHECK(q["relative_rmse"].get<double>() > 0.01);
+  CHECK(q["relative_rmse"].get<double>() < 0.2);
+  CHECK(q["sqnr_db"].get<double>() > 10);
+  CHECK(q["max_abs_err"].get<double>() == blob.metrics.max_abs_err);
+  CHECK(q["reason"] == blob.reason);
+  const nlohmann::json& norm = rep["tensors"][1];  // blk.0.attn_norm.weight, copied exactly
+  CHECK(norm["type"] == "F32");
+  CHECK(norm["rmse"] == 0.0);
+  CHECK(norm["sqnr_db"].is_null());
+  CHECK(rep["totals"]["weights"] == 5246208);
+  CHECK(rep["totals"]["bpw"].get<double>() > 4.5);
+  CHECK(rep["totals"]["bpw"].get<double>() < 6.0);
+
+  const std::string html = ReadText(r->report_html_path);
+  CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("polyline") != std::string::npos);
+  CHECK(html.find("http://") == std::string::npos);
+  CHECK(html.find("https://") == std::string::npos);
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("blk.5.ffn_down.weight") != std::string::npos);
+  for (const char* kind : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
+    CHECK(html.find(std::string(">") + kind + "</text>") != std::string::npos);
+  CHECK(html.find("&quot;preset&quot;") != std::string::npos);  // the spec, escaped
+  fs::remove_all(dir);
+}
+
+TEST_CASE("assemble: a corrupt or missing blob fails naming the tensor, leaving no file", "[assemble]") {
+  const std::string dir = testing::MakeTempDir("assemble");
+  Compressed c = CompressByRanks(kShakespeare, QuantPlanOptions(), 1, nullptr);
+  const std::string out = dir + "/model.gguf";
+
+  SECTION("flipped bytes") {
+    BlobMap bad = c.blobs;
+    bad.at("blk.3.ffn_down.weight").bytes[100] ^= 0x10;
+    Result<AssembleResult> r = AssembleGguf(MapFetcher(bad), Input(c, out));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Status::Code::kCorruption);
+    CHECK_THAT(r.status().message(), Catch::Contains("blk.3.ffn_down.weight") && Catch::Contains("checksum"));
+  }
+  SECTION("bytes corrupted between the header pass and the data pass") {
+    // The fetcher serves good bytes the first time each tensor is asked for, then flips the last tensor.
+    std::map<std::string, int> calls;
+    BlobFetcher flaky = [&](const std::string& name) -> Result<TensorBlob> {
+      TensorBlob b = c.blobs.at(name);
+      if (name == "output.weight" && calls[name]++ > 0) b.bytes[0] ^= 1;
+      return b;
+    };
+    Result<AssembleResult> r = AssembleGguf(flaky, Input(c, out));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Status::Code::kCorruption);
+    CHECK_THAT(r.status().message(), Catch::Contains("output.weight"));
+  }
+  SECTION("missing blob") {
+    BlobMap missing = c.blobs;
+    missing.erase("blk.4.attn_v.weight");
+    Result<AssembleResult> r = AssembleGguf(MapFetcher(missing), Input(c, out));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Status::Code::kNotFound);
+    CHECK_THAT(r.status().message(), Catch::Contains("blk.4.attn_v.weight"));
+  }
+  SECTION("a blob whose size does not fit its type and shape") {
+    BlobMap bad = c.blobs;
+    TensorBlob& b = bad.at("blk.2.attn_k.weight");
+    b.bytes.resize(b.bytes.size() - 144);
+    b.crc32c = Crc32c(b.bytes.data(), b.bytes.size());
+    Result<AssembleResult> r = AssembleGguf(MapFetcher(bad), Input(c, out));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Status::Code::kCorruption);
+    CHECK_THAT(r.status().message(), Catch::Contains("blk.2.attn_k.weight"));
+  }
+  // Nothing at the output path, no temp file, no manifest or report.
+  CHECK(fs::is_empty(dir));
+  fs::remove_all(dir);
+}
+
+}  // namespace shardq

@@ -1,0 +1,66 @@
+#include "worker/unit_compressor.h"
+
+#include <string>
+
+#include "common/crc32c.h"
+#include "worker/tensor_quantizer.h"
+
+namespace shardq {
+
+// Mirrors RunQuantizeJob's per-tensor steps exactly (same read, same importance
+// rule, same encoder), so a distributed job writes the bytes `shardq quantize` does.
+Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, TensorSource& source, ThreadPool* pool) {
+  if (in.tensors.size() != in.choices.size()) {
+    return Status::InvalidArgument("compress unit: " + std::to_string(in.tensors.size()) + " tensors but " +
+                                   std::to_string(in.choices.size()) + " type choices");
+  }
+  ThreadPool single(1);  // the quantizer needs a pool; the caller may have none
+  if (pool == nullptr) pool = &single;
+  std::vector<TensorBlob> blobs;
+  blobs.reserve(in.tensors.size());
+  std::vector<float> data;
+  QuantizedTensor q;
+  for (size_t i = 0; i < in.tensors.size(); ++i) {
+    const TensorInfo* t = in.tensors[i];
+    const TensorChoice& choice = in.choices[i];
+    if (t == nullptr) return Status::InvalidArgument("compress unit: tensor " + std::to_string(i) + " is null");
+    if (choice.name != t->name) {
+      return Status::InvalidArgument("compress unit: tensor '" + t->name + "' was given the type choice of '" +
+                                     choice.name + "'");
+    }
+    SHARDQ_RETURN_IF_ERROR(source.ReadF32(*t, &data));
+
+    // Only quantized tensors are weighted; F32 copies ignore importance.
+    std::vector<float> importance;
+    const ChannelStats* s = (choice.quantized && in.stats) ? in.stats->Find(t->name) : nullptr;
+    if (s) {
+      if (s->n_channels != t->row_length()) {
+        return Status::InvalidArgument("calibration statistics: entry '" + t->name + "' has " +
+                                       std::to_string(s->n_channels) + " channels, the tensor's rows have " +
+                                       std::to_string(t->row_length()) + " (statistics of another model?)");
+      }
+      importance = s->MeanSquare();
+    }
+    SHARDQ_RETURN_IF_ERROR(QuantizeTensor(data.data(), t->n_rows(), t->row_length(), choice.type,
+                                          importance.empty() ? nullptr : importance.data(), pool, &q)
+                               .WithContext(t->file + ": tensor '" + t->name + "': "));
+    source.Release(*t);
+
+    TensorBlob blob;
+    blob.name = t->name;
+    blob.type = choice.type;
+    blob.shape = t->shape;
+    blob.bytes = std::move(q.bytes);
+    q.bytes.clear();
+    blob.crc32c = Crc32c(blob.bytes.data(), blob.bytes.size());
+    blob.metrics.sum_sq_err = q.error.sum_sq_err;
+    blob.metrics.sum_sq_ref = q.error.sum_sq_ref;
+    blob.metrics.max_abs_err = q.error.max_abs_err;
+    blob.metrics.count = q.error.count;
+    blob.reason = choice.reason;
+    blobs.push_back(std::move(blob));
+  }
+  return blobs;
+}
+
+}  // namespace shardq
