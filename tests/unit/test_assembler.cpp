@@ -17,6 +17,7 @@
 #include "coordinator/assembler.h"
 #include "coordinator/output_metadata.h"
 #include "coordinator/quantize_job.h"
+#include "coordinator/state_store.h"
 #include "coordinator/unit_plan.h"
 #include "test_util.h"
 #include "worker/calibration_stats.h"
@@ -158,6 +159,44 @@ TEST_CASE("assemble: units compressed by 1 or 3 ranks give shardq quantize's exa
     CHECK(r->file_bytes == ref_bytes.size());
     CHECK(r->file_sha256 == Sha256Sum(ref));
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("assemble: through the RocksDB state store, units committed in any order", "[assemble]") {
+  const std::string dir = testing::MakeTempDir("assemble");
+  const std::string ref = ReferenceQuantize(kShakespeare, dir + "/ref.gguf", "");
+  Compressed c = CompressByRanks(kShakespeare, QuantPlanOptions(), 2, nullptr);
+  Result<std::unique_ptr<StateStore>> store = StateStore::Open(dir + "/state");
+  REQUIRE(store.ok());
+  Result<Model> model = OpenModel(kShakespeare);
+  REQUIRE(model.ok());
+  Result<UnitPlan> plan = MakeUnitPlan(model->source->tensors(), 2, 1);
+  REQUIRE(plan.ok());
+  // Units arrive as ranks finish them: last first.
+  for (auto u = plan->units.rbegin(); u != plan->units.rend(); ++u) {
+    UnitRecord rec;
+    rec.index = u->index;
+    rec.name = u->name;
+    rec.tensors = u->tensors;
+    rec.worker_rank = plan->OwnerOf(u->index);
+    std::vector<TensorBlob> blobs;
+    for (const std::string& name : u->tensors) blobs.push_back(c.blobs.at(name));
+    REQUIRE((*store)->CommitUnit("job-test", rec, blobs).ok());
+  }
+  AssembleInput in = Input(c, dir + "/dist.gguf");
+  Result<AssembleResult> r = AssembleGguf(**store, in);
+  REQUIRE(r.ok());
+  CHECK(testing::ReadFileBytes(dir + "/dist.gguf") == testing::ReadFileBytes(ref));
+
+  // Another job id has no blobs: NotFound naming the tensor, nothing written.
+  in.job_id = "job-other";
+  in.output_path = dir + "/other.gguf";
+  Result<AssembleResult> missing = AssembleGguf(**store, in);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == Status::Code::kNotFound);
+  CHECK_THAT(missing.status().message(), Catch::Contains("token_embd.weight"));
+  CHECK_FALSE(fs::exists(dir + "/other.gguf"));
+  store->reset();
   fs::remove_all(dir);
 }
 
