@@ -105,6 +105,7 @@ Status Run(const GenerateFlags& f) {
     for (int32_t id : ids) std::printf(" %d", id);
     std::printf("\n");
   }
+  std::fflush(stdout);  // the text and ids come before the timing line, also through one pipe
   std::fprintf(stderr, "shardq generate: prompt %zu tokens in %.3f s (%.1f tok/s), generated %d tokens in %.3f s (%.1f tok/s)\n",
                n_prompt, prompt_s, n_prompt / std::max(prompt_s, 1e-9), generated, gen_s,
                generated / std::max(gen_s, 1e-9));

@@ -311,3 +311,30 @@ TEST_CASE("sampling: greedy is argmax, temperature sampling follows the seed and
   CHECK(seen[2] > 100);
   CHECK(seen[0] > 5);  // p ~ 0.04
 }
+
+TEST_CASE("shardq generate: greedy text and ids from the CLI, bad prompt ids rejected", "[forward]") {
+  auto run = [](const std::string& args) {
+    const std::string cmd = std::string(SHARDQ_BINARY) + " generate " + args + " 2>&1";
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
+  };
+  const std::string model = testing::SharedPath("models/stories260K/stories260K.gguf");
+  auto [code, out] = run("-m " + model + " -n 20 --ids");
+  CHECK(code == 0);
+  CHECK(out.find("Once upon a time, there was a little girl named Lily") != std::string::npos);
+  CHECK(out.find("ids: 1 403 407 261 378 432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337\n") !=
+        std::string::npos);
+  std::tie(code, out) = run("-m " + model + " --prompt-ids '403 512' -n 2");
+  CHECK(code == 1);
+  CHECK(out.find("'512' at position 1 is not a token id below 512") != std::string::npos);
+  // Sampling is reproducible from its seed.
+  const std::string sampled = "-m " + model + " -n 16 --temp 0.9 --top-p 0.95 --seed 11 --ids";
+  auto a = run(sampled), b = run(sampled);
+  CHECK(a.first == 0);
+  CHECK(a.second.substr(0, a.second.find("shardq generate:")) == b.second.substr(0, b.second.find("shardq generate:")));
+}
