@@ -115,7 +115,7 @@ TEST_CASE("tensor blob: encode/decode round trip and fixed layout", "[state]") {
   CHECK(d->name == "ab");
   CHECK(d->type == GgmlType::Q8_0);
   CHECK(d->shape == std::vector<int64_t>{1, 32});
-  CHECK(d->bytes == b.bytes);
+  CHECK((d->bytes == b.bytes));  // a bool: Catch would print whole vectors
   CHECK(d->crc32c == crc);
   CHECK(d->metrics.sum_sq_err == 0.5);
   CHECK(d->metrics.sum_sq_ref == 2.0);
@@ -127,7 +127,7 @@ TEST_CASE("tensor blob: encode/decode round trip and fixed layout", "[state]") {
   const auto rec2 = EncodeTensorBlob(big);
   auto d2 = DecodeTensorBlob(rec2.data(), rec2.size(), "test");
   REQUIRE(d2.ok());
-  CHECK(d2->bytes == big.bytes);
+  CHECK((d2->bytes == big.bytes));
   CHECK(d2->shape == big.shape);
 }
 
@@ -292,7 +292,7 @@ TEST_CASE("state store: units commit atomically, survive reopen, drop", "[state]
       auto b = store->GetBlob("job-a", u.tensors[k]);
       REQUIRE(b.ok());
       const TensorBlob want = MakeBlob(u.index, static_cast<int>(k));
-      CHECK(b->bytes == want.bytes);
+      CHECK((b->bytes == want.bytes));
       CHECK(b->shape == want.shape);
       CHECK(b->metrics.sum_sq_ref == 300.25);
       CHECK(b->reason == "preset");
@@ -366,7 +366,7 @@ TEST_CASE("state store: a byte flipped in the DB files is Corruption naming the 
   REQUIRE(store->CommitUnit("job-f", unit, {blob}).ok());
   auto again = store->GetBlob("job-f", blob.name);
   REQUIRE(again.ok());
-  CHECK(again->bytes == blob.bytes);
+  CHECK((again->bytes == blob.bytes));
 }
 
 // Run only as the child of the crash test (hidden tag): commits units until killed,
@@ -445,7 +445,7 @@ TEST_CASE("state store: kill -9 while committing, reopen: every listed unit is w
         auto b = store->GetBlob("job-c", u.tensors[k]);
         INFO(b.status().ToString());
         REQUIRE(b.ok());
-        REQUIRE(b->bytes == MakeBlob(u.index, k).bytes);
+        REQUIRE((b->bytes == MakeBlob(u.index, k).bytes));
       }
     }
     // Nothing of an uncommitted unit is visible.
