@@ -1,7 +1,10 @@
 #include "coordinator/job_runner.h"
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -62,6 +65,15 @@ Result<std::set<int64_t>> VerifyCommittedUnits(StateStore& store, const std::str
     ++*recovered;
   }
   return good;
+}
+
+// SHARDQ_REPORT_RSS set: one parseable line per process for bench_scaling,
+// which cannot see per-rank peaks through mpirun's own rusage.
+void MaybeReportPeakRss(int rank) {
+  if (std::getenv("SHARDQ_REPORT_RSS") == nullptr) return;
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  std::fprintf(stderr, "shardq: rank %d peak RSS %ld KiB\n", rank, ru.ru_maxrss);
 }
 
 }  // namespace
@@ -234,6 +246,7 @@ int RunJobCommand(const RunOptions& o) {
           std::fprintf(stderr, "shardq run: rank %d: %s\n", mpi.rank(), st.message().c_str());
           mpi.Abort(1);
         }
+        MaybeReportPeakRss(mpi.rank());
         return 0;
       }
       Result<RunSummary> r = RunCoordinator(mpi, o);
@@ -244,6 +257,7 @@ int RunJobCommand(const RunOptions& o) {
         mpi.Abort(1);
       }
       DismissWorkers(mpi);
+      MaybeReportPeakRss(0);
       return report(r);
     }
     // mpirun -np 1: the embedded layout, as without mpirun.
@@ -254,6 +268,7 @@ int RunJobCommand(const RunOptions& o) {
   Result<RunSummary> r = RunCoordinator(*pair[0], o);
   DismissWorkers(*pair[0]);
   worker.join();
+  MaybeReportPeakRss(0);
   return report(r);
 }
 
