@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   shardq::AddQuantizeCommand(app, &exit_code);
   shardq::AddInspectCommand(app, &exit_code);
   shardq::AddRunCommand(app, &exit_code);
+  shardq::AddCalibrateCommand(app, &exit_code);
   shardq::AddGenerateCommand(app, &exit_code);
   shardq::AddEvalCommand(app, &exit_code);
   try {

@@ -296,17 +296,39 @@ Status LlamaForward::Decode(int32_t token, std::vector<float>* logits) {
 
 Status LlamaForward::Eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits) {
   SHARDQ_RETURN_IF_ERROR(CheckTokens(tokens));
-  if (tokens.size() == 1) return Decode(tokens[0], logits);
-  const LlamaConfig& c = config();
+  if (tokens.size() == 1 && !observer_) return Decode(tokens[0], logits);
   const int64_t n = static_cast<int64_t>(tokens.size());
+  std::vector<float> x;
+  SHARDQ_RETURN_IF_ERROR(Embed(tokens, &x));
+  RunLayers(0, config().n_layers, n, x.data());
+  Advance(n);
+  Head(x.data(), n, all_logits ? n : 1, logits);
+  return Status::OK();
+}
+
+Status LlamaForward::Embed(std::span<const int32_t> tokens, std::vector<float>* hidden) const {
+  SHARDQ_RETURN_IF_ERROR(CheckTokens(tokens));
+  const int64_t dim = config().dim, n = static_cast<int64_t>(tokens.size());
+  hidden->resize(static_cast<size_t>(n * dim));
+  for (int64_t i = 0; i < n; ++i) weights_.token_embd().DequantizeRows(tokens[i], 1, hidden->data() + i * dim);
+  return Status::OK();
+}
+
+void LlamaForward::RunLayers(int64_t begin, int64_t end, int64_t n, float* x) {
+  const LlamaConfig& c = config();
   const int64_t dim = c.dim, kv_dim = c.n_kv_heads * c.head_dim(), hidden = c.hidden_dim;
   const double eps = c.rms_norm_eps;
-  std::vector<float> x(n * dim), xn(n * dim), q(n * dim), k(n * kv_dim), v(n * kv_dim), att(n * dim),
-      o(n * dim), g(n * hidden), u(n * hidden);
-  for (int64_t i = 0; i < n; ++i) weights_.token_embd().DequantizeRows(tokens[i], 1, x.data() + i * dim);
-  for (int64_t l = 0; l < c.n_layers; ++l) {
+  std::vector<float> xn(n * dim), q(n * dim), k(n * kv_dim), v(n * kv_dim), att(n * dim), o(n * dim),
+      g(n * hidden), u(n * hidden);
+  auto observe = [&](int64_t l, const char* what, const float* in, int64_t cols) {
+    if (observer_) observer_("blk." + std::to_string(l) + "." + what + ".weight", in, n, cols);
+  };
+  for (int64_t l = begin; l < end; ++l) {
     const LlamaLayerWeights& L = weights_.layers()[l];
-    RmsNormRows(x.data(), L.attn_norm.data(), n, dim, eps, xn.data());
+    RmsNormRows(x, L.attn_norm.data(), n, dim, eps, xn.data());
+    observe(l, "attn_q", xn.data(), dim);
+    observe(l, "attn_k", xn.data(), dim);
+    observe(l, "attn_v", xn.data(), dim);
     MatMul(L.wq, xn.data(), n, q.data());
     MatMul(L.wk, xn.data(), n, k.data());
     MatMul(L.wv, xn.data(), n, v.data());
@@ -314,21 +336,32 @@ Status LlamaForward::Eval(std::span<const int32_t> tokens, bool all_logits, std:
     Rope(k.data(), n, c.n_kv_heads);
     StoreKv(l, k.data(), v.data(), n);
     AttentionBatched(l, q.data(), n, att.data());
+    observe(l, "attn_output", att.data(), dim);
     MatMul(L.wo, att.data(), n, o.data());
-    AddInPlace(x.data(), o.data(), n * dim);
-    RmsNormRows(x.data(), L.ffn_norm.data(), n, dim, eps, xn.data());
+    AddInPlace(x, o.data(), n * dim);
+    RmsNormRows(x, L.ffn_norm.data(), n, dim, eps, xn.data());
+    observe(l, "ffn_gate", xn.data(), dim);
+    observe(l, "ffn_up", xn.data(), dim);
     MatMul(L.w_gate, xn.data(), n, g.data());
     MatMul(L.w_up, xn.data(), n, u.data());
     for (int64_t i = 0; i < n * hidden; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    observe(l, "ffn_down", g.data(), hidden);
     MatMul(L.w_down, g.data(), n, o.data());
-    AddInPlace(x.data(), o.data(), n * dim);
+    AddInPlace(x, o.data(), n * dim);
   }
-  n_past_ += n;
-  const int64_t first = all_logits ? 0 : n - 1, m = n - first;
-  RmsNormRows(x.data() + first * dim, weights_.output_norm().data(), m, dim, eps, xn.data());
+}
+
+void LlamaForward::Head(const float* x, int64_t n, int64_t m, std::vector<float>* logits) {
+  const LlamaConfig& c = config();
+  const int64_t dim = c.dim;
+  // Only the rows whose logits are wanted are normalized, unless the observer
+  // needs the head's whole input.
+  const int64_t first = observer_ ? 0 : n - m;
+  std::vector<float> xn((n - first) * dim);
+  RmsNormRows(x + first * dim, weights_.output_norm().data(), n - first, dim, c.rms_norm_eps, xn.data());
+  if (observer_) observer_("output.weight", xn.data(), n, dim);
   logits->resize(static_cast<size_t>(m * c.vocab_size));
-  MatMul(weights_.output(), xn.data(), m, logits->data());
-  return Status::OK();
+  MatMul(weights_.output(), xn.data() + (n - m - first) * dim, m, logits->data());
 }
 
 }  // namespace shardq

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -23,6 +25,13 @@ struct ForwardOptions {
   int n_threads = 0;        // <= 0: DefaultThreadCount()
   int64_t max_context = 0;  // KV cache positions; <= 0: the model's context_length (512 if unknown)
 };
+
+// Sees the input of every linear layer in the batched path, before the
+// product: `weight` is the GGUF name of the consuming tensor
+// ("blk.3.attn_q.weight", ..., "output.weight"), x is n rows of cols values.
+// Calibration statistics are gathered through it.
+using LinearInputObserver =
+    std::function<void(const std::string& weight, const float* x, int64_t n, int64_t cols)>;
 
 class LlamaForward {
  public:
@@ -42,6 +51,19 @@ class LlamaForward {
   // logits gets n * vocab_size values (row per position); otherwise only the
   // last position's vocab_size values.
   Status Eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits);
+
+  // The same computation as Eval, as pipeline stages, so ranks that own
+  // different layers can run one sequence between them (calibration):
+  // Embed -> RunLayers(0, a) -> RunLayers(a, b) -> ... -> Head, then Advance.
+  Status Embed(std::span<const int32_t> tokens, std::vector<float>* hidden) const;
+  // Layers [begin, end) on n rows of hidden states at positions n_past() ...
+  // (does not advance the position: call Advance(n) once the sequence is through).
+  void RunLayers(int64_t begin, int64_t end, int64_t n, float* hidden);
+  // Final norm and output projection of the last `m` of n rows (the observer sees all n).
+  void Head(const float* hidden, int64_t n, int64_t m, std::vector<float>* logits);
+  void Advance(int64_t n) { n_past_ += n; }
+
+  void SetLinearInputObserver(LinearInputObserver observer) { observer_ = std::move(observer); }
 
  private:
   Status CheckTokens(std::span<const int32_t> tokens) const;
@@ -68,6 +90,7 @@ class LlamaForward {
   std::vector<uint8_t> act_q_;
   std::vector<float> act_rt_;
   std::vector<float> scores_;
+  LinearInputObserver observer_;
 };
 
 // RMSNorm of n rows of `dim` values: y = x / sqrt(mean(x^2) + eps) * w.
