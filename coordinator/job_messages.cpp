@@ -35,6 +35,7 @@ std::vector<uint8_t> EncodeAssignment(const JobAssignment& a) {
   j["output_tensor_type"] = a.output_tensor_type;
   j["token_embedding_type"] = a.token_embedding_type;
   j["use_importance"] = a.use_importance;
+  j["calib"] = {a.calib_text, a.calib_samples, a.calib_seq_len, a.calib_hessian};
   j["todo"] = a.todo;
   j["threads"] = a.threads;
   for (const auto& r : a.ranges) j["ranges"].push_back({r.rank, r.begin, r.end});
@@ -62,6 +63,11 @@ Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
     a.output_tensor_type = j.at("output_tensor_type");
     a.token_embedding_type = j.at("token_embedding_type");
     a.use_importance = j.at("use_importance");
+    const auto& c = j.at("calib");
+    a.calib_text = c.at(0);
+    a.calib_samples = c.at(1);
+    a.calib_seq_len = c.at(2);
+    a.calib_hessian = c.at(3);
     a.todo = j.at("todo").get<std::vector<int64_t>>();
     a.threads = j.at("threads");
     for (const auto& r : j.at("ranges")) a.ranges.push_back({r[0].get<int>(), r[1].get<int64_t>(), r[2].get<int64_t>()});

@@ -23,7 +23,12 @@ struct JobAssignment {
   bool pure = false;
   std::vector<std::string> tensor_types;
   std::string output_tensor_type, token_embedding_type;
-  bool use_importance = false;        // imatrix algorithm: stats travel with the job
+  bool use_importance = false;        // imatrix algorithm: workers calibrate, then weight by importance
+  // Calibration (when use_importance): every worker runs the forward of its
+  // layers over these windows, hidden states flowing rank to rank.
+  std::string calib_text;
+  int64_t calib_samples = 0, calib_seq_len = 0;
+  bool calib_hessian = false;
   std::vector<RankRange> ranges;      // the whole pipeline
   std::vector<int64_t> todo;          // unit indices to compute (all ranks' units)
   int threads = 1;                    // per worker

@@ -85,8 +85,6 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   if (!o.output_override.empty()) spec.output_path = o.output_override;
   if (!o.state_override.empty()) spec.state_dir = o.state_override;
   SHARDQ_RETURN_IF_ERROR(ValidateRecipe(spec, o.spec_path));
-  if (spec.quantize.algorithm == "imatrix")
-    return Status::Unsupported(o.spec_path + ": recipe.quantize.algorithm: imatrix (pipeline calibration) is not available in `shardq run` yet; use rtn, or `shardq calibrate` + `shardq quantize --imatrix`");
 
   SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(spec.model));
   const std::vector<TensorInfo>& infos = model.source->tensors();
@@ -101,6 +99,13 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   a.output_tensor_type = spec.quantize.output_tensor_type;
   a.token_embedding_type = spec.quantize.token_embedding_type;
   a.threads = ThreadsPerWorker(o, under_mpi);
+  if (spec.quantize.algorithm == "imatrix" && spec.calibration) {
+    a.use_importance = true;
+    a.calib_text = spec.calibration->text;
+    a.calib_samples = spec.calibration->samples;
+    a.calib_seq_len = spec.calibration->seq_len;
+    a.calib_hessian = spec.calibration->hessian;
+  }
   SHARDQ_ASSIGN_OR_RETURN(QuantPlanOptions plan_options, PlanOptionsOf(a));
   // Planned here too, so a spec whose types cannot apply fails before any work.
   SHARDQ_RETURN_IF_ERROR(PlanTensorTypes(ordered, plan_options).status().WithContext(spec.model + ": "));
@@ -145,8 +150,11 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
                sum.job_id.c_str(), (long long)sum.units_total, n_workers, (long long)sum.units_reused,
                spec.state_dir.c_str(), (long long)a.todo.size());
 
-  // Compress: every worker gets the assignment (with an empty share it just reports done).
-  SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kCompressing));
+  // Every worker gets the assignment (with an empty share it just reports done).
+  // With the imatrix algorithm the workers first calibrate as a pipeline, then compress.
+  SHARDQ_RETURN_IF_ERROR(
+      store->SetJobState(sum.job_id, a.use_importance && !a.todo.empty() ? JobState::kCalibrating : JobState::kCompressing));
+  bool compressing = !(a.use_importance && !a.todo.empty());
   const std::vector<uint8_t> assignment = EncodeAssignment(a);
   for (int r = 1; r < t.size(); ++r) SHARDQ_RETURN_IF_ERROR(t.Send(r, kTagJob, assignment));
   ProgressBar bar(!o.quiet && ProgressBar::StderrIsTerminal());
@@ -169,6 +177,10 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     if (m->unit < 0 || m->unit >= sum.units_total) {
       if (first_error.empty()) first_error = "rank " + std::to_string(from) + " sent unknown unit " + std::to_string(m->unit);
       continue;
+    }
+    if (!compressing) {
+      compressing = true;
+      SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kCompressing));
     }
     const Unit& u = plan.units[m->unit];
     UnitRecord rec;

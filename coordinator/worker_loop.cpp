@@ -6,11 +6,18 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <set>
 #include <thread>
 
+#include "common/hf_tokenizer_json.h"
 #include "common/model.h"
 #include "common/tensor_order.h"
 #include "coordinator/job_messages.h"
+#include "worker/calibration.h"
+#include "worker/llama_weights.h"
 #include "worker/unit_compressor.h"
 
 namespace shardq {
@@ -19,6 +26,72 @@ namespace {
 int EnvInt(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoi(v) : fallback;
+}
+
+std::vector<uint8_t> FloatBytes(const std::vector<float>& v) {
+  std::vector<uint8_t> b(v.size() * sizeof(float));
+  std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+
+// This rank's stage of the calibration pipeline. Units are in pipeline order
+// (0 = embeddings, 1..L = blocks, L+1 = head), so the rank owning unit 0 embeds
+// each window, every rank runs the blocks of its range and hands the hidden
+// states to the next rank, and the rank owning the head sees its input. Every
+// rank takes part (later stages need the states that flow through earlier
+// ones) but accumulates statistics only for the tensors in `wanted`.
+Status CalibrationStage(Transport& t, const JobAssignment& a, const UnitPlan& plan,
+                        const std::set<std::string>& wanted, CalibrationStats* stats) {
+  size_t me = 0;
+  while (me < a.ranges.size() && a.ranges[me].rank != t.rank()) ++me;
+  if (me == a.ranges.size()) return Status::OK();  // not in the pipeline
+  const RankRange& range = a.ranges[me];
+  const int prev = me > 0 ? a.ranges[me - 1].rank : -1;
+  const int next = me + 1 < a.ranges.size() ? a.ranges[me + 1].rank : -1;
+  const int64_t n_units = static_cast<int64_t>(plan.units.size());
+
+  std::ifstream in(a.calib_text, std::ios::binary);
+  if (!in) return Status::NotFound(a.calib_text + ": cannot open calibration text");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(a.model_path));
+  SHARDQ_ASSIGN_OR_RETURN(Tokenizer tokenizer, TokenizerForModel(model));
+  SHARDQ_ASSIGN_OR_RETURN(auto windows, CalibrationWindows(tokenizer, text, a.calib_samples, a.calib_seq_len,
+                                                           a.calib_text));
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<LlamaWeights> weights, LlamaWeights::Load(std::move(model)));
+  const int64_t n_layers = weights->config().n_layers, dim = weights->config().dim;
+  if (n_units != n_layers + 2)
+    return Status::Unsupported(a.model_path + ": calibration needs the embeddings, every block and the head as units");
+  ForwardOptions fo;
+  fo.n_threads = a.threads;
+  fo.max_context = a.calib_seq_len;
+  fo.blas_threads = 1;  // statistics independent of the rank's thread count (see ForwardOptions)
+  LlamaForward forward(*weights, fo);
+  forward.SetLinearInputObserver(StatsObserver(stats, a.calib_hessian, &wanted));
+  const int64_t layer_begin = std::max<int64_t>(range.begin, 1) - 1;
+  const int64_t layer_end = std::min<int64_t>(range.end, n_layers + 1) - 1;
+  std::vector<float> hidden, logits;
+  std::vector<uint8_t> payload;
+  for (const auto& w : windows) {
+    const int64_t n = static_cast<int64_t>(w.size());
+    forward.Reset();
+    if (range.begin == 0) {
+      SHARDQ_RETURN_IF_ERROR(forward.Embed(w, &hidden));
+    } else {
+      SHARDQ_RETURN_IF_ERROR(t.Recv(prev, kTagActivations, &payload, nullptr));
+      if (payload.size() != static_cast<size_t>(n * dim) * sizeof(float))
+        return Status::Internal("calibration: rank " + std::to_string(prev) + " sent " +
+                                std::to_string(payload.size()) + " bytes of hidden states");
+      hidden.resize(n * dim);
+      std::memcpy(hidden.data(), payload.data(), payload.size());
+    }
+    if (layer_end > layer_begin) forward.RunLayers(layer_begin, layer_end, n, hidden.data());
+    if (range.end == n_units) {
+      forward.Head(hidden.data(), n, 1, &logits);
+    } else {
+      SHARDQ_RETURN_IF_ERROR(t.Send(next, kTagActivations, FloatBytes(hidden)));
+    }
+  }
+  return Status::OK();
 }
 
 // Compresses the assignment's units that fall in this rank's range.
@@ -36,6 +109,13 @@ Status DoAssignment(Transport& t, const JobAssignment& a, int* units_sent) {
   CalibrationStats stats;
   if (!a.stats_blob.empty()) {
     SHARDQ_ASSIGN_OR_RETURN(stats, CalibrationStats::Decode(a.stats_blob, "job " + a.job_id));
+  }
+  if (a.use_importance && !a.todo.empty()) {
+    std::set<std::string> wanted;
+    for (int64_t index : a.todo)
+      if (plan.OwnerOf(index) == t.rank())
+        for (const std::string& name : plan.units[index].tensors) wanted.insert(name);
+    SHARDQ_RETURN_IF_ERROR(CalibrationStage(t, a, plan, wanted, &stats).WithContext("calibration: "));
   }
 
   const int kill_rank = EnvInt("SHARDQ_FAULT_KILL_RANK", -1);

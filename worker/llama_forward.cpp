@@ -67,7 +67,7 @@ LlamaForward::LlamaForward(const LlamaWeights& weights, const ForwardOptions& op
   pool_ = std::make_unique<ThreadPool>(n_threads_);
   // OpenBLAS runs only between our pool's parallel sections, so both may use every core
   // without oversubscribing.
-  openblas_set_num_threads(n_threads_);
+  openblas_set_num_threads(options.blas_threads > 0 ? options.blas_threads : n_threads_);
   const LlamaConfig& c = config();
   max_context_ = options.max_context > 0 ? options.max_context
                                          : (c.context_length > 0 ? c.context_length : 512);

@@ -24,6 +24,11 @@ namespace shardq {
 struct ForwardOptions {
   int n_threads = 0;        // <= 0: DefaultThreadCount()
   int64_t max_context = 0;  // KV cache positions; <= 0: the model's context_length (512 if unknown)
+  // OpenBLAS threads; <= 0: n_threads. OpenBLAS picks different sgemm kernels
+  // for different thread counts, so results differ in the last bits between
+  // thread counts; 1 makes the forward pass a function of its inputs alone
+  // (calibration: the artifact must not depend on how many threads a rank has).
+  int blas_threads = 0;
 };
 
 // Sees the input of every linear layer in the batched path, before the
