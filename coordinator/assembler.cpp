@@ -9,7 +9,7 @@
 #include "common/atomic_file.h"
 #include "common/crc32c.h"
 #include "common/gguf_writer.h"
-#include "common/mapped_file.h"
+#include "common/file_system.h"
 #include "common/sha256.h"
 #include "coordinator/report_html.h"
 
@@ -18,7 +18,7 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-// What pass 1 learns about a tensor; its bytes are not kept.
+// What the manifest and report say about a tensor; its bytes are not kept.
 struct Planned {
   ReportRow row;
   uint32_t crc32c = 0;
@@ -71,30 +71,77 @@ Status WriteAtomically(const std::string& path, const std::string& text) {
   return f->Commit();
 }
 
-// sha256 of the finished file, read back through a map in chunks whose pages
-// are dropped again, so hashing a large artifact does not grow the RSS. Also
-// checks each tensor landed where the manifest will say (CRC at its offset).
-Result<std::string> HashFile(const std::string& path, uint64_t expected_size, const std::vector<Planned>& planned) {
-  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<MappedFile> map, MappedFile::Open(path));
-  if (map->size() != expected_size) {
-    return Status::Internal(path + ": " + std::to_string(map->size()) + " bytes on disk, the writer wrote " +
-                            std::to_string(expected_size));
+// Hashes exactly the bytes the artifact writer appends (header, padding,
+// tensor data, final padding) on their way to the file, so the file's sha256 is
+// known when Finish() returns without reading or mapping ~the whole artifact
+// back (a map of it would add every page to rank 0's RSS). One file at a time:
+// the GgufWriter opens exactly one, the temp file that becomes the artifact.
+class HashingFileSystem : public FileSystem {
+ public:
+  explicit HashingFileSystem(FileSystem* base) : base_(base) {}
+
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, base_->NewWritableFile(path));
+    sha_ = std::make_unique<Sha256>();
+    hashed_bytes_ = 0;
+    return std::unique_ptr<WritableFile>(new HashingFile(std::move(file), this));
   }
-  for (const Planned& p : planned) {
-    if (!map->Contains(p.offset, p.row.bytes) ||
-        Crc32c(map->data() + p.offset, p.row.bytes) != p.crc32c) {
-      return Status::Internal(path + ": tensor '" + p.row.name + "': bytes at offset " + std::to_string(p.offset) +
-                              " differ from the blob written");
+  Status Rename(const std::string& from, const std::string& to) override { return base_->Rename(from, to); }
+  Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }
+  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+
+  uint64_t hashed_bytes() const { return hashed_bytes_; }
+  std::string HexDigest() { return sha_ ? sha_->HexDigest() : std::string(); }
+
+ private:
+  class HashingFile : public WritableFile {
+   public:
+    HashingFile(std::unique_ptr<WritableFile> base, HashingFileSystem* fs) : base_(std::move(base)), fs_(fs) {}
+    Status Append(const void* data, size_t n) override {
+      SHARDQ_RETURN_IF_ERROR(base_->Append(data, n));
+      // Only bytes the file accepted count; a failed append fails the artifact anyway.
+      fs_->sha_->Update(data, n);
+      fs_->hashed_bytes_ += n;
+      return Status::OK();
     }
-  }
-  Sha256 sha;
-  constexpr uint64_t kChunk = 64ull << 20;
-  for (uint64_t off = 0; off < map->size(); off += kChunk) {
-    const uint64_t n = std::min(kChunk, map->size() - off);
-    sha.Update(map->data() + off, n);
-    map->Release(off, n);
-  }
-  return sha.HexDigest();
+    Status Sync() override { return base_->Sync(); }
+    Status Close() override { return base_->Close(); }
+
+   private:
+    std::unique_ptr<WritableFile> base_;
+    HashingFileSystem* fs_;
+  };
+
+  FileSystem* base_;
+  std::unique_ptr<Sha256> sha_;
+  uint64_t hashed_bytes_ = 0;
+};
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// The report's and manifest's facts that only the blob's record holds.
+void FillRow(const TensorBlob& blob, Planned* p) {
+  p->row.error.sum_sq_err = blob.metrics.sum_sq_err;
+  p->row.error.sum_sq_ref = blob.metrics.sum_sq_ref;
+  p->row.error.max_abs_err = blob.metrics.max_abs_err;
+  p->row.error.count = blob.metrics.count;
+  p->row.reason = blob.reason;
+  p->row.bytes = blob.bytes.size();
+  p->crc32c = blob.crc32c;
+}
+
+Planned FromDecl(const GgufTensorDecl& d) {
+  Planned p;
+  p.row.name = d.name;
+  p.row.type = d.type;
+  p.row.shape = d.shape;
+  p.row.n_elements = 1;
+  for (int64_t x : d.shape) p.row.n_elements *= x;
+  return p;
 }
 
 std::string ManifestJson(const AssembleResult& r, const std::string& file, const std::vector<Planned>& planned) {
@@ -178,34 +225,45 @@ Result<AssembleResult> AssembleGguf(const BlobFetcher& fetch, const AssembleInpu
   if (in.tensor_order.empty()) return Status::InvalidArgument(label + ": no tensors to assemble");
   if (!fetch) return Status::InvalidArgument(label + ": no blob fetcher");
 
-  // Pass 1: the header needs every tensor's type and shape before any data, so
-  // each blob is fetched, verified and dropped; only its description stays.
   std::vector<Planned> planned;
   std::vector<GgufTensorDecl> decls;
-  planned.reserve(in.tensor_order.size());
-  for (const std::string& name : in.tensor_order) {
-    SHARDQ_ASSIGN_OR_RETURN(TensorBlob blob, FetchVerified(fetch, label, name));
-    Planned p;
-    p.row.name = blob.name;
-    p.row.type = blob.type;
-    p.row.shape = blob.shape;
-    p.row.n_elements = 1;
-    for (int64_t d : blob.shape) p.row.n_elements *= d;
-    p.row.bytes = blob.bytes.size();
-    p.row.error.sum_sq_err = blob.metrics.sum_sq_err;
-    p.row.error.sum_sq_ref = blob.metrics.sum_sq_ref;
-    p.row.error.max_abs_err = blob.metrics.max_abs_err;
-    p.row.error.count = blob.metrics.count;
-    p.row.reason = blob.reason;
-    p.crc32c = blob.crc32c;
-    decls.push_back({blob.name, blob.shape, blob.type});
-    planned.push_back(std::move(p));
+  const bool declared = !in.tensors.empty();
+  if (declared) {
+    // The caller's plan gives the header; each blob is checked against it below.
+    if (in.tensors.size() != in.tensor_order.size()) {
+      return Status::InvalidArgument(label + ": " + std::to_string(in.tensors.size()) + " tensor declarations for " +
+                                     std::to_string(in.tensor_order.size()) + " tensors");
+    }
+    for (size_t i = 0; i < in.tensors.size(); ++i) {
+      if (in.tensors[i].name != in.tensor_order[i]) {
+        return Status::InvalidArgument(label + ": tensor declaration " + std::to_string(i) + " is '" +
+                                       in.tensors[i].name + "', the tensor order has '" + in.tensor_order[i] + "'");
+      }
+    }
+    decls = in.tensors;
+  } else {
+    // Pass 1: the header needs every tensor's type and shape before any data, so
+    // each blob is fetched, verified and dropped; only its description stays.
+    decls.reserve(in.tensor_order.size());
+    for (const std::string& name : in.tensor_order) {
+      SHARDQ_ASSIGN_OR_RETURN(TensorBlob blob, FetchVerified(fetch, label, name));
+      decls.push_back({blob.name, blob.shape, blob.type});
+      planned.push_back(FromDecl(decls.back()));
+      FillRow(blob, &planned.back());
+    }
+  }
+  if (declared) {
+    planned.reserve(decls.size());
+    for (const GgufTensorDecl& d : decls) planned.push_back(FromDecl(d));
   }
 
-  Result<std::unique_ptr<GgufWriter>> created = GgufWriter::Create(out, in.metadata, decls);
+  HashingFileSystem hashing(FileSystem::Default());
+  GgufWriter::Options writer_options;
+  writer_options.fs = &hashing;
+  Result<std::unique_ptr<GgufWriter>> created = GgufWriter::Create(out, in.metadata, decls, writer_options);
   if (!created.ok()) return created.status();
   std::unique_ptr<GgufWriter> writer = std::move(created).value();
-  for (size_t i = 0; i < planned.size(); ++i) {
+  for (size_t i = 0; i < planned.size() && !declared; ++i) {
     if (writer->tensor_bytes(i) != planned[i].row.bytes) {
       return Status::Corruption(label + ": tensor '" + planned[i].row.name + "': " +
                                 std::to_string(planned[i].row.bytes) + " bytes, its type and shape need " +
@@ -213,14 +271,26 @@ Result<AssembleResult> AssembleGguf(const BlobFetcher& fetch, const AssembleInpu
     }
   }
 
-  // Pass 2: fetch -> verify -> write -> drop, one blob in memory at a time. Any
-  // error returns with the writer unfinished, which removes its temp file.
+  // Pass 2 (the only one with declarations): fetch -> verify -> write -> drop,
+  // one blob in memory at a time. Any error returns with the writer unfinished,
+  // which removes its temp file.
   const uint64_t alignment = Alignment(in.metadata);
   uint64_t rel = 0;
   for (size_t i = 0; i < planned.size(); ++i) {
     Planned& p = planned[i];
     SHARDQ_ASSIGN_OR_RETURN(TensorBlob blob, FetchVerified(fetch, label, p.row.name));
-    if (blob.type != p.row.type || blob.shape != p.row.shape || blob.crc32c != p.crc32c) {
+    if (declared) {
+      if (blob.type != p.row.type || blob.shape != p.row.shape) {
+        return Status::Corruption(label + ": tensor '" + p.row.name + "': the blob is " + GgmlTypeName(blob.type) +
+                                  " " + ShapeText(blob.shape) + ", the plan declares " + GgmlTypeName(p.row.type) +
+                                  " " + ShapeText(p.row.shape));
+      }
+      if (blob.bytes.size() != writer->tensor_bytes(i)) {
+        return Status::Corruption(label + ": tensor '" + p.row.name + "': " + std::to_string(blob.bytes.size()) +
+                                  " bytes, its type and shape need " + std::to_string(writer->tensor_bytes(i)));
+      }
+      FillRow(blob, &p);
+    } else if (blob.type != p.row.type || blob.shape != p.row.shape || blob.crc32c != p.crc32c) {
       return Status::Corruption(label + ": tensor '" + p.row.name + "': the blob changed while assembling");
     }
     p.sha256 = Sha256Hex(blob.bytes.data(), blob.bytes.size());
@@ -234,7 +304,11 @@ Result<AssembleResult> AssembleGguf(const BlobFetcher& fetch, const AssembleInpu
   AssembleResult result;
   result.file_bytes = writer->bytes_written();
   writer.reset();
-  SHARDQ_ASSIGN_OR_RETURN(result.file_sha256, HashFile(out, result.file_bytes, planned));
+  if (hashing.hashed_bytes() != result.file_bytes) {
+    return Status::Internal(out + ": hashed " + std::to_string(hashing.hashed_bytes()) + " bytes, the writer wrote " +
+                            std::to_string(result.file_bytes));
+  }
+  result.file_sha256 = hashing.HexDigest();
 
   const std::string file = BaseName(out);
   result.manifest_path = out + ".manifest.json";

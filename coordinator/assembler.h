@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/gguf_value.h"
+#include "common/gguf_writer.h"
 #include "common/status.h"
 #include "coordinator/state_store.h"
 
@@ -21,6 +22,11 @@ struct AssembleInput {
   GgufMetadata metadata;                 // BuildOutputMetadata(model, file_type)
   std::vector<std::string> tensor_order; // canonical order of every tensor name
   std::string spec_json;                 // shown in the report
+  // Optional: every tensor's planned type and shape, in tensor_order's order
+  // (the job runner knows them from its plan). Given, the header is written at
+  // once and each blob is fetched only once, checked against its declaration;
+  // empty, a first pass over the blobs learns them.
+  std::vector<GgufTensorDecl> tensors;
 };
 
 struct AssembleResult {
