@@ -215,6 +215,10 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   in.output_path = spec.output_path;
   in.metadata = std::move(metadata);
   for (const auto& t_info : ordered) in.tensor_order.push_back(t_info.name);
+  // The plan's types and the model's shapes make the header, so the assembler
+  // reads each blob once instead of twice.
+  SHARDQ_ASSIGN_OR_RETURN(std::vector<TensorChoice> choices, PlanTensorTypes(ordered, plan_options));
+  for (size_t i = 0; i < ordered.size(); ++i) in.tensors.push_back({ordered[i].name, ordered[i].shape, choices[i].type});
   in.spec_json = spec.CanonicalJson();
   Result<AssembleResult> assembled = AssembleGguf(*store, in);
   if (!assembled.ok()) {
