@@ -1,0 +1,106 @@
+// Calibration on the real shakespeare-5m: which inputs are recorded, how many
+// tokens, shared inputs equal, and importance from them lowers the weighted
+// quantization error of the real weights.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+
+#include "common/hf_tokenizer_json.h"
+#include "common/model.h"
+#include "kernels/block_format.h"
+#include "tests/unit/test_util.h"
+#include "worker/calibration.h"
+#include "worker/llama_weights.h"
+
+using namespace shardq;
+
+namespace {
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// sqrt(sum w (x - q)^2) / sqrt(sum w x^2) over rows of `n` values, w per column.
+double WeightedRelError(const std::vector<float>& x, const std::vector<float>& q, const std::vector<float>& w, int64_t n) {
+  double e = 0, r = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double wi = w[i % n];
+    e += wi * (double(x[i]) - q[i]) * (double(x[i]) - q[i]);
+    r += wi * double(x[i]) * x[i];
+  }
+  return std::sqrt(e / r);
+}
+
+}  // namespace
+
+TEST_CASE("calibrate shakespeare-5m: statistics of every linear input, and importance helps", "[calibration]") {
+  auto model = OpenModel(testing::SharedPath("models/shakespeare-5m"));
+  REQUIRE(model.ok());
+  auto tokenizer = TokenizerForModel(*model);
+  REQUIRE(tokenizer.ok());
+  const std::string text = ReadText(testing::SharedPath("corpus/shakespeare-calib.txt"));
+  auto windows = CalibrationWindows(*tokenizer, text, 16, 64, "calib");
+  REQUIRE(windows.ok());
+  REQUIRE(windows->size() == 16);
+  for (const auto& w : *windows) {
+    REQUIRE(w.size() == 64);
+    REQUIRE(w[0] == 1);  // BOS
+  }
+  // Too short a text for one window is an error naming it.
+  auto none = CalibrationWindows(*tokenizer, "To be", 4, 64, "tiny.txt");
+  REQUIRE_FALSE(none.ok());
+  REQUIRE_THAT(none.status().message(), Catch::Contains("tiny.txt"));
+
+  auto weights = LlamaWeights::Load(std::move(*model));
+  REQUIRE(weights.ok());
+  ForwardOptions fo;
+  fo.max_context = 64;
+  fo.blas_threads = 1;
+  LlamaForward forward(**weights, fo);
+  CalibrationStats stats;
+  REQUIRE(Calibrate(forward, *windows, /*hessian=*/true, &stats).ok());
+
+  REQUIRE(stats.size() == 6 * 7 + 1);  // 7 linear layers per block, plus the head
+  for (const auto& [name, s] : stats.entries()) {
+    INFO(name);
+    REQUIRE(s.token_count == 16 * 64);
+    REQUIRE(s.n_channels == (name.find("ffn_down") != std::string::npos ? 768 : 256));
+    REQUIRE(s.hessian.size() == static_cast<size_t>(s.n_channels * s.n_channels));
+    // The Hessian's diagonal is the sum of squares.
+    for (int64_t c = 0; c < s.n_channels; c += 37) REQUIRE(s.hessian[c * s.n_channels + c] == Approx(s.sum_sq[c]).epsilon(1e-9));
+  }
+  // q, k and v read the same normalized input; so do gate and up.
+  REQUIRE(stats.Find("blk.2.attn_q.weight")->sum_sq == stats.Find("blk.2.attn_v.weight")->sum_sq);
+  REQUIRE(stats.Find("blk.4.ffn_gate.weight")->absmax == stats.Find("blk.4.ffn_up.weight")->absmax);
+
+  // Importance-weighted Q4_K of real weights: lower importance-weighted error.
+  auto again = OpenModel(testing::SharedPath("models/shakespeare-5m"));
+  REQUIRE(again.ok());
+  for (const char* name : {"blk.1.attn_q.weight", "blk.3.ffn_down.weight", "output.weight"}) {
+    INFO(name);
+    const TensorInfo* t = again->source->Find(name);
+    REQUIRE(t != nullptr);
+    std::vector<float> x;
+    REQUIRE(again->source->ReadF32(*t, &x).ok());
+    const int64_t n = t->row_length();
+    const std::vector<float> imp = stats.Find(name)->MeanSquare();
+    const BlockFormat* q4k = FindBlockFormat(GgmlType::Q4_K);
+    std::vector<uint8_t> enc(q4k->row_bytes(n));
+    std::vector<float> plain(x.size()), weighted(x.size());
+    for (int64_t r = 0; r < t->n_rows(); ++r) {
+      q4k->quantize_row(x.data() + r * n, enc.data(), n, nullptr);
+      q4k->dequantize_row(enc.data(), plain.data() + r * n, n);
+      q4k->quantize_row(x.data() + r * n, enc.data(), n, imp.data());
+      q4k->dequantize_row(enc.data(), weighted.data() + r * n, n);
+    }
+    const double e_plain = WeightedRelError(x, plain, imp, n);
+    const double e_weighted = WeightedRelError(x, weighted, imp, n);
+    // ggml's importance search minimizes sum imp * sqrt(sigma^2 + x^2) * err^2, not exactly
+    // this metric, so the gain here is modest (measured: 1-2% on attn_q/output, more on
+    // ffn_down), but it must be a gain.
+    CHECK(e_weighted < e_plain);
+  }
+}
