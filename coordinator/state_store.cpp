@@ -22,6 +22,9 @@ constexpr const char* kUnits = "units";
 constexpr const char* kBlobs = "blobs";
 constexpr const char* kStats = "stats";
 
+// Memtable size of the blobs family (RocksDB's default is 64 MiB).
+constexpr size_t kBlobWriteBuffer = 16 << 20;
+
 // Job ids never contain a 0 byte (ParseJobSpec allows [A-Za-z0-9._-]), so
 // "<id>\0" is a prefix that no other job's keys share.
 std::string JobPrefix(const std::string& job_id) { return job_id + std::string(1, '\0'); }
@@ -215,11 +218,23 @@ struct StateStore::Impl {
     return r;
   }
 
+  // Blobs are read once each (verification at startup, assembly): caching them
+  // would only evict the small records and grow the RSS. Their records carry a
+  // CRC-32C over every byte (checked by DecodeTensorBlob with the CPU's crc32
+  // instruction), so RocksDB's own check of blob-file records, a table-driven
+  // CRC in this build at ~1.5 GB/s, would only read each tensor a second time.
+  static rocksdb::ReadOptions BlobRead() {
+    rocksdb::ReadOptions r;
+    r.verify_checksums = false;
+    r.fill_cache = false;
+    return r;
+  }
+
   // NotFound -> nullopt; other failures -> Status.
   Result<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* cf, const std::string& key,
                                          const std::string& what) {
     std::string value;
-    const rocksdb::Status s = db->Get(Verified(), cf, key, &value);
+    const rocksdb::Status s = db->Get(cf == blobs ? BlobRead() : Verified(), cf, key, &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return Convert(s, what);
     return std::optional<std::string>(std::move(value));
@@ -244,6 +259,21 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
   rocksdb::ColumnFamilyOptions blob_options;
   // Packed quantized weights do not compress; spend no CPU trying.
   blob_options.compression = rocksdb::kNoCompression;
+  blob_options.blob_compression_type = rocksdb::kNoCompression;
+  // Tensor records are large (MBs): kept in the LSM tree, every flush and
+  // compaction would rewrite them all, on rank 0's CPU while it should be
+  // committing units. In blob files they are written once at flush and
+  // compaction moves only keys. Norm vectors and other small records stay in
+  // the table files (64 KiB: a 4096-wide F32 row is 16 KiB).
+  blob_options.enable_blob_files = true;
+  blob_options.min_blob_size = 64 << 10;
+  // A dropped (recomputed) unit leaves garbage in its blob file; compactions
+  // reclaim files whose blobs are mostly garbage.
+  blob_options.enable_blob_garbage_collection = true;
+  // The memtable holds whole records until a flush: a small one bounds rank 0's
+  // RSS (a unit's batch lands whole whatever the size, then is flushed).
+  blob_options.write_buffer_size = kBlobWriteBuffer;
+  blob_options.max_write_buffer_number = 2;
 
   // Open every family the directory has (a later shardq may add some), ours
   // first; missing ones are created.
