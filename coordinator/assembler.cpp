@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <memory>
+#include <system_error>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +19,9 @@ namespace shardq {
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
+
+// Below this a thread costs more than the hashing it would overlap.
+constexpr size_t kParallelHashBytes = 1 << 20;
 
 // What the manifest and report say about a tensor; its bytes are not kept.
 struct Planned {
@@ -293,11 +298,23 @@ Result<AssembleResult> AssembleGguf(const BlobFetcher& fetch, const AssembleInpu
     } else if (blob.type != p.row.type || blob.shape != p.row.shape || blob.crc32c != p.crc32c) {
       return Status::Corruption(label + ": tensor '" + p.row.name + "': the blob changed while assembling");
     }
-    p.sha256 = Sha256Hex(blob.bytes.data(), blob.bytes.size());
     rel = AlignUp(rel, alignment);
     p.offset = writer->data_offset() + rel;
     rel += p.row.bytes;
-    SHARDQ_RETURN_IF_ERROR(writer->WriteTensor(i, blob.bytes.data(), blob.bytes.size()));
+    // The tensor's own sha256 on a second thread while this one writes it (and
+    // hashes it into the file's digest): assembly runs after the workers are
+    // done, so that core is idle. The future joins before `blob` is dropped.
+    std::future<std::string> sha;
+    if (blob.bytes.size() >= kParallelHashBytes) {
+      try {
+        sha = std::async(std::launch::async, [&blob] { return Sha256Hex(blob.bytes.data(), blob.bytes.size()); });
+      } catch (const std::system_error&) {
+        // No thread to be had: hash on this one below.
+      }
+    }
+    const Status written = writer->WriteTensor(i, blob.bytes.data(), blob.bytes.size());
+    p.sha256 = sha.valid() ? sha.get() : Sha256Hex(blob.bytes.data(), blob.bytes.size());
+    SHARDQ_RETURN_IF_ERROR(written);
   }
   SHARDQ_RETURN_IF_ERROR(writer->Finish());
 
