@@ -29,11 +29,11 @@ llama_greedy() {  # model prompt n
 }
 # Whether llama.cpp's greedy continuation equals `want`. Under load llama-completion
 # sometimes loses the tail of its stdout at exit (its log shows every token was
-# generated), so an output that is a strict prefix of `want` is retried, up to 5
+# generated), so an output that is a strict prefix of `want` is retried, up to 10
 # times; any other difference fails at once. Prints what it got.
 greedy_is() {  # model prompt want
   local got=""
-  for _ in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
     got=$(llama_greedy "$1" "$2" 24)
     [ "$got" = "$3" ] && { echo "$got"; return 0; }
     case "$3" in "$got"*) ;; *) break ;; esac
