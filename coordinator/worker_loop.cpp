@@ -57,18 +57,24 @@ Status CalibrationStage(Transport& t, const JobAssignment& a, const UnitPlan& pl
   SHARDQ_ASSIGN_OR_RETURN(Tokenizer tokenizer, TokenizerForModel(model));
   SHARDQ_ASSIGN_OR_RETURN(auto windows, CalibrationWindows(tokenizer, text, a.calib_samples, a.calib_seq_len,
                                                            a.calib_text));
-  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<LlamaWeights> weights, LlamaWeights::Load(std::move(model)));
-  const int64_t n_layers = weights->config().n_layers, dim = weights->config().dim;
+  const int64_t n_layers = model.config.n_layers, dim = model.config.dim;
   if (n_units != n_layers + 2)
     return Status::Unsupported(a.model_path + ": calibration needs the embeddings, every block and the head as units");
+  const int64_t layer_begin = std::max<int64_t>(range.begin, 1) - 1;
+  const int64_t layer_end = std::min<int64_t>(range.end, n_layers + 1) - 1;
+  // This stage's weights only: a rank never decodes another rank's blocks.
+  LoadWeightsOptions lo;
+  lo.layer_begin = layer_begin;
+  lo.layer_end = layer_end;
+  lo.embeddings = range.begin == 0;
+  lo.head = range.end == n_units;
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<LlamaWeights> weights, LlamaWeights::Load(std::move(model), lo));
   ForwardOptions fo;
   fo.n_threads = a.threads;
   fo.max_context = a.calib_seq_len;
   fo.blas_threads = 1;  // statistics independent of the rank's thread count (see ForwardOptions)
   LlamaForward forward(*weights, fo);
   forward.SetLinearInputObserver(StatsObserver(stats, a.calib_hessian, &wanted));
-  const int64_t layer_begin = std::max<int64_t>(range.begin, 1) - 1;
-  const int64_t layer_end = std::min<int64_t>(range.end, n_layers + 1) - 1;
   std::vector<float> hidden, logits;
   std::vector<uint8_t> payload;
   for (const auto& w : windows) {

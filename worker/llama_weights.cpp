@@ -97,12 +97,17 @@ Result<std::unique_ptr<LlamaWeights>> LlamaWeights::Load(Model model, const Load
   const LlamaConfig& c = m.config;
   const int64_t kv_dim = c.n_kv_heads * c.head_dim();
   Loader load(m, options);
-  SHARDQ_RETURN_IF_ERROR(load.Matrix("token_embd.weight", c.vocab_size, c.dim, &w->token_embd_));
-  SHARDQ_RETURN_IF_ERROR(load.Vector("output_norm.weight", c.dim, &w->output_norm_));
   w->tied_ = m.source->Find("output.weight") == nullptr;
-  if (!w->tied_) SHARDQ_RETURN_IF_ERROR(load.Matrix("output.weight", c.vocab_size, c.dim, &w->output_));
+  // A tied head reads the embedding matrix.
+  if (options.embeddings || (options.head && w->tied_))
+    SHARDQ_RETURN_IF_ERROR(load.Matrix("token_embd.weight", c.vocab_size, c.dim, &w->token_embd_));
+  if (options.head) {
+    SHARDQ_RETURN_IF_ERROR(load.Vector("output_norm.weight", c.dim, &w->output_norm_));
+    if (!w->tied_) SHARDQ_RETURN_IF_ERROR(load.Matrix("output.weight", c.vocab_size, c.dim, &w->output_));
+  }
   w->layers_.resize(c.n_layers);
-  for (int64_t i = 0; i < c.n_layers; ++i) {
+  const int64_t end = options.layer_end < 0 ? c.n_layers : std::min(options.layer_end, c.n_layers);
+  for (int64_t i = std::max<int64_t>(0, options.layer_begin); i < end; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     LlamaLayerWeights& l = w->layers_[i];
     SHARDQ_RETURN_IF_ERROR(load.Vector(p + "attn_norm.weight", c.dim, &l.attn_norm));

@@ -43,6 +43,12 @@ struct LoadWeightsOptions {
   GgmlType requantize = GgmlType::F32;
   // Re-encode 2-D matrices to F32 regardless of their stored type.
   bool force_f32 = false;
+  // A pipeline stage loads only what it runs: blocks [layer_begin, layer_end)
+  // (layer_end < 0: to the last), the embeddings, the head. Blocks outside the
+  // range are left empty and must not be run.
+  int64_t layer_begin = 0, layer_end = -1;
+  bool embeddings = true;
+  bool head = true;
 };
 
 class LlamaWeights {
