@@ -7,13 +7,13 @@
 #include "kernels/block_structs.h"
 #include "kernels/fp16.h"
 #include "kernels/quants_legacy.h"
-#include "kernels/quants_legacy_search.h"
+#include "kernels/quant_search.h"
 
 namespace shardq::legacy {
 namespace {
 
-using legacy_detail::BestIndexInt8;
-using legacy_detail::kGroupMaxEps;
+using qsearch::BestIndexInt8;
+using qsearch::kGroupMaxEps;
 
 constexpr int kNTry = 7;  // scale candidates on each side of the absmax scale
 

@@ -13,7 +13,6 @@
 namespace shardq::kquant {
 namespace {
 
-constexpr float kGroupMaxEps = 1e-15f;
 
 // 2-bit levels: byte l of each 32-byte group holds elements l, l+32, l+64, l+96
 // (of that 128-value half) in bits 0-1, 2-3, 4-5, 6-7.

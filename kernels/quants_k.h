@@ -5,28 +5,18 @@
 #include <cstdint>
 
 #include "kernels/block_structs.h"
+#include "kernels/quant_search.h"
 
 namespace shardq::kquant {
 
-// ggml's rounding: adding 1.5 * 2^23 rounds to nearest, ties to even, exactly
-// as ggml's nearest_int does (valid for |v| < 2^22, which ggml also assumes).
-inline int NearestInt(float v) {
-  const float t = v + 12582912.f;
-  int32_t i;
-  __builtin_memcpy(&i, &t, 4);
-  return (i & 0x007fffff) - 0x00400000;
-}
-
-// The search routines of ggml's K-quant encoders (same constants, same float order).
-float MakeQxQuants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw);
-float MakeQ3Quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse);
-float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                     float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
-                     bool use_mad);
-float MakeQkx3Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                     float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
-                     bool use_mad);
-float MakeQpQuants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights);
+// The scale searches live in quant_search (shared with the legacy encoders).
+using qsearch::kGroupMaxEps;
+using qsearch::MakeQ3Quants;
+using qsearch::MakeQkx2Quants;
+using qsearch::MakeQkx3Quants;
+using qsearch::MakeQpQuants;
+using qsearch::MakeQxQuants;
+using qsearch::NearestInt;
 
 // Row routines, n a multiple of 256. importance may be nullptr (then ggml's
 // reference quantizer is reproduced).

@@ -1,7 +1,7 @@
 // Scalar reference encoders/decoders of the legacy block formats. Without
 // importance the encoders are ggml's reference quantizers (round from the
 // absmax or the min/max), which the golden files pin down byte for byte; with
-// importance they run ggml's weighted scale searches (quants_legacy_search.cpp).
+// importance they run ggml's weighted scale searches (quant_search.cpp).
 #include "kernels/quants_legacy.h"
 
 #include <cfloat>
@@ -12,13 +12,14 @@
 #include "kernels/block_format.h"
 #include "kernels/block_structs.h"
 #include "kernels/fp16.h"
-#include "kernels/quants_legacy_search.h"
+#include "kernels/quant_search.h"
 
 namespace shardq::legacy {
 namespace {
 
-using legacy_detail::MakeQkx3Quants;
-using legacy_detail::MakeQxQuants;
+// ggml's weighted searches (rmse_type 1 with the weights given; squared errors).
+using qsearch::MakeQkx3Quants;
+using qsearch::MakeQxQuants;
 
 // sigma2 of ggml's importance weighting: the row's mean square, summed in order.
 float RowMeanSquare(const float* x, int64_t n) {
@@ -97,7 +98,7 @@ void QuantizeQ4_0(const float* x, void* vy, int64_t n, const float* importance) 
     for (int64_t i = 0; i < nb; ++i) {
       const float* xb = x + 32 * i;
       ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
-      const float d = MakeQxQuants(32, 8, xb, L, weight);
+      const float d = MakeQxQuants(32, 8, xb, L, 1, weight);
       y[i].d = F32ToFp16(d);
       for (int j = 0; j < 16; ++j) y[i].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
     }
@@ -159,7 +160,8 @@ void QuantizeQ4_1(const float* x, void* vy, int64_t n, const float* importance) 
       const float* xb = x + 32 * i;
       ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
       float neg_min;
-      const float d = MakeQkx3Quants(32, 15, xb, weight, L, &neg_min, laux, -0.9f, 0.05f, 36);
+      const float d = MakeQkx3Quants(32, 15, xb, weight, L, &neg_min, laux, -0.9f, 0.05f, 36,
+                                     false);
       y[i].d = F32ToFp16(d);
       y[i].m = F32ToFp16(-neg_min);
       for (int j = 0; j < 16; ++j) y[i].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
@@ -230,7 +232,7 @@ void QuantizeQ5_0(const float* x, void* vy, int64_t n, const float* importance) 
     for (int64_t i = 0; i < nb; ++i) {
       const float* xb = x + 32 * i;
       ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
-      const float d = MakeQxQuants(32, 16, xb, L, weight);
+      const float d = MakeQxQuants(32, 16, xb, L, 1, weight);
       y[i].d = F32ToFp16(d);
       for (int j = 0; j < 32; ++j) U[j] = static_cast<uint8_t>(L[j]);
       PackQh(U, y[i].qs, y[i].qh);
@@ -290,7 +292,8 @@ void QuantizeQ5_1(const float* x, void* vy, int64_t n, const float* importance) 
       const float* xb = x + 32 * i;
       ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
       float neg_min;
-      const float d = MakeQkx3Quants(32, 31, xb, weight, L, &neg_min, laux, -0.9f, 0.05f, 36);
+      const float d = MakeQkx3Quants(32, 31, xb, weight, L, &neg_min, laux, -0.9f, 0.05f, 36,
+                                     false);
       y[i].d = F32ToFp16(d);
       y[i].m = F32ToFp16(-neg_min);
       PackQh(L, y[i].qs, y[i].qh);

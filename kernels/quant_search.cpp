@@ -1,16 +1,14 @@
-// ggml's scale searches for the K-quants, written from the algorithms: the
-// constants and the order of float operations are kept so that our encoder
-// reproduces ggml's bytes exactly (compiled without FMA contraction).
+// ggml's scale searches, written from the algorithms: the constants and the
+// order of float operations are kept so that our encoders reproduce ggml's
+// bytes exactly (compiled without FMA contraction).
+#include "kernels/quant_search.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "kernels/quants_k.h"
-
-namespace shardq::kquant {
+namespace shardq::qsearch {
 namespace {
-
-constexpr float kGroupMaxEps = 1e-15f;
 
 inline float RmseWeight(int rmse_type, const float* qw, int i, float xi) {
   if (qw) return qw[i];
@@ -20,6 +18,81 @@ inline float RmseWeight(int rmse_type, const float* qw, int i, float xi) {
     case 3: return std::fabs(xi);
     default: return std::sqrt(std::fabs(xi));
   }
+}
+
+// Asymmetric levels 0..nmax with a (negative or zero) minimum: nstep+1
+// candidate inverse scales, each refitted by weighted least squares. Returns
+// the scale; *the_min receives -min (>= 0). weight(i) gives the i-th weight; a
+// template so the per-element weight choice costs nothing in the inner loops.
+template <class Weight>
+float MakeQkxQuants(int n, int nmax, const float* x, Weight weight, uint8_t* L, float* the_min,
+                    uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+  float min = x[0], max = x[0];
+  float sum_w = weight(0);
+  float sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    const float w = weight(i);
+    sum_w += w;
+    sum_x += w * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max <= min) {  // ggml's qkx2 says max == min: the same, as min <= max
+    std::memset(L, 0, n);
+    *the_min = -min;
+    return 0.f;
+  }
+  float iscale = nmax / (max - min);
+  float scale = 1 / iscale;
+  float best_error = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = NearestInt(iscale * (x[i] - min));
+    L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+    float diff = scale * L[i] + min - x[i];
+    diff = use_mad ? std::fabs(diff) : diff * diff;
+    best_error += weight(i) * diff;
+  }
+  if (nstep < 1) {
+    *the_min = -min;
+    return scale;
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * is + nmax) / (max - min);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = NearestInt(iscale * (x[i] - min));
+      l = std::max(0, std::min(nmax, l));
+      Laux[i] = static_cast<uint8_t>(l);
+      const float w = weight(i);
+      sum_l += w * l;
+      sum_l2 += w * l * l;
+      sum_xl += w * l * x[i];
+    }
+    const float D = sum_w * sum_l2 - sum_l * sum_l;
+    if (D > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float cur_error = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff = this_scale * Laux[i] + this_min - x[i];
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        cur_error += weight(i) * diff;
+      }
+      if (cur_error < best_error) {
+        std::memcpy(L, Laux, n);
+        best_error = cur_error;
+        scale = this_scale;
+        min = this_min;
+      }
+    }
+  }
+  *the_min = -min;
+  return scale;
 }
 
 }  // namespace
@@ -138,153 +211,23 @@ float MakeQ3Quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse) {
   return 1 / iscale;
 }
 
-// Asymmetric levels 0..nmax with a (negative or zero) minimum: nstep+1
-// candidate inverse scales, each refitted by weighted least squares. Returns
-// the scale; *the_min receives -min (>= 0).
 float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
                      float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
                      bool use_mad) {
-  float min = x[0], max = x[0];
-  float sum_w = weights[0];
-  float sum_x = sum_w * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < min) min = x[i];
-    if (x[i] > max) max = x[i];
-    const float w = weights[i];
-    sum_w += w;
-    sum_x += w * x[i];
-  }
-  if (min > 0) min = 0;
-  if (max == min) {
-    std::memset(L, 0, n);
-    *the_min = -min;
-    return 0.f;
-  }
-  float iscale = nmax / (max - min);
-  float scale = 1 / iscale;
-  float best_error = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = NearestInt(iscale * (x[i] - min));
-    L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
-    float diff = scale * L[i] + min - x[i];
-    diff = use_mad ? std::fabs(diff) : diff * diff;
-    best_error += weights[i] * diff;
-  }
-  if (nstep < 1) {
-    *the_min = -min;
-    return scale;
-  }
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * is + nmax) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = NearestInt(iscale * (x[i] - min));
-      l = std::max(0, std::min(nmax, l));
-      Laux[i] = static_cast<uint8_t>(l);
-      const float w = weights[i];
-      sum_l += w * l;
-      sum_l2 += w * l * l;
-      sum_xl += w * l * x[i];
-    }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
-      }
-      float cur_error = 0;
-      for (int i = 0; i < n; ++i) {
-        float diff = this_scale * Laux[i] + this_min - x[i];
-        diff = use_mad ? std::fabs(diff) : diff * diff;
-        cur_error += weights[i] * diff;
-      }
-      if (cur_error < best_error) {
-        std::memcpy(L, Laux, n);
-        best_error = cur_error;
-        scale = this_scale;
-        min = this_min;
-      }
-    }
-  }
-  *the_min = -min;
-  return scale;
+  return MakeQkxQuants(n, nmax, x, [weights](int i) { return weights[i]; }, L, the_min, Laux,
+                       rmin, rdelta, nstep, use_mad);
 }
 
-// As MakeQkx2Quants, the variant ggml's importance-aware encoders use (weights
-// default to x^2; degenerate range test is max <= min).
+// The variant ggml's importance-aware encoders use: weights default to x^2.
 float MakeQkx3Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
                      float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
                      bool use_mad) {
-  float min = x[0], max = x[0];
-  float sum_w = weights ? weights[0] : x[0] * x[0];
-  float sum_x = sum_w * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < min) min = x[i];
-    if (x[i] > max) max = x[i];
-    const float w = weights ? weights[i] : x[i] * x[i];
-    sum_w += w;
-    sum_x += w * x[i];
+  if (weights) {
+    return MakeQkxQuants(n, nmax, x, [weights](int i) { return weights[i]; }, L, the_min, Laux,
+                         rmin, rdelta, nstep, use_mad);
   }
-  if (min > 0) min = 0;
-  if (max <= min) {
-    std::memset(L, 0, n);
-    *the_min = -min;
-    return 0.f;
-  }
-  float iscale = nmax / (max - min);
-  float scale = 1 / iscale;
-  float best_mad = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = NearestInt(iscale * (x[i] - min));
-    L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
-    float diff = scale * L[i] + min - x[i];
-    diff = use_mad ? std::fabs(diff) : diff * diff;
-    const float w = weights ? weights[i] : x[i] * x[i];
-    best_mad += w * diff;
-  }
-  if (nstep < 1) {
-    *the_min = -min;
-    return scale;
-  }
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * is + nmax) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = NearestInt(iscale * (x[i] - min));
-      l = std::max(0, std::min(nmax, l));
-      Laux[i] = static_cast<uint8_t>(l);
-      const float w = weights ? weights[i] : x[i] * x[i];
-      sum_l += w * l;
-      sum_l2 += w * l * l;
-      sum_xl += w * l * x[i];
-    }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
-      }
-      float mad = 0;
-      for (int i = 0; i < n; ++i) {
-        float diff = this_scale * Laux[i] + this_min - x[i];
-        diff = use_mad ? std::fabs(diff) : diff * diff;
-        const float w = weights ? weights[i] : x[i] * x[i];
-        mad += w * diff;
-      }
-      if (mad < best_mad) {
-        std::memcpy(L, Laux, n);
-        best_mad = mad;
-        scale = this_scale;
-        min = this_min;
-      }
-    }
-  }
-  *the_min = -min;
-  return scale;
+  return MakeQkxQuants(n, nmax, x, [x](int i) { return x[i] * x[i]; }, L, the_min, Laux, rmin,
+                       rdelta, nstep, use_mad);
 }
 
 // Non-negative values (the sub-block scales or mins) to levels 0..nmax with
@@ -356,4 +299,15 @@ float MakeQpQuants(int n, int nmax, const float* x, uint8_t* L, const float* qua
   return sumlx / suml2;
 }
 
-}  // namespace shardq::kquant
+int BestIndexInt8(int n, const int8_t* values, float x) {
+  if (x <= values[0]) return 0;
+  if (x >= values[n - 1]) return n - 1;
+  int lo = 0, hi = n - 1;
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (x < values[mid]) hi = mid; else lo = mid;
+  }
+  return x - values[hi - 1] < values[hi] - x ? hi - 1 : hi;
+}
+
+}  // namespace shardq::qsearch
