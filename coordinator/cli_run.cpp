@@ -15,6 +15,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--state", o->state_override, "state directory (overrides the spec's state_dir)");
   cmd->add_option("--threads", o->threads, "threads per worker (default: cores / workers on this node)");
   cmd->add_flag("--quiet,-q", o->quiet, "no progress, no summary");
+  cmd->add_flag("--no-eval", o->skip_eval, "skip the spec's eval stage");
   cmd->callback([o, exit_code] { *exit_code = RunJobCommand(*o); });
 }
 

@@ -15,6 +15,7 @@
 #include "common/model.h"
 #include "common/tensor_order.h"
 #include "coordinator/assembler.h"
+#include "coordinator/job_eval.h"
 #include "coordinator/job_messages.h"
 #include "coordinator/job_validation.h"
 #include "coordinator/output_metadata.h"
@@ -225,6 +226,20 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     store->SetJobState(sum.job_id, JobState::kFailed, assembled.status().message());
     return assembled.status();
   }
+  if (spec.eval && !o.skip_eval) {
+    // On rank 0, after the workers are done: the artifact against the source model.
+    Result<PerplexityResult> ev = EvaluateArtifact(spec.output_path, spec.model, *spec.eval, a.threads);
+    if (!ev.ok()) {
+      store->SetJobState(sum.job_id, JobState::kFailed, ev.status().message());
+      return ev.status().WithContext("eval: ");
+    }
+    SHARDQ_RETURN_IF_ERROR(WriteEvalJson(spec.output_path + ".eval.json", *spec.eval, *ev));
+    sum.evaluated = true;
+    sum.ppl = ev->ppl;
+    sum.ref_ppl = ev->ref_ppl;
+    sum.kl_mean = ev->kl_mean;
+    sum.top1_pct = ev->top1_pct;
+  }
   SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kDone));
   sum.file_sha256 = assembled->file_sha256;
   sum.file_bytes = assembled->file_bytes;
@@ -244,6 +259,9 @@ int RunJobCommand(const RunOptions& o) {
                   (long long)r->units_computed, (long long)r->units_recovered, r->seconds);
       std::printf("output: %s (%llu bytes, sha256 %s)\n", r->output_path.c_str(),
                   (unsigned long long)r->file_bytes, r->file_sha256.c_str());
+      if (r->evaluated)
+        std::printf("eval: PPL %.4f (source %.4f, %+.2f%%), mean KL %.6f, top-1 %.2f%% (%s.eval.json)\n", r->ppl,
+                    r->ref_ppl, 100.0 * (r->ppl / r->ref_ppl - 1.0), r->kl_mean, r->top1_pct, r->output_path.c_str());
     }
     return 0;
   };

@@ -17,6 +17,7 @@ struct RunOptions {
   std::string state_override;   // --state
   int threads = 0;              // per worker; <= 0: the node's cores / local workers
   bool quiet = false;
+  bool skip_eval = false;       // --no-eval: ignore the spec's eval section
 };
 
 struct RunSummary {
@@ -29,6 +30,9 @@ struct RunSummary {
   int64_t units_computed = 0;  // compressed by this run
   int64_t units_recovered = 0; // found corrupt in the store, dropped and recomputed
   double seconds = 0;
+  // The eval stage, when the spec has one.
+  bool evaluated = false;
+  double ppl = 0, ref_ppl = 0, kl_mean = 0, top1_pct = 0;
 };
 
 // Rank 0's side. `transport` reaches the workers (ranks 1 .. size-1).

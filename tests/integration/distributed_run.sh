@@ -66,13 +66,21 @@ cd "$SHARDQ_SOURCE_DIR"
   --samples 32 --seq-len 128 --out "$WORK/calib.stats"
 quantize "$MODELS/shakespeare-5m" "$WORK/imat-ref.gguf" Q4_K_M --imatrix "$WORK/calib.stats"
 for np in 1 2 3 4; do
-  run_job $np examples/shakespeare-5m.yaml "$WORK/state-imat-$np" "$WORK/imat-np$np.gguf" -q 2> "$WORK/log" || { fail "imatrix np=$np"; cat "$WORK/log"; continue; }
+  # The eval stage runs once (np 1, checked below); it does not depend on the ranks.
+  eval_flag=--no-eval; [ $np = 1 ] && eval_flag=
+  run_job $np examples/shakespeare-5m.yaml "$WORK/state-imat-$np" "$WORK/imat-np$np.gguf" -q $eval_flag 2> "$WORK/log" || { fail "imatrix np=$np"; cat "$WORK/log"; continue; }
   cmp -s "$WORK/imat-np$np.gguf" "$WORK/imat-ref.gguf" && pass "imatrix example: -np $np identical to calibrate + quantize --imatrix" ||
     fail "imatrix example: -np $np differs"
 done
-if SHARDQ_FAULT_KILL_RANK=3 SHARDQ_FAULT_KILL_AFTER=1 run_job 4 examples/shakespeare-5m.yaml "$WORK/state-imat-k" "$WORK/imat-k.gguf" > /dev/null 2>&1; then
+# The eval stage: llama-perplexity's measure of the artifact against the source model.
+ev="$WORK/imat-np1.gguf.eval.json"
+if [ -f "$ev" ] && awk '/"kl_mean"/{gsub(/[,]/,"",$2); k=$2} /"top1_pct"/{gsub(/[,]/,"",$2); t=$2}
+     /"delta_ppl_pct"/{gsub(/[,]/,"",$2); d=$2} END{exit !(k > 0 && k < 0.006 && t > 93 && d < 1.5)}' "$ev"; then
+  pass "eval stage: $(tr -d '\n ' < "$ev" | grep -oE '"(delta_ppl_pct|kl_mean|top1_pct)":[0-9.e-]+' | tr '\n' ' ')"
+else fail "eval stage: $(cat "$ev" 2>/dev/null || echo no $ev)"; fi
+if SHARDQ_FAULT_KILL_RANK=3 SHARDQ_FAULT_KILL_AFTER=1 run_job 4 examples/shakespeare-5m.yaml "$WORK/state-imat-k" "$WORK/imat-k.gguf" --no-eval > /dev/null 2>&1; then
   fail "imatrix fault injection: job did not fail"; fi
-run_job 4 examples/shakespeare-5m.yaml "$WORK/state-imat-k" "$WORK/imat-k.gguf" > "$WORK/log5" 2>&1 || { fail "imatrix resume"; cat "$WORK/log5"; }
+run_job 4 examples/shakespeare-5m.yaml "$WORK/state-imat-k" "$WORK/imat-k.gguf" --no-eval > "$WORK/log5" 2>&1 || { fail "imatrix resume"; cat "$WORK/log5"; }
 cmp -s "$WORK/imat-k.gguf" "$WORK/imat-ref.gguf" && pass "imatrix job resumed after a killed worker ($(field 1 < "$WORK/log5") units reused): identical" ||
   fail "imatrix resume: artifact differs"
 
