@@ -4,52 +4,23 @@
 // of each, and the ratios. Never passes or fails on time.
 //
 // usage: bench_quantize_model [--layers N] [--type Q4_K_M] [--dir DIR] [--keep]
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "bench/child_process.h"
 #include "bench/llama_model_gen.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct RunStats {
-  int exit_code = -1;
-  double seconds = 0;
-  double peak_rss_mb = 0;
-};
-
-RunStats Run(const std::vector<std::string>& argv, const std::string& log) {
-  RunStats r;
-  const auto start = std::chrono::steady_clock::now();
-  std::fflush(nullptr);  // else the child inherits and re-prints our buffered output
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::freopen(log.c_str(), "w", stdout);
-    (void)f;
-    dup2(fileno(stdout), STDERR_FILENO);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  struct rusage ru {};
-  wait4(pid, &status, 0, &ru);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.peak_rss_mb = ru.ru_maxrss / 1024.0;  // ru_maxrss is in KiB on Linux
-  return r;
-}
+using shardq::bench::RunChild;
+using RunStats = shardq::bench::ChildStats;
 
 std::string SelfDir() { return fs::canonical("/proc/self/exe").parent_path().string(); }
 
@@ -78,9 +49,9 @@ int main(int argc, char** argv) {
   std::printf("model: %.0f MB of F32 weights (%.0f M parameters)\n\n", model_mb, model_bytes / 4e6);
 
   // Warm the page cache for both tools alike: each reads the same bytes once before timing.
-  Run({shardq, "quantize", "--quiet", "--model", dir, "--out", dir + "/f32.gguf", "--type", "F32"}, dir + "/f32.log");
+  RunChild({shardq, "quantize", "--quiet", "--model", dir, "--out", dir + "/f32.gguf", "--type", "F32"}, dir + "/f32.log");
 
-  RunStats ours = Run({shardq, "quantize", "--quiet", "--model", dir, "--out", dir + "/shardq.gguf", "--type", type,
+  RunStats ours = RunChild({shardq, "quantize", "--quiet", "--model", dir, "--out", dir + "/shardq.gguf", "--type", type,
                        "--threads", std::to_string(threads)}, dir + "/shardq.log");
   std::printf("%-34s %8s %9s %13s %12s\n", "run", "wall s", "MB/s", "peak RSS MB", "RSS / model");
   auto row = [&](const char* name, const RunStats& r) {
@@ -89,12 +60,12 @@ int main(int argc, char** argv) {
   };
   row(("shardq quantize " + type + " (safetensors)").c_str(), ours);
 
-  RunStats ours_gguf = Run({shardq, "quantize", "--quiet", "--model", dir + "/f32.gguf", "--out", dir + "/shardq2.gguf",
+  RunStats ours_gguf = RunChild({shardq, "quantize", "--quiet", "--model", dir + "/f32.gguf", "--out", dir + "/shardq2.gguf",
                             "--type", type, "--threads", std::to_string(threads)}, dir + "/shardq2.log");
   row(("shardq quantize " + type + " (F32 GGUF)").c_str(), ours_gguf);
 
   if (access(llama_quantize.c_str(), X_OK) == 0) {
-    RunStats ref = Run({llama_quantize, dir + "/f32.gguf", dir + "/llama.gguf", type, std::to_string(threads)},
+    RunStats ref = RunChild({llama_quantize, dir + "/f32.gguf", dir + "/llama.gguf", type, std::to_string(threads)},
                        dir + "/llama.log");
     row(("llama-quantize " + type + " (F32 GGUF)").c_str(), ref);
     if (ref.exit_code == 0 && ours_gguf.exit_code == 0) {

@@ -8,12 +8,9 @@
 // same bytes. Never passes or fails on time.
 //
 // usage: bench_scaling [--layers N] [--type Q4_K_M] [--dir DIR] [--keep]
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/child_process.h"
 #include "bench/llama_model_gen.h"
 
 namespace fs = std::filesystem;
@@ -46,25 +44,10 @@ struct RunResult {
 
 // fork/exec with stdout+stderr to `log`; wall time and ru_maxrss from wait4.
 void Spawn(const std::vector<std::string>& argv, RunResult* r) {
-  const auto start = std::chrono::steady_clock::now();
-  std::fflush(nullptr);  // else the child inherits and re-prints our buffered output
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::freopen(r->log.c_str(), "w", stdout);
-    (void)f;
-    dup2(fileno(stdout), STDERR_FILENO);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  struct rusage ru {};
-  wait4(pid, &status, 0, &ru);
-  r->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r->tree_peak_rss_mb = ru.ru_maxrss / 1024.0;  // KiB on Linux
+  const shardq::bench::ChildStats c = shardq::bench::RunChild(argv, r->log);
+  r->seconds = c.seconds;
+  r->exit_code = c.exit_code;
+  r->tree_peak_rss_mb = c.peak_rss_mb;
 }
 
 void ParseLog(RunResult* r) {
