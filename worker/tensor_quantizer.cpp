@@ -1,7 +1,5 @@
 #include "worker/tensor_quantizer.h"
 
-#include <mutex>
-
 #include "kernels/block_format.h"
 
 namespace shardq {
@@ -20,22 +18,21 @@ Status QuantizeTensor(const float* data, int64_t rows, int64_t row_length, GgmlT
   out->type = type;
   out->bytes.assign(row_bytes * rows, 0);
   out->error = QuantError();
-  std::mutex mu;
-  // Rows are independent: each thread encodes its rows, decodes them again and
-  // accumulates the error locally, merging once per chunk.
+  // Rows are independent: each thread encodes its rows and decodes them again.
+  // Each row's error is kept and summed in row order afterwards, so the metrics
+  // (and the reports made from them) do not depend on the number of threads.
+  std::vector<QuantError> per_row(rows);
   pool->ParallelFor(rows, 16, [&](int64_t begin, int64_t end) {
     std::vector<float> decoded(row_length);
-    QuantError local;
     for (int64_t r = begin; r < end; ++r) {
       const float* x = data + r * row_length;
       uint8_t* y = out->bytes.data() + r * row_bytes;
       fmt->quantize_row(x, y, row_length, importance);
       fmt->dequantize_row(y, decoded.data(), row_length);
-      local.Add(x, decoded.data(), row_length);
+      per_row[r].Add(x, decoded.data(), row_length);
     }
-    std::lock_guard<std::mutex> lock(mu);
-    out->error.Merge(local);
   });
+  for (const QuantError& e : per_row) out->error.Merge(e);
   return Status::OK();
 }
 
