@@ -301,32 +301,35 @@ void QuantizeRowQ3K(const float* x, void* vy, int64_t n, const float* importance
   }
 }
 
-void QuantizeRowQ4K(const float* x, void* vy, int64_t n, const float* importance) {
-  auto* y = static_cast<BlockQ4_K*>(vy);
+namespace {
+
+// Q4_K and Q5_K: the same row loop, differing in the level count, the
+// reference search's candidate range and the packing of the levels.
+template <int kNmax, class Block>
+void QuantizeRowAsymK(const float* x, Block* y, int64_t n, const float* importance, float rmin,
+                      float rdelta, int nstep, void (*pack)(const uint8_t*, Block*)) {
   const int64_t nb = n / kQK_K;
   uint8_t L[kQK_K];
   for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
     if (!importance) {
-      QuantizeAsymRef<15>(x, &y[i].d, &y[i].dmin, y[i].scales, L, -1.f, 0.1f, 20);
+      QuantizeAsymRef<kNmax>(x, &y[i].d, &y[i].dmin, y[i].scales, L, rmin, rdelta, nstep);
     } else {
-      QuantizeAsymImpl<15>(x, importance + kQK_K * i, &y[i].d, &y[i].dmin, y[i].scales, L);
+      QuantizeAsymImpl<kNmax>(x, importance + kQK_K * i, &y[i].d, &y[i].dmin, y[i].scales, L);
     }
-    PackQ4KQuants(L, &y[i]);
+    pack(L, &y[i]);
   }
 }
 
+}  // namespace
+
+void QuantizeRowQ4K(const float* x, void* vy, int64_t n, const float* importance) {
+  QuantizeRowAsymK<15>(x, static_cast<BlockQ4_K*>(vy), n, importance, -1.f, 0.1f, 20,
+                       PackQ4KQuants);
+}
+
 void QuantizeRowQ5K(const float* x, void* vy, int64_t n, const float* importance) {
-  auto* y = static_cast<BlockQ5_K*>(vy);
-  const int64_t nb = n / kQK_K;
-  uint8_t L[kQK_K];
-  for (int64_t i = 0; i < nb; ++i, x += kQK_K) {
-    if (!importance) {
-      QuantizeAsymRef<31>(x, &y[i].d, &y[i].dmin, y[i].scales, L, -0.5f, 0.1f, 15);
-    } else {
-      QuantizeAsymImpl<31>(x, importance + kQK_K * i, &y[i].d, &y[i].dmin, y[i].scales, L);
-    }
-    PackQ5KQuants(L, &y[i]);
-  }
+  QuantizeRowAsymK<31>(x, static_cast<BlockQ5_K*>(vy), n, importance, -0.5f, 0.1f, 15,
+                       PackQ5KQuants);
 }
 
 void QuantizeRowQ6K(const float* x, void* vy, int64_t n, const float* importance) {
