@@ -347,85 +347,81 @@ float VecDotQ5_1Q8_1(const void* vx, const void* vv, int64_t n) {
 }
 
 // ---- Q8_0 / Q8_1 --------------------------------------------------------------
-void QuantizeQ8_0(const float* x, void* vy, int64_t n, const float*) {
-  BlockQ8_0* y = static_cast<BlockQ8_0*>(vy);
-  for (int64_t i = 0; i < n / kQK8_0; ++i) {
-    const float* xb = x + 32 * i;
-    float amax = 0;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
-    const float d = amax / 127;
-    const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = F32ToFp16(d);
-    for (int j = 0; j < 32; ++j) y[i].qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+// Both share their int8 half: d = amax / 127, q = round(x / d). Q8_1 also keeps
+// s = d * sum(q), so the Q4_1/Q5_1 dots can add the minimum's contribution.
+namespace {
+
+// Encodes one block's d and qs; returns sum(q), and the unrounded d in *d_out.
+template <typename Block>
+int QuantizeQ8Block(const float* xb, Block* b, float* d_out) {
+  float amax = 0;
+  for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
+  const float d = amax / 127;
+  const float id = d ? 1.0f / d : 0.0f;
+  b->d = F32ToFp16(d);
+  int sum = 0;
+  for (int j = 0; j < 32; ++j) {
+    b->qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+    sum += b->qs[j];
   }
+  *d_out = d;
+  return sum;
 }
 
-void DequantizeQ8_0(const void* vx, float* y, int64_t n) {
-  const BlockQ8_0* x = static_cast<const BlockQ8_0*>(vx);
-  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+template <typename Block>
+void DequantizeQ8(const void* vx, float* y, int64_t n) {
+  const Block* x = static_cast<const Block*>(vx);
+  for (int64_t i = 0; i < n / 32; ++i) {
     const float d = Fp16ToF32(x[i].d);
     for (int j = 0; j < 32; ++j) y[32 * i + j] = x[i].qs[j] * d;
   }
 }
+
+template <typename Block>
+float VecDotQ8(const void* vx, const void* vv, int64_t n) {
+  const Block* x = static_cast<const Block*>(vx);
+  const Block* y = static_cast<const Block*>(vv);
+  float sumf = 0;
+  for (int64_t i = 0; i < n / 32; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < 32; ++j) sumi += x[i].qs[j] * y[i].qs[j];
+    sumf += sumi * (Fp16ToF32(x[i].d) * Fp16ToF32(y[i].d));
+  }
+  return sumf;
+}
+
+}  // namespace
+
+void QuantizeQ8_0(const float* x, void* vy, int64_t n, const float*) {
+  BlockQ8_0* y = static_cast<BlockQ8_0*>(vy);
+  float d;
+  for (int64_t i = 0; i < n / kQK8_0; ++i) QuantizeQ8Block(x + 32 * i, &y[i], &d);
+}
+
+void DequantizeQ8_0(const void* vx, float* y, int64_t n) { DequantizeQ8<BlockQ8_0>(vx, y, n); }
 
 float DotF32Q8_0(const void* x, const float* v, int64_t n) {
   return DotViaDecode<BlockQ8_0, DequantizeQ8_0>(x, v, n);
 }
 
-float VecDotQ8_0Q8_0(const void* vx, const void* vv, int64_t n) {
-  const BlockQ8_0* x = static_cast<const BlockQ8_0*>(vx);
-  const BlockQ8_0* y = static_cast<const BlockQ8_0*>(vv);
-  float sumf = 0;
-  for (int64_t i = 0; i < n / kQK8_0; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < 32; ++j) sumi += x[i].qs[j] * y[i].qs[j];
-    sumf += sumi * (Fp16ToF32(x[i].d) * Fp16ToF32(y[i].d));
-  }
-  return sumf;
-}
+float VecDotQ8_0Q8_0(const void* vx, const void* vv, int64_t n) { return VecDotQ8<BlockQ8_0>(vx, vv, n); }
 
 void QuantizeQ8_1(const float* x, void* vy, int64_t n, const float*) {
   BlockQ8_1* y = static_cast<BlockQ8_1*>(vy);
   for (int64_t i = 0; i < n / kQK8_1; ++i) {
-    const float* xb = x + 32 * i;
-    float amax = 0;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
-    const float d = amax / 127;
-    const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = F32ToFp16(d);
-    int sum = 0;
-    for (int j = 0; j < 32; ++j) {
-      y[i].qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
-      sum += y[i].qs[j];
-    }
-    // s from the unrounded d, as ggml stores it.
-    y[i].s = F32ToFp16(sum * d);
+    float d;
+    const int sum = QuantizeQ8Block(x + 32 * i, &y[i], &d);
+    y[i].s = F32ToFp16(sum * d);  // from the unrounded d, as ggml stores it
   }
 }
 
-void DequantizeQ8_1(const void* vx, float* y, int64_t n) {
-  const BlockQ8_1* x = static_cast<const BlockQ8_1*>(vx);
-  for (int64_t i = 0; i < n / kQK8_1; ++i) {
-    const float d = Fp16ToF32(x[i].d);
-    for (int j = 0; j < 32; ++j) y[32 * i + j] = x[i].qs[j] * d;
-  }
-}
+void DequantizeQ8_1(const void* vx, float* y, int64_t n) { DequantizeQ8<BlockQ8_1>(vx, y, n); }
 
 float DotF32Q8_1(const void* x, const float* v, int64_t n) {
   return DotViaDecode<BlockQ8_1, DequantizeQ8_1>(x, v, n);
 }
 
-float VecDotQ8_1Q8_1(const void* vx, const void* vv, int64_t n) {
-  const BlockQ8_1* x = static_cast<const BlockQ8_1*>(vx);
-  const BlockQ8_1* y = static_cast<const BlockQ8_1*>(vv);
-  float sumf = 0;
-  for (int64_t i = 0; i < n / kQK8_1; ++i) {
-    int sumi = 0;
-    for (int j = 0; j < 32; ++j) sumi += x[i].qs[j] * y[i].qs[j];
-    sumf += sumi * (Fp16ToF32(x[i].d) * Fp16ToF32(y[i].d));
-  }
-  return sumf;
-}
+float VecDotQ8_1Q8_1(const void* vx, const void* vv, int64_t n) { return VecDotQ8<BlockQ8_1>(vx, vv, n); }
 
 }  // namespace shardq::legacy
 
