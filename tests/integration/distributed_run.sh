@@ -47,14 +47,27 @@ if [ -n "$reused" ] && [ "$reused" -ge 1 ] && [ $((reused + computed)) -eq 8 ] &
 else fail "resume counts: reused '$reused', computed '$computed', committed before '$committed_before'"; fi
 cmp -s "$WORK/kill.gguf" "$WORK/$model-ref.gguf" && pass "resumed artifact identical" || fail "resumed artifact differs"
 
-# kill -9 of the whole (embedded) job at several moments while units are being committed.
+# kill -9 of the whole (embedded) job, three times, each time right after it
+# committed a unit (workers pause 250 ms after each unit, so the kill lands
+# before the next one); then a resume. Progress is read from the job's log
+# lines rather than guessed from the clock, so a slow start cannot fool it.
 state="$WORK/state-kill9"; rm -f "$WORK/k9.gguf"
-for delay in 0.25 0.3 0.35 0.4; do
-  (SHARDQ_FAULT_DELAY_MS=250 exec timeout -s KILL $delay "$SHARDQ" run "$job" --state "$state" --out "$WORK/k9.gguf" -q) 2>/dev/null || true
+for round in 1 2 3; do
+  SHARDQ_FAULT_DELAY_MS=250 "$SHARDQ" run "$job" --state "$state" --out "$WORK/k9.gguf" > "$WORK/k9-$round.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 1500); do  # up to 30 s
+    grep -q "committed (rank" "$WORK/k9-$round.log" && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.02
+  done
+  kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null || true
+  grep -q "committed (rank" "$WORK/k9-$round.log" || fail "kill -9 round $round: no unit was committed before the kill"
 done
+[ -e "$WORK/k9.gguf" ] && fail "kill -9: an artifact exists although every run was killed"
 run_job 1 "$job" "$state" "$WORK/k9.gguf" > "$WORK/log3" 2>&1 || { fail "resume after kill -9 failed"; cat "$WORK/log3"; }
 reused=$(field 1 < "$WORK/log3"); computed=$(field 2 < "$WORK/log3")
-[ -n "$reused" ] && [ "$reused" -ge 1 ] && [ "$computed" -ge 1 ] && pass "after 4 x kill -9: $reused units reused, $computed computed" ||
+[ -n "$reused" ] && [ "$reused" -ge 3 ] && [ "$computed" -ge 1 ] && [ $((reused + computed)) -eq 8 ] &&
+  pass "after 3 x kill -9: $reused units reused, $computed computed" ||
   fail "after kill -9: expected some units reused and some computed, got '$reused' / '$computed'"
 cmp -s "$WORK/k9.gguf" "$WORK/$model-ref.gguf" && pass "after kill -9: artifact identical" || fail "after kill -9: artifact differs"
 
