@@ -3,6 +3,7 @@
 #include <cstring>
 #include <set>
 
+#include "common/byte_io.h"
 #include "kernels/block_format.h"
 
 namespace shardq {
@@ -10,36 +11,28 @@ namespace {
 
 constexpr uint32_t kGgufVersion = 3;
 
-template <typename T>
-void Put(std::vector<uint8_t>* out, T v) {
-  static_assert(std::is_trivially_copyable_v<T>);
-  const size_t at = out->size();
-  out->resize(at + sizeof(T));
-  std::memcpy(out->data() + at, &v, sizeof(T));  // x86-64: already little-endian
-}
-
 void PutString(std::vector<uint8_t>* out, const std::string& s) {
-  Put<uint64_t>(out, s.size());
+  AppendPod<uint64_t>(out, s.size());
   out->insert(out->end(), s.begin(), s.end());
 }
 
 void PutScalar(const GgufValue& v, std::vector<uint8_t>* out) {
   switch (v.type) {
-    case GgufValueType::UINT8: Put<uint8_t>(out, static_cast<uint8_t>(v.u)); break;
-    case GgufValueType::INT8: Put<int8_t>(out, static_cast<int8_t>(v.i)); break;
-    case GgufValueType::UINT16: Put<uint16_t>(out, static_cast<uint16_t>(v.u)); break;
-    case GgufValueType::INT16: Put<int16_t>(out, static_cast<int16_t>(v.i)); break;
-    case GgufValueType::UINT32: Put<uint32_t>(out, static_cast<uint32_t>(v.u)); break;
-    case GgufValueType::INT32: Put<int32_t>(out, static_cast<int32_t>(v.i)); break;
-    case GgufValueType::FLOAT32: Put<float>(out, static_cast<float>(v.f)); break;
-    case GgufValueType::BOOL: Put<uint8_t>(out, v.b ? 1 : 0); break;
+    case GgufValueType::UINT8: AppendPod<uint8_t>(out, static_cast<uint8_t>(v.u)); break;
+    case GgufValueType::INT8: AppendPod<int8_t>(out, static_cast<int8_t>(v.i)); break;
+    case GgufValueType::UINT16: AppendPod<uint16_t>(out, static_cast<uint16_t>(v.u)); break;
+    case GgufValueType::INT16: AppendPod<int16_t>(out, static_cast<int16_t>(v.i)); break;
+    case GgufValueType::UINT32: AppendPod<uint32_t>(out, static_cast<uint32_t>(v.u)); break;
+    case GgufValueType::INT32: AppendPod<int32_t>(out, static_cast<int32_t>(v.i)); break;
+    case GgufValueType::FLOAT32: AppendPod<float>(out, static_cast<float>(v.f)); break;
+    case GgufValueType::BOOL: AppendPod<uint8_t>(out, v.b ? 1 : 0); break;
     case GgufValueType::STRING: PutString(out, v.s); break;
-    case GgufValueType::UINT64: Put<uint64_t>(out, v.u); break;
-    case GgufValueType::INT64: Put<int64_t>(out, v.i); break;
-    case GgufValueType::FLOAT64: Put<double>(out, v.f); break;
+    case GgufValueType::UINT64: AppendPod<uint64_t>(out, v.u); break;
+    case GgufValueType::INT64: AppendPod<int64_t>(out, v.i); break;
+    case GgufValueType::FLOAT64: AppendPod<double>(out, v.f); break;
     case GgufValueType::ARRAY:
-      Put<uint32_t>(out, static_cast<uint32_t>(v.array_type));
-      Put<uint64_t>(out, v.arr.size());
+      AppendPod<uint32_t>(out, static_cast<uint32_t>(v.array_type));
+      AppendPod<uint64_t>(out, v.arr.size());
       for (const auto& item : v.arr) PutScalar(item, out);
       break;
   }
@@ -108,21 +101,21 @@ Result<std::unique_ptr<GgufWriter>> GgufWriter::Create(const std::string& path,
 
   std::vector<uint8_t> header;
   header.insert(header.end(), {'G', 'G', 'U', 'F'});
-  Put<uint32_t>(&header, kGgufVersion);
-  Put<uint64_t>(&header, tensors.size());
-  Put<uint64_t>(&header, metadata.size());
+  AppendPod<uint32_t>(&header, kGgufVersion);
+  AppendPod<uint64_t>(&header, tensors.size());
+  AppendPod<uint64_t>(&header, metadata.size());
   for (const auto& kv : metadata.entries()) {
     PutString(&header, kv.first);
-    Put<uint32_t>(&header, static_cast<uint32_t>(kv.second.type));
+    AppendPod<uint32_t>(&header, static_cast<uint32_t>(kv.second.type));
     PutScalar(kv.second, &header);
   }
   for (size_t i = 0; i < tensors.size(); ++i) {
     const auto& t = tensors[i];
     PutString(&header, t.name);
-    Put<uint32_t>(&header, static_cast<uint32_t>(t.shape.size()));
-    for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) Put<uint64_t>(&header, *it);
-    Put<uint32_t>(&header, static_cast<uint32_t>(t.type));
-    Put<uint64_t>(&header, w->offsets_[i]);
+    AppendPod<uint32_t>(&header, static_cast<uint32_t>(t.shape.size()));
+    for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) AppendPod<uint64_t>(&header, *it);
+    AppendPod<uint32_t>(&header, static_cast<uint32_t>(t.type));
+    AppendPod<uint64_t>(&header, w->offsets_[i]);
   }
   w->data_offset_ = AlignUp(header.size(), w->alignment_);
   header.resize(w->data_offset_, 0);

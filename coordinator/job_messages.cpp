@@ -3,25 +3,12 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/byte_io.h"
+
 namespace shardq {
 namespace {
 
 using json = nlohmann::json;
-
-template <typename T>
-void Put(std::vector<uint8_t>* out, const T& v) {
-  const size_t at = out->size();
-  out->resize(at + sizeof(T));
-  std::memcpy(out->data() + at, &v, sizeof(T));
-}
-
-template <typename T>
-bool Get(const std::vector<uint8_t>& in, size_t* pos, T* v) {
-  if (in.size() - *pos < sizeof(T)) return false;
-  std::memcpy(v, in.data() + *pos, sizeof(T));
-  *pos += sizeof(T);
-  return true;
-}
 
 }  // namespace
 
@@ -42,16 +29,18 @@ std::vector<uint8_t> EncodeAssignment(const JobAssignment& a) {
   const std::string text = j.dump();
   // JSON header, then the (binary) statistics after it.
   std::vector<uint8_t> out;
-  Put<uint64_t>(&out, text.size());
+  AppendPod<uint64_t>(&out, text.size());
   out.insert(out.end(), text.begin(), text.end());
   out.insert(out.end(), a.stats_blob.begin(), a.stats_blob.end());
   return out;
 }
 
 Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
-  size_t pos = 0;
+  ByteReader r(bytes.data(), bytes.size(), "job assignment");
   uint64_t n = 0;
-  if (!Get(bytes, &pos, &n) || n > bytes.size() - pos) return Status::Corruption("job assignment: bad framing");
+  SHARDQ_RETURN_IF_ERROR(r.Read(&n, "header length"));
+  if (n > r.remaining()) return Status::Corruption("job assignment: bad framing");
+  const size_t pos = r.pos();
   JobAssignment a;
   try {
     json j = json::parse(bytes.begin() + pos, bytes.begin() + pos + n);
@@ -102,17 +91,17 @@ Result<QuantPlanOptions> PlanOptionsOf(const JobAssignment& a) {
 
 std::vector<uint8_t> EncodeWorkerMessage(const WorkerMessage& m) {
   std::vector<uint8_t> out;
-  Put<uint8_t>(&out, m.kind);
+  AppendPod<uint8_t>(&out, m.kind);
   if (m.kind == WorkerMessage::kDone) {
     out.insert(out.end(), m.error.begin(), m.error.end());
     return out;
   }
-  Put<int64_t>(&out, m.unit);
-  Put<double>(&out, m.seconds);
-  Put<uint32_t>(&out, static_cast<uint32_t>(m.blobs.size()));
+  AppendPod<int64_t>(&out, m.unit);
+  AppendPod<double>(&out, m.seconds);
+  AppendPod<uint32_t>(&out, static_cast<uint32_t>(m.blobs.size()));
   for (const auto& b : m.blobs) {
     std::vector<uint8_t> rec = EncodeTensorBlob(b);
-    Put<uint64_t>(&out, rec.size());
+    AppendPod<uint64_t>(&out, rec.size());
     out.insert(out.end(), rec.begin(), rec.end());
   }
   return out;
@@ -120,9 +109,9 @@ std::vector<uint8_t> EncodeWorkerMessage(const WorkerMessage& m) {
 
 Result<WorkerMessage> DecodeWorkerMessage(const std::vector<uint8_t>& bytes, int from_rank) {
   const std::string label = "message from rank " + std::to_string(from_rank);
-  size_t pos = 0;
+  ByteReader r(bytes.data(), bytes.size(), label);
   uint8_t kind = 0;
-  if (!Get(bytes, &pos, &kind)) return Status::Corruption(label + ": empty");
+  SHARDQ_RETURN_IF_ERROR(r.Read(&kind, "kind"));
   WorkerMessage m;
   if (kind == WorkerMessage::kDone) {
     m.kind = WorkerMessage::kDone;
@@ -131,14 +120,16 @@ Result<WorkerMessage> DecodeWorkerMessage(const std::vector<uint8_t>& bytes, int
   }
   if (kind != WorkerMessage::kUnit) return Status::Corruption(label + ": unknown kind");
   uint32_t n = 0;
-  if (!Get(bytes, &pos, &m.unit) || !Get(bytes, &pos, &m.seconds) || !Get(bytes, &pos, &n))
-    return Status::Corruption(label + ": truncated header");
+  SHARDQ_RETURN_IF_ERROR(r.Read(&m.unit, "unit index"));
+  SHARDQ_RETURN_IF_ERROR(r.Read(&m.seconds, "seconds"));
+  SHARDQ_RETURN_IF_ERROR(r.Read(&n, "blob count"));
   for (uint32_t i = 0; i < n; ++i) {
     uint64_t len = 0;
-    if (!Get(bytes, &pos, &len) || len > bytes.size() - pos) return Status::Corruption(label + ": truncated blob");
-    SHARDQ_ASSIGN_OR_RETURN(TensorBlob b, DecodeTensorBlob(bytes.data() + pos, len, label));
+    SHARDQ_RETURN_IF_ERROR(r.Read(&len, "blob length"));
+    if (len > r.remaining()) return Status::Corruption(label + ": truncated blob of " + std::to_string(len) + " bytes");
+    SHARDQ_ASSIGN_OR_RETURN(TensorBlob b, DecodeTensorBlob(bytes.data() + r.pos(), len, label));
     m.blobs.push_back(std::move(b));
-    pos += len;
+    SHARDQ_RETURN_IF_ERROR(r.Skip(len, "blob"));
   }
   return m;
 }

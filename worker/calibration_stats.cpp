@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/atomic_file.h"
+#include "common/byte_io.h"
 #include "common/crc32c.h"
 #include "common/mapped_file.h"
 
@@ -15,55 +16,6 @@ namespace {
 constexpr char kMagic[8] = {'S', 'Q', 'S', 'T', 'A', 'T', 'S', '1'};
 constexpr uint32_t kVersion = 1;
 constexpr uint32_t kHasHessian = 1;
-
-template <typename T>
-void Put(std::vector<uint8_t>* out, const T& v) {
-  const size_t at = out->size();
-  out->resize(at + sizeof(T));
-  std::memcpy(out->data() + at, &v, sizeof(T));
-}
-template <typename T>
-void PutArray(std::vector<uint8_t>* out, const std::vector<T>& v) {
-  const size_t at = out->size();
-  out->resize(at + sizeof(T) * v.size());
-  if (!v.empty()) std::memcpy(out->data() + at, v.data(), sizeof(T) * v.size());
-}
-
-// Bounds-checked reads over the mapped file; errors name the file and what was being read.
-class Reader {
- public:
-  Reader(const std::string& path, const uint8_t* p, uint64_t n) : path_(path), p_(p), n_(n) {}
-  template <typename T>
-  Status Get(T* v, const char* what) {
-    if (n_ - pos_ < sizeof(T)) return Truncated(what);
-    std::memcpy(v, p_ + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return Status::OK();
-  }
-  template <typename T>
-  Status GetArray(std::vector<T>* v, uint64_t count, const char* what) {
-    if (count > (n_ - pos_) / sizeof(T)) return Truncated(what);
-    v->resize(count);
-    if (count) std::memcpy(v->data(), p_ + pos_, sizeof(T) * count);
-    pos_ += sizeof(T) * count;
-    return Status::OK();
-  }
-  Status GetString(std::string* s, uint64_t len, const char* what) {
-    if (len > n_ - pos_) return Truncated(what);
-    s->assign(reinterpret_cast<const char*>(p_ + pos_), len);
-    pos_ += len;
-    return Status::OK();
-  }
-  uint64_t pos() const { return pos_; }
-
- private:
-  Status Truncated(const char* what) const {
-    return Status::Corruption(path_ + ": truncated while reading " + what + " at byte " + std::to_string(pos_));
-  }
-  std::string path_;
-  const uint8_t* p_;
-  uint64_t n_, pos_ = 0;
-};
 
 }  // namespace
 
@@ -137,23 +89,23 @@ const ChannelStats* CalibrationStats::Find(const std::string& name) const {
 std::vector<uint8_t> CalibrationStats::Encode() const {
   std::vector<uint8_t> body;
   body.insert(body.end(), kMagic, kMagic + 8);
-  Put<uint32_t>(&body, kVersion);
-  Put<uint32_t>(&body, static_cast<uint32_t>(entries_.size()));
+  AppendPod<uint32_t>(&body, kVersion);
+  AppendPod<uint32_t>(&body, static_cast<uint32_t>(entries_.size()));
   for (const auto& [name, s] : entries_) {
-    Put<uint32_t>(&body, static_cast<uint32_t>(name.size()));
+    AppendPod<uint32_t>(&body, static_cast<uint32_t>(name.size()));
     body.insert(body.end(), name.begin(), name.end());
-    Put<uint64_t>(&body, static_cast<uint64_t>(s.n_channels));
-    Put<uint64_t>(&body, static_cast<uint64_t>(s.token_count));
-    Put<uint32_t>(&body, s.hessian.empty() ? 0u : kHasHessian);
+    AppendPod<uint64_t>(&body, static_cast<uint64_t>(s.n_channels));
+    AppendPod<uint64_t>(&body, static_cast<uint64_t>(s.token_count));
+    AppendPod<uint32_t>(&body, s.hessian.empty() ? 0u : kHasHessian);
     std::vector<double> sum_sq = s.sum_sq;
     std::vector<float> absmax = s.absmax;
     sum_sq.resize(s.n_channels, 0.0);
     absmax.resize(s.n_channels, 0.0f);
-    PutArray(&body, sum_sq);
-    PutArray(&body, absmax);
-    if (!s.hessian.empty()) PutArray(&body, s.hessian);
+    AppendPods(&body, sum_sq);
+    AppendPods(&body, absmax);
+    if (!s.hessian.empty()) AppendPods(&body, s.hessian);
   }
-  Put<uint32_t>(&body, Crc32c(body.data(), body.size()));
+  AppendPod<uint32_t>(&body, Crc32c(body.data(), body.size()));
   return body;
 }
 
@@ -186,34 +138,34 @@ Result<CalibrationStats> CalibrationStats::Decode(const uint8_t* p, uint64_t n, 
   const uint32_t crc = Crc32c(p, n - 4);
   if (crc != stored_crc)
     return Status::Corruption(path + ": checksum mismatch (file damaged or truncated)");
-  Reader r(path, p, n - 4);
+  ByteReader r(p, n - 4, path);
   char magic[8];
-  SHARDQ_RETURN_IF_ERROR(r.Get(&magic, "magic"));
+  SHARDQ_RETURN_IF_ERROR(r.Read(&magic, "magic"));
   uint32_t version, count;
-  SHARDQ_RETURN_IF_ERROR(r.Get(&version, "version"));
+  SHARDQ_RETURN_IF_ERROR(r.Read(&version, "version"));
   if (version != kVersion)
     return Status::Unsupported(path + ": statistics format version " + std::to_string(version) +
                                " (this shardq reads version " + std::to_string(kVersion) + ")");
-  SHARDQ_RETURN_IF_ERROR(r.Get(&count, "entry count"));
+  SHARDQ_RETURN_IF_ERROR(r.Read(&count, "entry count"));
   CalibrationStats stats;
   for (uint32_t i = 0; i < count; ++i) {
     uint32_t name_len, flags;
     uint64_t channels, tokens;
     std::string name;
-    SHARDQ_RETURN_IF_ERROR(r.Get(&name_len, "name length"));
-    SHARDQ_RETURN_IF_ERROR(r.GetString(&name, name_len, "name"));
-    SHARDQ_RETURN_IF_ERROR(r.Get(&channels, "channel count"));
-    SHARDQ_RETURN_IF_ERROR(r.Get(&tokens, "token count"));
-    SHARDQ_RETURN_IF_ERROR(r.Get(&flags, "flags"));
+    SHARDQ_RETURN_IF_ERROR(r.Read(&name_len, "name length"));
+    SHARDQ_RETURN_IF_ERROR(r.ReadString(&name, name_len, "name"));
+    SHARDQ_RETURN_IF_ERROR(r.Read(&channels, "channel count"));
+    SHARDQ_RETURN_IF_ERROR(r.Read(&tokens, "token count"));
+    SHARDQ_RETURN_IF_ERROR(r.Read(&flags, "flags"));
     if (channels == 0 || channels > (1u << 24))
       return Status::Corruption(path + ": entry '" + name + "': implausible channel count " + std::to_string(channels));
     if (stats.entries_.count(name)) return Status::Corruption(path + ": duplicate entry '" + name + "'");
     ChannelStats& s = stats.entries_[name];
     s.n_channels = static_cast<int64_t>(channels);
     s.token_count = static_cast<int64_t>(tokens);
-    SHARDQ_RETURN_IF_ERROR(r.GetArray(&s.sum_sq, channels, "sum of squares"));
-    SHARDQ_RETURN_IF_ERROR(r.GetArray(&s.absmax, channels, "absmax"));
-    if (flags & kHasHessian) SHARDQ_RETURN_IF_ERROR(r.GetArray(&s.hessian, channels * channels, "hessian"));
+    SHARDQ_RETURN_IF_ERROR(r.ReadPods(&s.sum_sq, channels, "sum of squares"));
+    SHARDQ_RETURN_IF_ERROR(r.ReadPods(&s.absmax, channels, "absmax"));
+    if (flags & kHasHessian) SHARDQ_RETURN_IF_ERROR(r.ReadPods(&s.hessian, channels * channels, "hessian"));
   }
   if (r.pos() != n - 4) return Status::Corruption(path + ": " + std::to_string(n - 4 - r.pos()) + " trailing bytes");
   return stats;
