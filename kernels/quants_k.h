@@ -57,6 +57,14 @@ float VecDotQ8KQ8K(const void* x, const void* v, int64_t n);
 void QuantizeRowQ4KAvx2(const float* x, void* y, int64_t n, const float* importance);
 void QuantizeRowQ5KAvx2(const float* x, void* y, int64_t n, const float* importance);
 void QuantizeRowQ6KAvx2(const float* x, void* y, int64_t n, const float* importance);
+// Integer parts exact, float steps as the scalar ones (quants_k_dot_avx2.cpp).
+float VecDotQ2KQ8KAvx2(const void* x, const void* v, int64_t n);
+float VecDotQ3KQ8KAvx2(const void* x, const void* v, int64_t n);
+float VecDotQ4KQ8KAvx2(const void* x, const void* v, int64_t n);
+float VecDotQ5KQ8KAvx2(const void* x, const void* v, int64_t n);
+float VecDotQ6KQ8KAvx2(const void* x, const void* v, int64_t n);
+float DotF32Q4KAvx2(const void* x, const float* v, int64_t n);
+float DotF32Q6KAvx2(const void* x, const float* v, int64_t n);
 
 // AVX-512 versions (quants_k_avx512.cpp), byte-identical to the reference;
 // call only when GetCpuFeatures().avx512 and .avx2.
