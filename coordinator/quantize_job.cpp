@@ -9,7 +9,7 @@
 #include "coordinator/output_metadata.h"
 #include "kernels/block_format.h"
 #include "worker/calibration_stats.h"
-#include "worker/tensor_quantizer.h"
+#include "worker/unit_compressor.h"
 
 namespace shardq {
 
@@ -51,21 +51,10 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
   for (size_t i = 0; i < ordered.size(); ++i) {
     const TensorInfo& t = ordered[i];
     if (progress) progress(i, ordered.size(), t.name);
-    SHARDQ_RETURN_IF_ERROR(source.ReadF32(t, &data));
-    std::vector<float> importance;
-    if (const ChannelStats* s = choices[i].quantized ? stats.Find(t.name) : nullptr) {
-      if (s->n_channels != t.row_length()) {
-        return Status::InvalidArgument(options.imatrix_path + ": entry '" + t.name + "' has " +
-                                       std::to_string(s->n_channels) + " channels, the tensor's rows have " +
-                                       std::to_string(t.row_length()) + " (statistics of another model?)");
-      }
-      importance = s->MeanSquare();
-    }
-    SHARDQ_RETURN_IF_ERROR(QuantizeTensor(data.data(), t.n_rows(), t.row_length(), choices[i].type,
-                                          importance.empty() ? nullptr : importance.data(), &pool, &q)
-                               .WithContext(t.file + ": tensor '" + t.name + "': "));
+    bool weighted = false;
+    SHARDQ_RETURN_IF_ERROR(CompressTensor(source, t, choices[i], options.imatrix_path.empty() ? nullptr : &stats,
+                                          options.imatrix_path, &pool, &data, &q, &weighted));
     SHARDQ_RETURN_IF_ERROR(writer.WriteTensor(i, q.bytes.data(), q.bytes.size()));
-    source.Release(t);
 
     TensorReport r;
     r.name = t.name;
@@ -75,7 +64,7 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
     r.n_elements = t.n_elements();
     r.bytes = q.bytes.size();
     r.error = q.error;
-    r.weighted = !importance.empty();
+    r.weighted = weighted;
     report.input_f32_bytes += 4ull * t.n_elements();
     report.weights += t.n_elements();
     report.tensors.push_back(std::move(r));

@@ -3,12 +3,32 @@
 #include <string>
 
 #include "common/crc32c.h"
-#include "worker/tensor_quantizer.h"
 
 namespace shardq {
 
-// Mirrors RunQuantizeJob's per-tensor steps exactly (same read, same importance
-// rule, same encoder), so a distributed job writes the bytes `shardq quantize` does.
+Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorChoice& choice,
+                      const CalibrationStats* stats, const std::string& stats_label, ThreadPool* pool,
+                      std::vector<float>* data, QuantizedTensor* out, bool* weighted) {
+  SHARDQ_RETURN_IF_ERROR(source.ReadF32(t, data));
+  // Only quantized tensors are weighted; F32 copies ignore importance.
+  std::vector<float> importance;
+  const ChannelStats* s = (choice.quantized && stats) ? stats->Find(t.name) : nullptr;
+  if (s) {
+    if (s->n_channels != t.row_length()) {
+      return Status::InvalidArgument(stats_label + ": entry '" + t.name + "' has " + std::to_string(s->n_channels) +
+                                     " channels, the tensor's rows have " + std::to_string(t.row_length()) +
+                                     " (statistics of another model?)");
+    }
+    importance = s->MeanSquare();
+  }
+  SHARDQ_RETURN_IF_ERROR(QuantizeTensor(data->data(), t.n_rows(), t.row_length(), choice.type,
+                                        importance.empty() ? nullptr : importance.data(), pool, out)
+                             .WithContext(t.file + ": tensor '" + t.name + "': "));
+  source.Release(t);
+  *weighted = !importance.empty();
+  return Status::OK();
+}
+
 Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, TensorSource& source, ThreadPool* pool) {
   if (in.tensors.size() != in.choices.size()) {
     return Status::InvalidArgument("compress unit: " + std::to_string(in.tensors.size()) + " tensors but " +
@@ -28,23 +48,9 @@ Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, Tensor
       return Status::InvalidArgument("compress unit: tensor '" + t->name + "' was given the type choice of '" +
                                      choice.name + "'");
     }
-    SHARDQ_RETURN_IF_ERROR(source.ReadF32(*t, &data));
-
-    // Only quantized tensors are weighted; F32 copies ignore importance.
-    std::vector<float> importance;
-    const ChannelStats* s = (choice.quantized && in.stats) ? in.stats->Find(t->name) : nullptr;
-    if (s) {
-      if (s->n_channels != t->row_length()) {
-        return Status::InvalidArgument("calibration statistics: entry '" + t->name + "' has " +
-                                       std::to_string(s->n_channels) + " channels, the tensor's rows have " +
-                                       std::to_string(t->row_length()) + " (statistics of another model?)");
-      }
-      importance = s->MeanSquare();
-    }
-    SHARDQ_RETURN_IF_ERROR(QuantizeTensor(data.data(), t->n_rows(), t->row_length(), choice.type,
-                                          importance.empty() ? nullptr : importance.data(), pool, &q)
-                               .WithContext(t->file + ": tensor '" + t->name + "': "));
-    source.Release(*t);
+    bool weighted = false;
+    SHARDQ_RETURN_IF_ERROR(
+        CompressTensor(source, *t, choice, in.stats, "calibration statistics", pool, &data, &q, &weighted));
 
     TensorBlob blob;
     blob.name = t->name;

@@ -12,8 +12,18 @@
 #include "common/tensor_blob.h"
 #include "worker/calibration_stats.h"
 #include "worker/quant_plan.h"
+#include "worker/tensor_quantizer.h"
 
 namespace shardq {
+
+// One tensor: read it, weight it by its input's mean x^2 when `stats` has an
+// entry (quantized tensors only), pack it, release its source pages. The step
+// `shardq quantize` and every worker rank both run, so they write the same bytes.
+// `stats_label` names the statistics in errors; `data` is scratch; *weighted
+// says whether importance was applied.
+Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorChoice& choice,
+                      const CalibrationStats* stats, const std::string& stats_label, ThreadPool* pool,
+                      std::vector<float>* data, QuantizedTensor* out, bool* weighted);
 
 struct UnitCompressInput {
   std::vector<const TensorInfo*> tensors;    // the unit's tensors, canonical order
