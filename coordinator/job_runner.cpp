@@ -108,8 +108,11 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     a.calib_hessian = spec.calibration->hessian;
   }
   SHARDQ_ASSIGN_OR_RETURN(QuantPlanOptions plan_options, PlanOptionsOf(a));
-  // Planned here too, so a spec whose types cannot apply fails before any work.
-  SHARDQ_RETURN_IF_ERROR(PlanTensorTypes(ordered, plan_options).status().WithContext(spec.model + ": "));
+  // Planned here too (workers plan the same from the same headers): a spec whose
+  // types cannot apply fails before any work, and the types declare the artifact.
+  Result<std::vector<TensorChoice>> planned = PlanTensorTypes(ordered, plan_options);
+  if (!planned.ok()) return planned.status().WithContext(spec.model + ": ");
+  const std::vector<TensorChoice> choices = std::move(*planned);
 
   RunSummary sum;
   sum.job_id = DeriveJobId(spec, ordered);
@@ -218,7 +221,6 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   for (const auto& t_info : ordered) in.tensor_order.push_back(t_info.name);
   // The plan's types and the model's shapes make the header, so the assembler
   // reads each blob once instead of twice.
-  SHARDQ_ASSIGN_OR_RETURN(std::vector<TensorChoice> choices, PlanTensorTypes(ordered, plan_options));
   for (size_t i = 0; i < ordered.size(); ++i) in.tensors.push_back({ordered[i].name, ordered[i].shape, choices[i].type});
   in.spec_json = spec.CanonicalJson();
   Result<AssembleResult> assembled = AssembleGguf(*store, in);

@@ -1,7 +1,5 @@
 #include "coordinator/worker_loop.h"
 
-#include <cblas.h>
-
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -9,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -127,19 +126,17 @@ Status DoAssignment(Transport& t, const JobAssignment& a, int* units_sent) {
   const int kill_rank = EnvInt("SHARDQ_FAULT_KILL_RANK", -1);
   const int kill_after = EnvInt("SHARDQ_FAULT_KILL_AFTER", -1);
   const int delay_ms = EnvInt("SHARDQ_FAULT_DELAY_MS", 0);
-  openblas_set_num_threads(a.threads);
+  std::map<std::string, size_t> index_of;  // tensor name -> position in `ordered`
+  for (size_t i = 0; i < ordered.size(); ++i) index_of[ordered[i].name] = i;
   ThreadPool pool(a.threads);
   for (int64_t index : a.todo) {
     if (plan.OwnerOf(index) != t.rank()) continue;
     const Unit& unit = plan.units[index];
     UnitCompressInput in;
     for (const std::string& name : unit.tensors) {
-      for (size_t i = 0; i < ordered.size(); ++i) {
-        if (ordered[i].name == name) {
-          in.tensors.push_back(&ordered[i]);
-          in.choices.push_back(choices[i]);
-        }
-      }
+      const size_t i = index_of.at(name);  // the plan was made from these same tensors
+      in.tensors.push_back(&ordered[i]);
+      in.choices.push_back(choices[i]);
     }
     in.stats = a.use_importance ? &stats : nullptr;
     const auto start = std::chrono::steady_clock::now();
