@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/byte_io.h"
+#include "common/job_spec.h"
+#include "coordinator/job_validation.h"
 
 namespace shardq {
 namespace {
@@ -68,25 +70,17 @@ Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
 }
 
 Result<QuantPlanOptions> PlanOptionsOf(const JobAssignment& a) {
-  QuantPlanOptions o;
-  auto preset = FindPreset(a.preset);
-  if (!preset) return Status::InvalidArgument("unknown preset '" + a.preset + "'");
-  o.preset = *preset;
-  o.pure = a.pure;
-  for (const auto& t : a.tensor_types) {
-    SHARDQ_ASSIGN_OR_RETURN(TensorTypeOverride ov, ParseTensorTypeOverride(t));
-    o.overrides.push_back(std::move(ov));
-  }
-  auto type_of = [](const std::string& name, const char* field) -> Result<std::optional<GgmlType>> {
-    if (name.empty()) return std::optional<GgmlType>();
-    auto t = ParseGgmlType(name);
-    if (!t) return Status::InvalidArgument(std::string(field) + ": unknown type '" + name + "'");
-    return std::optional<GgmlType>(*t);
-  };
-  SHARDQ_ASSIGN_OR_RETURN(o.output_tensor_type, type_of(a.output_tensor_type, "output_tensor_type"));
-  SHARDQ_ASSIGN_OR_RETURN(o.token_embedding_type, type_of(a.token_embedding_type, "token_embedding_type"));
-  o.has_imatrix = a.use_importance;
-  return o;
+  // The assignment carries the recipe rank 0 validated; it is read back through
+  // the same function, so both sides plan from identical options.
+  JobSpec spec;
+  spec.quantize.preset = a.preset;
+  spec.quantize.pure = a.pure;
+  spec.quantize.tensor_types = a.tensor_types;
+  spec.quantize.output_tensor_type = a.output_tensor_type;
+  spec.quantize.token_embedding_type = a.token_embedding_type;
+  spec.quantize.algorithm = a.use_importance ? "imatrix" : "rtn";
+  if (a.use_importance) spec.calibration = CalibrationSpec{a.calib_text, a.calib_samples, a.calib_seq_len, a.calib_hessian};
+  return QuantPlanOptionsFromRecipe(spec, "job assignment");
 }
 
 std::vector<uint8_t> EncodeWorkerMessage(const WorkerMessage& m) {
