@@ -85,7 +85,8 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   SHARDQ_ASSIGN_OR_RETURN(JobSpec spec, LoadJobSpec(o.spec_path));
   if (!o.output_override.empty()) spec.output_path = o.output_override;
   if (!o.state_override.empty()) spec.state_dir = o.state_override;
-  SHARDQ_RETURN_IF_ERROR(ValidateRecipe(spec, o.spec_path));
+  // Validates the recipe (errors name the spec file and the field) and gives the plan's options.
+  SHARDQ_ASSIGN_OR_RETURN(QuantPlanOptions plan_options, QuantPlanOptionsFromRecipe(spec, o.spec_path));
 
   SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(spec.model));
   const std::vector<TensorInfo>& infos = model.source->tensors();
@@ -107,7 +108,6 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     a.calib_seq_len = spec.calibration->seq_len;
     a.calib_hessian = spec.calibration->hessian;
   }
-  SHARDQ_ASSIGN_OR_RETURN(QuantPlanOptions plan_options, PlanOptionsOf(a));
   // Planned here too (workers plan the same from the same headers): a spec whose
   // types cannot apply fails before any work, and the types declare the artifact.
   Result<std::vector<TensorChoice>> planned = PlanTensorTypes(ordered, plan_options);
