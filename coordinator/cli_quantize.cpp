@@ -32,18 +32,12 @@ Result<QuantizeJobOptions> ToJobOptions(const QuantizeFlags& f) {
     SHARDQ_ASSIGN_OR_RETURN(TensorTypeOverride ov, ParseTensorTypeOverride(arg));
     o.plan.overrides.push_back(std::move(ov));
   }
-  auto parse_type = [](const std::string& flag, const std::string& v) -> Result<GgmlType> {
-    auto t = ParseGgmlType(v);
-    if (!t || !FindBlockFormat(*t) || !FindBlockFormat(*t)->quantize_row)
-      return Status::InvalidArgument(flag + " '" + v + "': unknown or unsupported type");
-    return *t;
-  };
   if (!f.output_tensor_type.empty()) {
-    SHARDQ_ASSIGN_OR_RETURN(GgmlType t, parse_type("--output-tensor-type", f.output_tensor_type));
+    SHARDQ_ASSIGN_OR_RETURN(GgmlType t, ParseEncodableType(f.output_tensor_type, "--output-tensor-type"));
     o.plan.output_tensor_type = t;
   }
   if (!f.token_embedding_type.empty()) {
-    SHARDQ_ASSIGN_OR_RETURN(GgmlType t, parse_type("--token-embedding-type", f.token_embedding_type));
+    SHARDQ_ASSIGN_OR_RETURN(GgmlType t, ParseEncodableType(f.token_embedding_type, "--token-embedding-type"));
     o.plan.token_embedding_type = t;
   }
   return o;

@@ -1,21 +1,6 @@
 #include "coordinator/job_validation.h"
 
-#include "kernels/block_format.h"
-
 namespace shardq {
-namespace {
-
-// A type the quantizer can write (F32/F16/BF16 included): named, and with an encoder.
-Result<GgmlType> ParseWritableType(const std::string& name, const std::string& field, const std::string& label) {
-  auto type = ParseGgmlType(name);
-  const BlockFormat* f = type ? FindBlockFormat(*type) : nullptr;
-  if (!f || !f->quantize_row) {
-    return Status::InvalidArgument(label + ": " + field + ": unknown or unsupported type '" + name + "'");
-  }
-  return *type;
-}
-
-}  // namespace
 
 Result<QuantPlanOptions> QuantPlanOptionsFromRecipe(const JobSpec& spec, const std::string& label) {
   const QuantizeRecipe& q = spec.quantize;
@@ -36,11 +21,11 @@ Result<QuantPlanOptions> QuantPlanOptionsFromRecipe(const JobSpec& spec, const s
   }
   if (!q.output_tensor_type.empty()) {
     SHARDQ_ASSIGN_OR_RETURN(o.output_tensor_type,
-                            ParseWritableType(q.output_tensor_type, "recipe.quantize.output_tensor_type", label));
+                            ParseEncodableType(q.output_tensor_type, label + ": recipe.quantize.output_tensor_type"));
   }
   if (!q.token_embedding_type.empty()) {
     SHARDQ_ASSIGN_OR_RETURN(o.token_embedding_type,
-                            ParseWritableType(q.token_embedding_type, "recipe.quantize.token_embedding_type", label));
+                            ParseEncodableType(q.token_embedding_type, label + ": recipe.quantize.token_embedding_type"));
   }
   if (q.algorithm == "imatrix" && !spec.calibration) {
     return Status::InvalidArgument(label + ": recipe.quantize.algorithm: imatrix needs a calibration section");

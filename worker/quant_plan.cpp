@@ -150,18 +150,21 @@ std::string PresetNames() {
   return s;
 }
 
+Result<GgmlType> ParseEncodableType(std::string_view name, const std::string& context) {
+  auto type = ParseGgmlType(name);
+  const BlockFormat* f = type ? FindBlockFormat(*type) : nullptr;
+  if (!f || !f->quantize_row)
+    return Status::InvalidArgument(context + ": unknown or unsupported type '" + std::string(name) + "'");
+  return *type;
+}
+
 Result<TensorTypeOverride> ParseTensorTypeOverride(const std::string& arg) {
   const size_t eq = arg.rfind('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size())
     return Status::InvalidArgument("--tensor-type '" + arg + "': expected REGEX=TYPE");
   TensorTypeOverride o;
   o.pattern = arg.substr(0, eq);
-  const std::string type_name = arg.substr(eq + 1);
-  auto type = ParseGgmlType(type_name);
-  if (!type || !FindBlockFormat(*type) || !FindBlockFormat(*type)->quantize_row)
-    return Status::InvalidArgument("--tensor-type '" + arg + "': unknown or unsupported type '" +
-                                   type_name + "'");
-  o.type = *type;
+  SHARDQ_ASSIGN_OR_RETURN(o.type, ParseEncodableType(arg.substr(eq + 1), "--tensor-type '" + arg + "'"));
   try {
     o.regex = std::regex(o.pattern);
   } catch (const std::regex_error& e) {

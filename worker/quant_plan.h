@@ -29,6 +29,10 @@ std::optional<Preset> FindPreset(std::string_view name);
 // "Q8_0, Q6_K, ..." for error messages and --help.
 std::string PresetNames();
 
+// A type name shardq can encode to ("Q8_0", "q4_k", "F16"); otherwise an error
+// "<context>: unknown or unsupported type 'NAME'".
+Result<GgmlType> ParseEncodableType(std::string_view name, const std::string& context);
+
 struct TensorTypeOverride {
   std::string pattern;  // as typed: "attn_v=Q8_0" -> "attn_v"
   std::regex regex;     // searched (not fully matched) in the tensor name, like llama-quantize
