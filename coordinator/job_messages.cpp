@@ -29,23 +29,13 @@ std::vector<uint8_t> EncodeAssignment(const JobAssignment& a) {
   j["threads"] = a.threads;
   for (const auto& r : a.ranges) j["ranges"].push_back({r.rank, r.begin, r.end});
   const std::string text = j.dump();
-  // JSON header, then the (binary) statistics after it.
-  std::vector<uint8_t> out;
-  AppendPod<uint64_t>(&out, text.size());
-  out.insert(out.end(), text.begin(), text.end());
-  out.insert(out.end(), a.stats_blob.begin(), a.stats_blob.end());
-  return out;
+  return std::vector<uint8_t>(text.begin(), text.end());
 }
 
 Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
-  ByteReader r(bytes.data(), bytes.size(), "job assignment");
-  uint64_t n = 0;
-  SHARDQ_RETURN_IF_ERROR(r.Read(&n, "header length"));
-  if (n > r.remaining()) return Status::Corruption("job assignment: bad framing");
-  const size_t pos = r.pos();
   JobAssignment a;
   try {
-    json j = json::parse(bytes.begin() + pos, bytes.begin() + pos + n);
+    json j = json::parse(bytes.begin(), bytes.end());
     a.job_id = j.at("job_id");
     a.model_path = j.at("model");
     a.preset = j.at("preset");
@@ -65,7 +55,6 @@ Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("job assignment: ") + e.what());
   }
-  a.stats_blob.assign(bytes.begin() + pos + n, bytes.end());
   return a;
 }
 

@@ -1,6 +1,6 @@
 // What travels between rank 0 and the workers (byte layouts private to one
 // shardq version: every rank runs the same binary).
-//   kTagJob (rank 0 -> worker): JobAssignment as JSON; an empty payload means "exit".
+//   kTagJob (rank 0 -> worker): JobAssignment as JSON text; an empty payload means "exit".
 //   kTagUnitResult (worker -> rank 0): a WorkerMessage: one unit's blobs, or "done".
 #pragma once
 
@@ -32,7 +32,6 @@ struct JobAssignment {
   std::vector<RankRange> ranges;      // the whole pipeline
   std::vector<int64_t> todo;          // unit indices to compute (all ranks' units)
   int threads = 1;                    // per worker
-  std::vector<uint8_t> stats_blob;    // serialized CalibrationStats for the todo units (may be empty)
 };
 
 std::vector<uint8_t> EncodeAssignment(const JobAssignment& a);

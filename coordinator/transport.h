@@ -19,7 +19,6 @@ enum MessageTag : int {
   kTagUnitResult = 2,  // worker -> rank 0: one unit's packed tensors
   kTagWorkerDone = 3,  // worker -> rank 0: finished (or failed, with the reason)
   kTagActivations = 4, // worker -> next worker: calibration hidden states
-  kTagStats = 5,       // worker -> rank 0: calibration statistics of its units
 };
 
 class Transport {

@@ -112,9 +112,6 @@ Status DoAssignment(Transport& t, const JobAssignment& a, int* units_sent) {
   int n_workers = static_cast<int>(a.ranges.size());
   SHARDQ_ASSIGN_OR_RETURN(UnitPlan plan, MakeUnitPlan(ordered, n_workers, a.ranges.front().rank));
   CalibrationStats stats;
-  if (!a.stats_blob.empty()) {
-    SHARDQ_ASSIGN_OR_RETURN(stats, CalibrationStats::Decode(a.stats_blob, "job " + a.job_id));
-  }
   if (a.use_importance && !a.todo.empty()) {
     std::set<std::string> wanted;
     for (int64_t index : a.todo)

@@ -109,15 +109,6 @@ std::vector<uint8_t> CalibrationStats::Encode() const {
   return body;
 }
 
-Status CalibrationStats::MergeFrom(const CalibrationStats& other) {
-  for (const auto& [name, s] : other.entries_) {
-    ChannelStats& mine = Entry(name, s.n_channels);
-    Status st = mine.Merge(s);
-    if (!st.ok()) return st.WithContext("statistics of '" + name + "': ");
-  }
-  return Status::OK();
-}
-
 Status CalibrationStats::Save(const std::string& path) const {
   const std::vector<uint8_t> body = Encode();
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file, AtomicFile::Create(path));

@@ -41,14 +41,9 @@ class CalibrationStats {
   // Written through AtomicFile (temp + fsync + rename), CRC32C over the whole body.
   Status Save(const std::string& path) const;
   static Result<CalibrationStats> Load(const std::string& path);
-  // The same bytes in memory (messages between ranks, the state store's stats).
+  // The same bytes in memory.
   std::vector<uint8_t> Encode() const;
   static Result<CalibrationStats> Decode(const uint8_t* data, uint64_t n, const std::string& label);
-  static Result<CalibrationStats> Decode(const std::vector<uint8_t>& bytes, const std::string& label) {
-    return Decode(bytes.data(), bytes.size(), label);
-  }
-  // Adds every entry of `other` (Merge per name).
-  Status MergeFrom(const CalibrationStats& other);
 
  private:
   std::map<std::string, ChannelStats> entries_;  // sorted: the file is deterministic
