@@ -2,7 +2,10 @@
 // As in quants_k_avx2.cpp each lane runs the scale search of one sub-block with
 // the scalar float operations in the scalar order (no FMA), but 16 lanes wide:
 // Q4_K/Q5_K put two consecutive super-blocks' 8 sub-blocks in one vector, Q6_K
-// one super-block's 16 sub-blocks. Two restructurings that keep the bytes:
+// one super-block's 16 sub-blocks. With importance the same lanes run ggml's
+// weighted searches (qkx3 for Q4_K/Q5_K, weighted make_qx_quants for Q6_K);
+// only the block-wide sums (sigma2) and make_qp_quants on 8 values stay scalar.
+// Two restructurings that keep the bytes:
 // - the search does not carry the levels of the best candidate along; it keeps
 //   the candidate's inverse scale (and, for Q4_K/Q5_K, the minimum its grid was
 //   taken from) and recomputes the levels, with the same operations, only for
@@ -140,7 +143,9 @@ void Qkx2Lanes(const __m512 (*xt)[32], const __m512 (*wt)[32], float rmin, float
   for (int s = 0; s < kS; ++s) {
     // max == min: all levels 0, scale 0, the_min = -min (the search never ran).
     _mm512_store_ps(out[s].scale, _mm512_mask_mov_ps(scale[s], degenerate[s], zero));
-    _mm512_store_ps(out[s].the_min, _mm512_sub_ps(zero, mn[s]));
+    // -min as the scalar writes it: a sign flip (0 - min would turn min = +0 into +0, not -0)
+    const __m512i neg = _mm512_xor_si512(_mm512_castps_si512(mn[s]), _mm512_set1_epi32(INT32_MIN));
+    _mm512_store_ps(out[s].the_min, _mm512_castsi512_ps(neg));
     _mm512_store_ps(out[s].grid_iscale, grid_isc[s]);
     _mm512_store_ps(out[s].grid_min, grid_mn[s]);
     out[s].degenerate = degenerate[s];
@@ -174,12 +179,8 @@ void PackLevels(const uint8_t* L, BlockQ5_K* y) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(y->qh), qh);
 }
 
-// Scales to 6 bits, requantization and packing of one block whose search
-// results sit in lanes [lane0, lane0 + 8) of `r`.
-template <int kNmax, typename Block>
-void FinishBlockAsym(const float* x, const AsymLanes& r, int lane0, Block* y) {
-  const float* scales = r.scale + lane0;
-  const float* mins = r.the_min + lane0;
+// Reference path: the 8 scales and mins to 6 bits against their maxima.
+void SetScalesRef(const float* scales, const float* mins, uint16_t* d16, uint16_t* dmin16, uint8_t* packed) {
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
     if (scales[j] > max_scale) max_scale = scales[j];
@@ -187,14 +188,33 @@ void FinishBlockAsym(const float* x, const AsymLanes& r, int lane0, Block* y) {
   }
   const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
   const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-  std::memset(y->scales, 0, kKScaleSize);
+  std::memset(packed, 0, kKScaleSize);
   for (int j = 0; j < 8; ++j) {
     const int ls = std::min(63, NearestInt(inv_scale * scales[j]));
     const int lm = std::min(63, NearestInt(inv_min * mins[j]));
-    SetScaleMinK4(j, ls, lm, y->scales);
+    SetScaleMinK4(j, ls, lm, packed);
   }
-  y->d = F32ToFp16(max_scale / 63.f);
-  y->dmin = F32ToFp16(max_min / 63.f);
+  *d16 = F32ToFp16(max_scale / 63.f);
+  *dmin16 = F32ToFp16(max_min / 63.f);
+}
+
+// Importance path: the 8 scales and the 8 mins each by make_qp_quants,
+// weighted by the sub-blocks' total weights (8 values: stays scalar).
+void SetScalesImpl(const float* scales, const float* mins, const float* sw, uint16_t* d16, uint16_t* dmin16,
+                   uint8_t* packed) {
+  uint8_t Ls[8], Lm[8];
+  const float d_block = MakeQpQuants(8, 63, scales, Ls, sw);
+  const float m_block = MakeQpQuants(8, 63, mins, Lm, sw);
+  std::memset(packed, 0, kKScaleSize);
+  for (int j = 0; j < 8; ++j) SetScaleMinK4(j, Ls[j], Lm[j], packed);
+  *d16 = F32ToFp16(d_block);
+  *dmin16 = F32ToFp16(m_block);
+}
+
+// Requantization and packing of one block whose scales are set and whose
+// search results sit in lanes [lane0, lane0 + 8) of `r`.
+template <int kNmax, typename Block>
+void FinishBlockAsym(const float* x, const AsymLanes& r, int lane0, Block* y) {
   const float d_all = Fp16ToF32(y->d), m_all = Fp16ToF32(y->dmin);
   const __m512 zero = _mm512_setzero_ps(), vmax_l = _mm512_set1_ps(static_cast<float>(kNmax));
   alignas(64) uint8_t L[kQK_K];
@@ -231,48 +251,102 @@ template <> struct AsymParams<BlockQ5_K> {
   static constexpr float kRmin = -0.5f, kRdelta = 0.1f;
 };
 
+// ggml's importance-weighted search (quantize_row_q4_K_impl / q5_K_impl):
+// qkx3 with rmin -0.9, rdelta 0.05, 37 candidates.
+constexpr int kImpNstep = 36;
+constexpr float kImpRmin = -0.9f, kImpRdelta = 0.05f;
+
+// Sums of x^2 over each of kB blocks, each in the scalar order (one dependent
+// chain per block; the chains of different blocks overlap).
+template <int kB>
+void SumSquaresPerBlock(const float* x, float* out) {
+  float acc[kB];
+  for (int b = 0; b < kB; ++b) acc[b] = 0;
+  for (int l = 0; l < kQK_K; ++l) {
+    for (int b = 0; b < kB; ++b) acc[b] += x[kQK_K * b + l] * x[kQK_K * b + l];
+  }
+  for (int b = 0; b < kB; ++b) out[b] = acc[b];
+}
+
 // 2 * kS consecutive blocks: kS vectors of 16 sub-blocks, searched interleaved.
+// qw: the blocks' importance (same layout as x), or null for the reference path.
 template <int kS, typename Block>
-void QuantizeBlocksAsym(const float* x, Block* y) {
+void QuantizeBlocksAsym(const float* x, const float* qw, Block* y) {
   using P = AsymParams<Block>;
   __m512 xt[kS][32], wt[kS][32];
-  for (int s = 0; s < kS; ++s) {
-    Transpose<32>(x + 2 * kQK_K * s, xt[s]);
-    __m512 sum_x2 = _mm512_setzero_ps();
-    for (int i = 0; i < 32; ++i) sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xt[s][i], xt[s][i]));
-    const __m512 av_x = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.f)));
-    for (int i = 0; i < 32; ++i) wt[s][i] = _mm512_add_ps(av_x, _mm512_abs_ps(xt[s][i]));
-  }
   AsymLanes r[kS];
-  Qkx2Lanes<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, r);
+  if (!qw) {
+    for (int s = 0; s < kS; ++s) {
+      Transpose<32>(x + 2 * kQK_K * s, xt[s]);
+      __m512 sum_x2 = _mm512_setzero_ps();
+      for (int i = 0; i < 32; ++i) sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xt[s][i], xt[s][i]));
+      const __m512 av_x = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.f)));
+      for (int i = 0; i < 32; ++i) wt[s][i] = _mm512_add_ps(av_x, _mm512_abs_ps(xt[s][i]));
+    }
+    Qkx2Lanes<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, r);
+    for (int s = 0; s < kS; ++s) {
+      for (int b = 0; b < 2; ++b) {
+        Block* yb = y + 2 * s + b;
+        SetScalesRef(r[s].scale + 8 * b, r[s].the_min + 8 * b, &yb->d, &yb->dmin, yb->scales);
+        FinishBlockAsym<P::kNmax>(x + kQK_K * (2 * s + b), r[s], 8 * b, yb);
+      }
+    }
+    return;
+  }
+  // Weights qw * sqrt(sigma2 + x^2), sigma2 = 2 * mean x^2 of the whole block.
+  float sum_x2[2 * kS];
+  SumSquaresPerBlock<2 * kS>(x, sum_x2);
+  alignas(64) float sw[kS][16];
+  for (int s = 0; s < kS; ++s) {
+    const float sigma2_a = 2 * sum_x2[2 * s] / kQK_K, sigma2_b = 2 * sum_x2[2 * s + 1] / kQK_K;
+    const __m512 sigma2 = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(sigma2_a), _mm512_set1_ps(sigma2_b));
+    __m512 qwt[32];
+    Transpose<32>(x + 2 * kQK_K * s, xt[s]);
+    Transpose<32>(qw + 2 * kQK_K * s, qwt);
+    __m512 sumw = _mm512_setzero_ps();
+    for (int i = 0; i < 32; ++i) {
+      wt[s][i] = _mm512_mul_ps(qwt[i], _mm512_sqrt_ps(_mm512_add_ps(sigma2, _mm512_mul_ps(xt[s][i], xt[s][i]))));
+      sumw = _mm512_add_ps(sumw, wt[s][i]);
+    }
+    _mm512_store_ps(sw[s], sumw);
+  }
+  Qkx2Lanes<kS, P::kNmax, kImpNstep>(xt, wt, kImpRmin, kImpRdelta, r);
   for (int s = 0; s < kS; ++s) {
     for (int b = 0; b < 2; ++b) {
-      FinishBlockAsym<P::kNmax>(x + kQK_K * (2 * s + b), r[s], 8 * b, y + 2 * s + b);
+      Block* yb = y + 2 * s + b;
+      SetScalesImpl(r[s].scale + 8 * b, r[s].the_min + 8 * b, sw[s] + 8 * b, &yb->d, &yb->dmin, yb->scales);
+      FinishBlockAsym<P::kNmax>(x + kQK_K * (2 * s + b), r[s], 8 * b, yb);
     }
   }
 }
 
 template <typename Block>
-void QuantizeRowAsym(const float* x, Block* y, int64_t nb) {
+void QuantizeRowAsym(const float* x, const float* qw, Block* y, int64_t nb) {
   int64_t i = 0;
-  for (; i + 4 <= nb; i += 4) QuantizeBlocksAsym<2>(x + kQK_K * i, y + i);
-  for (; i + 2 <= nb; i += 2) QuantizeBlocksAsym<1>(x + kQK_K * i, y + i);
+  auto qw_at = [qw](int64_t b) { return qw ? qw + kQK_K * b : nullptr; };
+  for (; i + 4 <= nb; i += 4) QuantizeBlocksAsym<2>(x + kQK_K * i, qw_at(i), y + i);
+  for (; i + 2 <= nb; i += 2) QuantizeBlocksAsym<1>(x + kQK_K * i, qw_at(i), y + i);
   if (i < nb) {
     // A last odd block: searched beside a copy of itself, the copy's result dropped.
-    alignas(64) float pair[2 * kQK_K];
+    alignas(64) float pair[2 * kQK_K], qw_pair[2 * kQK_K];
     std::memcpy(pair, x + kQK_K * i, sizeof(float) * kQK_K);
     std::memcpy(pair + kQK_K, x + kQK_K * i, sizeof(float) * kQK_K);
+    if (qw) {
+      std::memcpy(qw_pair, qw_at(i), sizeof(float) * kQK_K);
+      std::memcpy(qw_pair + kQK_K, qw_at(i), sizeof(float) * kQK_K);
+    }
     Block out[2];
-    QuantizeBlocksAsym<1>(pair, out);
+    QuantizeBlocksAsym<1>(pair, qw ? qw_pair : nullptr, out);
     y[i] = out[0];
   }
 }
 
-// Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, no weights) for the
-// 16 sub-blocks of one Q6_K block. The candidates' grids depend only on the
-// sub-block maximum, so their sums are computed in one pass and the scalar
-// acceptance order is replayed afterwards. Out: scale, chosen inverse scale, tiny mask.
-void QxLanesQ6(const __m512* xt, __m512* out_scale, __m512* out_isc, __mmask16* out_tiny) {
+// Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, qw) for the 16
+// sub-blocks of one Q6_K block (qwt: the transposed importance, or null for
+// rmse_type 1's x^2 weights). The candidates' grids depend only on the
+// sub-block maximum, whatever the weights, so their sums are computed in one
+// pass and the scalar acceptance order is replayed afterwards. Out: scale, chosen inverse scale, tiny mask.
+void QxLanesQ6(const __m512* xt, const __m512* qwt, __m512* out_scale, __m512* out_isc, __mmask16* out_tiny) {
   constexpr int n = 16;
   constexpr int kCand = 19;  // the first guess, then is = -9..-1, 1..9
   const __m512 zero = _mm512_setzero_ps();
@@ -295,7 +369,7 @@ void QxLanesQ6(const __m512* xt, __m512* out_scale, __m512* out_isc, __mmask16* 
     const int g1 = std::min(kCand, g0 + kGroup);
     for (int g = g0; g < g1; ++g) slx[g] = sl2[g] = zero;
     for (int i = 0; i < n; ++i) {
-      const __m512 w = _mm512_mul_ps(xt[i], xt[i]);
+      const __m512 w = qwt ? qwt[i] : _mm512_mul_ps(xt[i], xt[i]);
       const __m512 wx = _mm512_mul_ps(w, xt[i]);
       for (int g = g0; g < g1; ++g) {
         const __m512 l = Clamp(Round(_mm512_mul_ps(isc[g], xt[i])), lo, hi);
@@ -319,11 +393,13 @@ void QxLanesQ6(const __m512* xt, __m512* out_scale, __m512* out_isc, __mmask16* 
   *out_isc = chosen;
 }
 
-void QuantizeBlockQ6K(const float* x, BlockQ6_K* y) {
-  __m512 xt[16], vs, visc;
+// qw: the block's importance (ggml passes it raw as the weights), or null.
+void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
+  __m512 xt[16], qwt[16], vs, visc;
   __mmask16 tiny;
   Transpose<16>(x, xt);
-  QxLanesQ6(xt, &vs, &visc, &tiny);
+  if (qw) Transpose<16>(qw, qwt);
+  QxLanesQ6(xt, qw ? qwt : nullptr, &vs, &visc, &tiny);
   alignas(64) float scales[16], isc[16];
   _mm512_store_ps(scales, vs);
   _mm512_store_ps(isc, visc);
@@ -363,20 +439,18 @@ void QuantizeBlockQ6K(const float* x, BlockQ6_K* y) {
 }  // namespace
 
 void QuantizeRowQ4KAvx512(const float* x, void* vy, int64_t n, const float* importance) {
-  // The importance-weighted search (qkx3 + make_qp_quants) stays scalar.
-  if (importance) return QuantizeRowQ4K(x, vy, n, importance);
-  QuantizeRowAsym(x, static_cast<BlockQ4_K*>(vy), n / kQK_K);
+  QuantizeRowAsym(x, importance, static_cast<BlockQ4_K*>(vy), n / kQK_K);
 }
 
 void QuantizeRowQ5KAvx512(const float* x, void* vy, int64_t n, const float* importance) {
-  if (importance) return QuantizeRowQ5K(x, vy, n, importance);
-  QuantizeRowAsym(x, static_cast<BlockQ5_K*>(vy), n / kQK_K);
+  QuantizeRowAsym(x, importance, static_cast<BlockQ5_K*>(vy), n / kQK_K);
 }
 
 void QuantizeRowQ6KAvx512(const float* x, void* vy, int64_t n, const float* importance) {
-  if (importance) return QuantizeRowQ6K(x, vy, n, importance);
   auto* y = static_cast<BlockQ6_K*>(vy);
-  for (int64_t i = 0; i < n / kQK_K; ++i) QuantizeBlockQ6K(x + kQK_K * i, y + i);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    QuantizeBlockQ6K(x + kQK_K * i, importance ? importance + kQK_K * i : nullptr, y + i);
+  }
 }
 
 }  // namespace shardq::kquant
