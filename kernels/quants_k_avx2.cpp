@@ -4,7 +4,10 @@
 // sub-block (Q4_K/Q5_K: 8 sub-blocks of 32; Q6_K: 2 x 8 sub-blocks of 16), so
 // every lane performs exactly the scalar float operations in the scalar
 // order (no FMA: this file keeps mul and add separate), and 3 candidate
-// scales are evaluated per pass to hide the add latency. The searches keep
+// scales are evaluated per pass to hide the add latency. With importance the
+// same lanes run ggml's weighted searches (qkx3 for Q4_K/Q5_K, weighted
+// make_qx_quants for Q6_K); only the block-wide sum of x^2 (sigma2) and
+// make_qp_quants on the 8 scales and mins stay scalar. The searches keep
 // the best candidate's grid (inverse scale, and the minimum it was taken from)
 // instead of its levels; the levels are rebuilt with the same operations only
 // for sub-blocks whose final scale is 0 (every other sub-block is requantized).
@@ -130,7 +133,8 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
   for (int s = 0; s < kS; ++s) {
     // max == min: all levels 0, scale 0, the_min = -min (the search never ran).
     _mm256_store_ps(out[s].scale, _mm256_blendv_ps(scale[s], zero, degenerate[s]));
-    _mm256_store_ps(out[s].the_min, _mm256_sub_ps(zero, mn[s]));
+    // -min as the scalar writes it: a sign flip (0 - min would turn min = +0 into +0, not -0)
+    _mm256_store_ps(out[s].the_min, _mm256_xor_ps(mn[s], _mm256_set1_ps(-0.f)));
     _mm256_store_ps(out[s].grid_iscale, grid_isc[s]);
     _mm256_store_ps(out[s].grid_min, grid_mn[s]);
     out[s].degenerate = _mm256_movemask_ps(degenerate[s]);
@@ -170,32 +174,8 @@ void PackLevels(const uint8_t* L, BlockQ5_K* y) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(y->qh), qh);
 }
 
-// Scales, requantization and packing of one block once its search is done.
-template <int kNmax, typename Block>
-void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y);
-
-// kS consecutive blocks: their searches run interleaved.
-template <int kS, typename Block>
-void QuantizeBlocksAsym(const float* x, Block* y) {
-  using P = AsymParams<Block>;
-  __m256 xt[kS][32], wt[kS][32];
-  const __m256 sign = _mm256_set1_ps(-0.f);
-  for (int s = 0; s < kS; ++s) {
-    Transpose<32>(x + kQK_K * s, xt[s]);
-    __m256 sum_x2 = _mm256_setzero_ps();
-    for (int i = 0; i < 32; ++i) sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xt[s][i], xt[s][i]));
-    const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
-    for (int i = 0; i < 32; ++i) wt[s][i] = _mm256_add_ps(av_x, _mm256_andnot_ps(sign, xt[s][i]));
-  }
-  AsymLanes r[kS];
-  Qkx2Lanes<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, r);
-  for (int s = 0; s < kS; ++s) FinishBlockAsym<P::kNmax>(x + kQK_K * s, r[s], y + s);
-}
-
-template <int kNmax, typename Block>
-void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y) {
-  const float* scales = r.scale;
-  const float* mins = r.the_min;
+// Reference path: the 8 scales and mins to 6 bits against their maxima.
+void SetScalesRef(const float* scales, const float* mins, uint16_t* d16, uint16_t* dmin16, uint8_t* packed) {
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
     if (scales[j] > max_scale) max_scale = scales[j];
@@ -203,14 +183,32 @@ void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y) {
   }
   const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
   const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-  std::memset(y->scales, 0, kKScaleSize);
+  std::memset(packed, 0, kKScaleSize);
   for (int j = 0; j < 8; ++j) {
     const int ls = std::min(63, NearestInt(inv_scale * scales[j]));
     const int lm = std::min(63, NearestInt(inv_min * mins[j]));
-    SetScaleMinK4(j, ls, lm, y->scales);
+    SetScaleMinK4(j, ls, lm, packed);
   }
-  y->d = F32ToFp16(max_scale / 63.f);
-  y->dmin = F32ToFp16(max_min / 63.f);
+  *d16 = F32ToFp16(max_scale / 63.f);
+  *dmin16 = F32ToFp16(max_min / 63.f);
+}
+
+// Importance path: the 8 scales and the 8 mins each by make_qp_quants,
+// weighted by the sub-blocks' total weights (8 values: stays scalar).
+void SetScalesImpl(const float* scales, const float* mins, const float* sw, uint16_t* d16, uint16_t* dmin16,
+                   uint8_t* packed) {
+  uint8_t Ls[8], Lm[8];
+  const float d_block = MakeQpQuants(8, 63, scales, Ls, sw);
+  const float m_block = MakeQpQuants(8, 63, mins, Lm, sw);
+  std::memset(packed, 0, kKScaleSize);
+  for (int j = 0; j < 8; ++j) SetScaleMinK4(j, Ls[j], Lm[j], packed);
+  *d16 = F32ToFp16(d_block);
+  *dmin16 = F32ToFp16(m_block);
+}
+
+// Requantization and packing of one block once its scales are set.
+template <int kNmax, typename Block>
+void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y) {
   const float d_all = Fp16ToF32(y->d), m_all = Fp16ToF32(y->dmin);
   const __m256 zero = _mm256_setzero_ps(), vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
   uint8_t L[kQK_K];
@@ -238,18 +236,83 @@ void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y) {
   PackLevels(L, y);
 }
 
-template <typename Block>
-void QuantizeRowAsym(const float* x, Block* y, int64_t nb) {
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) QuantizeBlocksAsym<2>(x + kQK_K * i, y + i);
-  for (; i < nb; ++i) QuantizeBlocksAsym<1>(x + kQK_K * i, y + i);
+// ggml's importance-weighted search (quantize_row_q4_K_impl / q5_K_impl):
+// qkx3 with rmin -0.9, rdelta 0.05, 37 candidates.
+constexpr int kImpNstep = 36;
+constexpr float kImpRmin = -0.9f, kImpRdelta = 0.05f;
+
+// Sums of x^2 over each of kB blocks, each in the scalar order (one dependent
+// chain per block; the chains of different blocks overlap).
+template <int kB>
+void SumSquaresPerBlock(const float* x, float* out) {
+  float acc[kB];
+  for (int b = 0; b < kB; ++b) acc[b] = 0;
+  for (int l = 0; l < kQK_K; ++l) {
+    for (int b = 0; b < kB; ++b) acc[b] += x[kQK_K * b + l] * x[kQK_K * b + l];
+  }
+  for (int b = 0; b < kB; ++b) out[b] = acc[b];
 }
 
-// Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, no weights) for 8
-// sub-blocks. The candidates' grids depend only on the sub-block maximum, so
+// kS consecutive blocks: their searches run interleaved. qw: the blocks'
+// importance (same layout as x), or null for the reference path.
+template <int kS, typename Block>
+void QuantizeBlocksAsym(const float* x, const float* qw, Block* y) {
+  using P = AsymParams<Block>;
+  __m256 xt[kS][32], wt[kS][32];
+  AsymLanes r[kS];
+  if (!qw) {
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    for (int s = 0; s < kS; ++s) {
+      Transpose<32>(x + kQK_K * s, xt[s]);
+      __m256 sum_x2 = _mm256_setzero_ps();
+      for (int i = 0; i < 32; ++i) sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xt[s][i], xt[s][i]));
+      const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
+      for (int i = 0; i < 32; ++i) wt[s][i] = _mm256_add_ps(av_x, _mm256_andnot_ps(sign, xt[s][i]));
+    }
+    Qkx2Lanes<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, r);
+    for (int s = 0; s < kS; ++s) {
+      SetScalesRef(r[s].scale, r[s].the_min, &y[s].d, &y[s].dmin, y[s].scales);
+      FinishBlockAsym<P::kNmax>(x + kQK_K * s, r[s], y + s);
+    }
+    return;
+  }
+  // Weights qw * sqrt(sigma2 + x^2), sigma2 = 2 * mean x^2 of the whole block.
+  float sum_x2[kS];
+  SumSquaresPerBlock<kS>(x, sum_x2);
+  alignas(32) float sw[kS][8];
+  for (int s = 0; s < kS; ++s) {
+    const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2[s] / kQK_K);
+    __m256 qwt[32];
+    Transpose<32>(x + kQK_K * s, xt[s]);
+    Transpose<32>(qw + kQK_K * s, qwt);
+    __m256 sumw = _mm256_setzero_ps();
+    for (int i = 0; i < 32; ++i) {
+      wt[s][i] = _mm256_mul_ps(qwt[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(xt[s][i], xt[s][i]))));
+      sumw = _mm256_add_ps(sumw, wt[s][i]);
+    }
+    _mm256_store_ps(sw[s], sumw);
+  }
+  Qkx2Lanes<kS, P::kNmax, kImpNstep>(xt, wt, kImpRmin, kImpRdelta, r);
+  for (int s = 0; s < kS; ++s) {
+    SetScalesImpl(r[s].scale, r[s].the_min, sw[s], &y[s].d, &y[s].dmin, y[s].scales);
+    FinishBlockAsym<P::kNmax>(x + kQK_K * s, r[s], y + s);
+  }
+}
+
+template <typename Block>
+void QuantizeRowAsym(const float* x, const float* qw, Block* y, int64_t nb) {
+  auto qw_at = [qw](int64_t b) { return qw ? qw + kQK_K * b : nullptr; };
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) QuantizeBlocksAsym<2>(x + kQK_K * i, qw_at(i), y + i);
+  for (; i < nb; ++i) QuantizeBlocksAsym<1>(x + kQK_K * i, qw_at(i), y + i);
+}
+
+// Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, qw) for 8 sub-blocks
+// (qwt: the transposed importance, or null for rmse_type 1's x^2 weights).
+// The candidates' grids depend only on the sub-block maximum, whatever the weights, so
 // their sums are computed first (no levels stored) and the scalar acceptance
 // order is replayed afterwards. Out: scale, chosen inverse scale, tiny mask.
-void QxLanesQ6(const __m256* xt, __m256* out_scale, __m256* out_isc, __m256* out_tiny) {
+void QxLanesQ6(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* out_isc, __m256* out_tiny) {
   constexpr int n = 16;
   constexpr int kCand = 19;  // the first guess, then is = -9..-1, 1..9
   const __m256 zero = _mm256_setzero_ps();
@@ -268,7 +331,7 @@ void QxLanesQ6(const __m256* xt, __m256* out_scale, __m256* out_isc, __m256* out
   isc[0] = _mm256_div_ps(_mm256_set1_ps(-32.f), mx);
   for (int g = 1; g < kCand; ++g) isc[g] = _mm256_div_ps(_mm256_set1_ps(-(32 + 0.1f * kSteps[g])), mx);
   for (int i = 0; i < n; ++i) {
-    w[i] = _mm256_mul_ps(xt[i], xt[i]);
+    w[i] = qwt ? qwt[i] : _mm256_mul_ps(xt[i], xt[i]);
     wx[i] = _mm256_mul_ps(w[i], xt[i]);
   }
   // Groups of candidates per pass over the 16 values, to stay within the registers.
@@ -300,13 +363,15 @@ void QxLanesQ6(const __m256* xt, __m256* out_scale, __m256* out_isc, __m256* out
   *out_isc = chosen;
 }
 
-void QuantizeBlockQ6K(const float* x, BlockQ6_K* y) {
+// qw: the block's importance (ggml passes it raw as the weights), or null.
+void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
   alignas(32) float scales[16], isc[16];
   int tiny = 0;  // bit j: sub-block j is all (near) zero
   for (int half = 0; half < 2; ++half) {
-    __m256 xt[16], vs, visc, vtiny;
+    __m256 xt[16], qwt[16], vs, visc, vtiny;
     Transpose<16>(x + 128 * half, xt);
-    QxLanesQ6(xt, &vs, &visc, &vtiny);
+    if (qw) Transpose<16>(qw + 128 * half, qwt);
+    QxLanesQ6(xt, qw ? qwt : nullptr, &vs, &visc, &vtiny);
     _mm256_store_ps(scales + 8 * half, vs);
     _mm256_store_ps(isc + 8 * half, visc);
     tiny |= _mm256_movemask_ps(vtiny) << (8 * half);
@@ -351,20 +416,18 @@ void QuantizeBlockQ6K(const float* x, BlockQ6_K* y) {
 }  // namespace
 
 void QuantizeRowQ4KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
-  // The importance-weighted search (qkx3 + make_qp_quants) stays scalar.
-  if (importance) return QuantizeRowQ4K(x, vy, n, importance);
-  QuantizeRowAsym(x, static_cast<BlockQ4_K*>(vy), n / kQK_K);
+  QuantizeRowAsym(x, importance, static_cast<BlockQ4_K*>(vy), n / kQK_K);
 }
 
 void QuantizeRowQ5KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
-  if (importance) return QuantizeRowQ5K(x, vy, n, importance);
-  QuantizeRowAsym(x, static_cast<BlockQ5_K*>(vy), n / kQK_K);
+  QuantizeRowAsym(x, importance, static_cast<BlockQ5_K*>(vy), n / kQK_K);
 }
 
 void QuantizeRowQ6KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
-  if (importance) return QuantizeRowQ6K(x, vy, n, importance);
   auto* y = static_cast<BlockQ6_K*>(vy);
-  for (int64_t i = 0; i < n / kQK_K; ++i) QuantizeBlockQ6K(x + kQK_K * i, y + i);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    QuantizeBlockQ6K(x + kQK_K * i, importance ? importance + kQK_K * i : nullptr, y + i);
+  }
 }
 
 }  // namespace shardq::kquant

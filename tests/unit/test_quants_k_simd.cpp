@@ -138,7 +138,7 @@ void CheckIsa(bool avx512) {
     INFO(e.name << (avx512 ? " AVX-512" : " AVX2"));
     const QuantizeFn fast = avx512 ? e.avx512 : e.avx2;
     SECTION(std::string(e.name) + " golden rows") { CheckSameAsReference(e, fast, golden, 4096); }
-    SECTION(std::string(e.name) + " golden rows with importance (scalar fallback)") {
+    SECTION(std::string(e.name) + " golden rows with importance") {
       CheckSameAsReference(e, fast, golden, 4096, imp.data());
     }
     SECTION(std::string(e.name) + " Gaussian rows") { CheckSameAsReference(e, fast, gauss, 4096); }
