@@ -19,11 +19,27 @@ class WritableFile {
   virtual Status Close() = 0;
 };
 
+// A file written at explicit offsets: the artifact is filled unit by unit, in
+// whatever order units commit, at offsets its layout fixed in advance.
+class PositionalFile {
+ public:
+  virtual ~PositionalFile() = default;
+  virtual Status WriteAt(uint64_t offset, const void* data, size_t n) = 0;
+  virtual Status ReadAt(uint64_t offset, void* data, size_t n) = 0;  // exactly n bytes
+  // Starts writing [offset, offset + n) back to disk without waiting, so the
+  // final Sync() has little left to do. A hint: it may do nothing.
+  virtual void StartWriteback(uint64_t offset, uint64_t n) = 0;
+  virtual Status Sync() = 0;  // fsync
+  virtual Status Close() = 0;
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
   // Creates or truncates `path`.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  // Creates or truncates `path` for reading and writing at offsets.
+  virtual Result<std::unique_ptr<PositionalFile>> NewPositionalFile(const std::string& path) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
   // fsync of a directory, so a rename inside it survives a crash.

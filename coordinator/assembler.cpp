@@ -2,15 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <future>
 #include <memory>
-#include <system_error>
 
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
 #include "common/crc32c.h"
-#include "common/gguf_writer.h"
 #include "common/file_system.h"
 #include "common/sha256.h"
 #include "coordinator/report_html.h"
@@ -19,17 +16,6 @@ namespace shardq {
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
-
-// Below this a thread costs more than the hashing it would overlap.
-constexpr size_t kParallelHashBytes = 1 << 20;
-
-// What the manifest and report say about a tensor; its bytes are not kept.
-struct Planned {
-  ReportRow row;
-  uint32_t crc32c = 0;
-  uint64_t offset = 0;  // absolute, in the artifact
-  std::string sha256;   // of the tensor's bytes, filled while writing
-};
 
 std::string Hex32(uint32_t v) {
   char buf[16];
@@ -60,13 +46,6 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-uint32_t Alignment(const GgufMetadata& metadata) {
-  const GgufValue* a = metadata.Find("general.alignment");
-  return a && a->is_integer() && a->as_int() > 0 ? static_cast<uint32_t>(a->as_int()) : 32u;
-}
-
-uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-
 // JSON has no infinity: an exact tensor's SQNR is null.
 ordered_json Finite(double v) { return std::isfinite(v) ? ordered_json(v) : ordered_json(nullptr); }
 
@@ -76,86 +55,13 @@ Status WriteAtomically(const std::string& path, const std::string& text) {
   return f->Commit();
 }
 
-// Hashes exactly the bytes the artifact writer appends (header, padding,
-// tensor data, final padding) on their way to the file, so the file's sha256 is
-// known when Finish() returns without reading or mapping ~the whole artifact
-// back (a map of it would add every page to rank 0's RSS). One file at a time:
-// the GgufWriter opens exactly one, the temp file that becomes the artifact.
-class HashingFileSystem : public FileSystem {
- public:
-  explicit HashingFileSystem(FileSystem* base) : base_(base) {}
-
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, base_->NewWritableFile(path));
-    sha_ = std::make_unique<Sha256>();
-    hashed_bytes_ = 0;
-    return std::unique_ptr<WritableFile>(new HashingFile(std::move(file), this));
-  }
-  Status Rename(const std::string& from, const std::string& to) override { return base_->Rename(from, to); }
-  Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }
-  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
-
-  uint64_t hashed_bytes() const { return hashed_bytes_; }
-  std::string HexDigest() { return sha_ ? sha_->HexDigest() : std::string(); }
-
- private:
-  class HashingFile : public WritableFile {
-   public:
-    HashingFile(std::unique_ptr<WritableFile> base, HashingFileSystem* fs) : base_(std::move(base)), fs_(fs) {}
-    Status Append(const void* data, size_t n) override {
-      SHARDQ_RETURN_IF_ERROR(base_->Append(data, n));
-      // Only bytes the file accepted count; a failed append fails the artifact anyway.
-      fs_->sha_->Update(data, n);
-      fs_->hashed_bytes_ += n;
-      return Status::OK();
-    }
-    Status Sync() override { return base_->Sync(); }
-    Status Close() override { return base_->Close(); }
-
-   private:
-    std::unique_ptr<WritableFile> base_;
-    HashingFileSystem* fs_;
-  };
-
-  FileSystem* base_;
-  std::unique_ptr<Sha256> sha_;
-  uint64_t hashed_bytes_ = 0;
-};
-
-std::string ShapeText(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-// The report's and manifest's facts that only the blob's record holds.
-void FillRow(const TensorBlob& blob, Planned* p) {
-  p->row.error.sum_sq_err = blob.metrics.sum_sq_err;
-  p->row.error.sum_sq_ref = blob.metrics.sum_sq_ref;
-  p->row.error.max_abs_err = blob.metrics.max_abs_err;
-  p->row.error.count = blob.metrics.count;
-  p->row.reason = blob.reason;
-  p->row.bytes = blob.bytes.size();
-  p->crc32c = blob.crc32c;
-}
-
-Planned FromDecl(const GgufTensorDecl& d) {
-  Planned p;
-  p.row.name = d.name;
-  p.row.type = d.type;
-  p.row.shape = d.shape;
-  p.row.n_elements = 1;
-  for (int64_t x : d.shape) p.row.n_elements *= x;
-  return p;
-}
-
-std::string ManifestJson(const AssembleResult& r, const std::string& file, const std::vector<Planned>& planned) {
+std::string ManifestJson(const AssembleResult& r, const std::string& file, const std::vector<ArtifactTensor>& planned) {
   ordered_json m;
   m["file"] = file;
   m["sha256"] = r.file_sha256;
   m["bytes"] = r.file_bytes;
   ordered_json tensors = ordered_json::array();
-  for (const Planned& p : planned) {
+  for (const ArtifactTensor& p : planned) {
     ordered_json t;
     t["name"] = p.row.name;
     t["type"] = GgmlTypeName(p.row.type);
@@ -178,7 +84,7 @@ ordered_json ErrorJson(const QuantError& e) {
   return j;
 }
 
-std::string ReportJson(const AssembleResult& r, const std::string& file, const std::vector<Planned>& planned,
+std::string ReportJson(const AssembleResult& r, const std::string& file, const std::vector<ArtifactTensor>& planned,
                        const std::string& spec_json) {
   ordered_json rep;
   rep["file"] = file;
@@ -192,7 +98,7 @@ std::string ReportJson(const AssembleResult& r, const std::string& file, const s
   uint64_t tensor_bytes = 0;
   int64_t weights = 0;
   ordered_json tensors = ordered_json::array();
-  for (const Planned& p : planned) {
+  for (const ArtifactTensor& p : planned) {
     const ReportRow& row = p.row;
     total.Merge(row.error);
     tensor_bytes += row.bytes;
@@ -223,6 +129,25 @@ std::string ReportJson(const AssembleResult& r, const std::string& file, const s
 
 }  // namespace
 
+Result<AssembleResult> WriteArtifactSidecars(const BuiltArtifact& built, const std::string& spec_json) {
+  AssembleResult result;
+  result.file_sha256 = built.sha256;
+  result.file_bytes = built.bytes;
+  const std::string& out = built.path;
+  const std::string file = BaseName(out);
+  result.manifest_path = out + ".manifest.json";
+  result.report_json_path = out + ".report.json";
+  result.report_html_path = out + ".report.html";
+  SHARDQ_RETURN_IF_ERROR(WriteAtomically(result.manifest_path, ManifestJson(result, file, built.tensors)));
+  SHARDQ_RETURN_IF_ERROR(WriteAtomically(result.report_json_path, ReportJson(result, file, built.tensors, spec_json)));
+  std::vector<ReportRow> rows;
+  rows.reserve(built.tensors.size());
+  for (const ArtifactTensor& t : built.tensors) rows.push_back(t.row);
+  ReportSummary summary{file, result.file_sha256, result.file_bytes, spec_json};
+  SHARDQ_RETURN_IF_ERROR(WriteAtomically(result.report_html_path, RenderReportHtml(rows, summary)));
+  return result;
+}
+
 Result<AssembleResult> AssembleGguf(const BlobFetcher& fetch, const AssembleInput& in) {
   const std::string& out = in.output_path;
   const std::string label = "assemble " + (out.empty() ? std::string("(no output path)") : out);
@@ -230,11 +155,11 @@ Result<AssembleResult> AssembleGguf(const BlobFetcher& fetch, const AssembleInpu
   if (in.tensor_order.empty()) return Status::InvalidArgument(label + ": no tensors to assemble");
   if (!fetch) return Status::InvalidArgument(label + ": no blob fetcher");
 
-  std::vector<Planned> planned;
   std::vector<GgufTensorDecl> decls;
+  std::vector<uint32_t> first_crc;  // undeclared: what pass 1 saw, to catch a blob that changes
   const bool declared = !in.tensors.empty();
   if (declared) {
-    // The caller's plan gives the header; each blob is checked against it below.
+    // The caller's plan gives the header; the builder checks each blob against it.
     if (in.tensors.size() != in.tensor_order.size()) {
       return Status::InvalidArgument(label + ": " + std::to_string(in.tensors.size()) + " tensor declarations for " +
                                      std::to_string(in.tensor_order.size()) + " tensors");
@@ -253,93 +178,22 @@ Result<AssembleResult> AssembleGguf(const BlobFetcher& fetch, const AssembleInpu
     for (const std::string& name : in.tensor_order) {
       SHARDQ_ASSIGN_OR_RETURN(TensorBlob blob, FetchVerified(fetch, label, name));
       decls.push_back({blob.name, blob.shape, blob.type});
-      planned.push_back(FromDecl(decls.back()));
-      FillRow(blob, &planned.back());
-    }
-  }
-  if (declared) {
-    planned.reserve(decls.size());
-    for (const GgufTensorDecl& d : decls) planned.push_back(FromDecl(d));
-  }
-
-  HashingFileSystem hashing(FileSystem::Default());
-  GgufWriter::Options writer_options;
-  writer_options.fs = &hashing;
-  Result<std::unique_ptr<GgufWriter>> created = GgufWriter::Create(out, in.metadata, decls, writer_options);
-  if (!created.ok()) return created.status();
-  std::unique_ptr<GgufWriter> writer = std::move(created).value();
-  for (size_t i = 0; i < planned.size() && !declared; ++i) {
-    if (writer->tensor_bytes(i) != planned[i].row.bytes) {
-      return Status::Corruption(label + ": tensor '" + planned[i].row.name + "': " +
-                                std::to_string(planned[i].row.bytes) + " bytes, its type and shape need " +
-                                std::to_string(writer->tensor_bytes(i)));
+      first_crc.push_back(blob.crc32c);
     }
   }
 
-  // Pass 2 (the only one with declarations): fetch -> verify -> write -> drop,
-  // one blob in memory at a time. Any error returns with the writer unfinished,
-  // which removes its temp file.
-  const uint64_t alignment = Alignment(in.metadata);
-  uint64_t rel = 0;
-  for (size_t i = 0; i < planned.size(); ++i) {
-    Planned& p = planned[i];
-    SHARDQ_ASSIGN_OR_RETURN(TensorBlob blob, FetchVerified(fetch, label, p.row.name));
-    if (declared) {
-      if (blob.type != p.row.type || blob.shape != p.row.shape) {
-        return Status::Corruption(label + ": tensor '" + p.row.name + "': the blob is " + GgmlTypeName(blob.type) +
-                                  " " + ShapeText(blob.shape) + ", the plan declares " + GgmlTypeName(p.row.type) +
-                                  " " + ShapeText(p.row.shape));
-      }
-      if (blob.bytes.size() != writer->tensor_bytes(i)) {
-        return Status::Corruption(label + ": tensor '" + p.row.name + "': " + std::to_string(blob.bytes.size()) +
-                                  " bytes, its type and shape need " + std::to_string(writer->tensor_bytes(i)));
-      }
-      FillRow(blob, &p);
-    } else if (blob.type != p.row.type || blob.shape != p.row.shape || blob.crc32c != p.crc32c) {
-      return Status::Corruption(label + ": tensor '" + p.row.name + "': the blob changed while assembling");
-    }
-    rel = AlignUp(rel, alignment);
-    p.offset = writer->data_offset() + rel;
-    rel += p.row.bytes;
-    // The tensor's own sha256 on a second thread while this one writes it (and
-    // hashes it into the file's digest): assembly runs after the workers are
-    // done, so that core is idle. The future joins before `blob` is dropped.
-    std::future<std::string> sha;
-    if (blob.bytes.size() >= kParallelHashBytes) {
-      try {
-        sha = std::async(std::launch::async, [&blob] { return Sha256Hex(blob.bytes.data(), blob.bytes.size()); });
-      } catch (const std::system_error&) {
-        // No thread to be had: hash on this one below.
-      }
-    }
-    const Status written = writer->WriteTensor(i, blob.bytes.data(), blob.bytes.size());
-    p.sha256 = sha.valid() ? sha.get() : Sha256Hex(blob.bytes.data(), blob.bytes.size());
-    SHARDQ_RETURN_IF_ERROR(written);
+  // Fetch -> verify -> write at its offset -> drop, one blob in memory at a
+  // time. Any error returns with the builder unfinished, which removes its temp file.
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<ArtifactBuilder> builder, ArtifactBuilder::Create(out, in.metadata, decls));
+  for (size_t i = 0; i < decls.size(); ++i) {
+    SHARDQ_ASSIGN_OR_RETURN(TensorBlob blob, FetchVerified(fetch, label, decls[i].name));
+    if (!declared && (blob.type != decls[i].type || blob.shape != decls[i].shape || blob.crc32c != first_crc[i]))
+      return Status::Corruption(label + ": tensor '" + decls[i].name + "': the blob changed while assembling");
+    Status put = builder->Put(blob);
+    if (!put.ok()) return put.WithContext("assemble: ");
   }
-  SHARDQ_RETURN_IF_ERROR(writer->Finish());
-
-  AssembleResult result;
-  result.file_bytes = writer->bytes_written();
-  writer.reset();
-  if (hashing.hashed_bytes() != result.file_bytes) {
-    return Status::Internal(out + ": hashed " + std::to_string(hashing.hashed_bytes()) + " bytes, the writer wrote " +
-                            std::to_string(result.file_bytes));
-  }
-  result.file_sha256 = hashing.HexDigest();
-
-  const std::string file = BaseName(out);
-  result.manifest_path = out + ".manifest.json";
-  result.report_json_path = out + ".report.json";
-  result.report_html_path = out + ".report.html";
-  SHARDQ_RETURN_IF_ERROR(WriteAtomically(result.manifest_path, ManifestJson(result, file, planned)));
-  SHARDQ_RETURN_IF_ERROR(
-      WriteAtomically(result.report_json_path, ReportJson(result, file, planned, in.spec_json)));
-  std::vector<ReportRow> rows;
-  rows.reserve(planned.size());
-  for (const Planned& p : planned) rows.push_back(p.row);
-  ReportSummary summary{file, result.file_sha256, result.file_bytes, in.spec_json};
-  SHARDQ_RETURN_IF_ERROR(WriteAtomically(result.report_html_path, RenderReportHtml(rows, summary)));
-  return result;
+  SHARDQ_ASSIGN_OR_RETURN(BuiltArtifact built, builder->Finish());
+  return WriteArtifactSidecars(built, in.spec_json);
 }
 
 }  // namespace shardq

@@ -11,6 +11,7 @@
 #include "common/gguf_value.h"
 #include "common/gguf_writer.h"
 #include "common/status.h"
+#include "coordinator/artifact_builder.h"
 #include "coordinator/state_store.h"
 
 namespace shardq {
@@ -38,6 +39,11 @@ struct AssembleResult {
 // Fails with Corruption naming the tensor when a blob's checksum does not verify
 // (nothing is written at output_path then; the caller drops that unit and recomputes).
 Result<AssembleResult> AssembleGguf(StateStore& store, const AssembleInput& in);
+
+// Writes OUT.manifest.json, OUT.report.json and OUT.report.html beside a built
+// artifact (each atomically): what AssembleGguf does after the artifact, and
+// what the job runner does after its ArtifactBuilder finishes.
+Result<AssembleResult> WriteArtifactSidecars(const BuiltArtifact& built, const std::string& spec_json);
 
 // One committed blob by tensor name. The StateStore overload fetches through
 // this; tests pass a map-backed fetcher.

@@ -41,22 +41,25 @@ int ThreadsPerWorker(const RunOptions& o, bool under_mpi) {
   return std::max(1, cores / local_workers);
 }
 
-// Reads every committed unit's blobs back (checksums verified); a unit whose
-// blob fails is dropped so it is computed again. Returns the good units.
-Result<std::set<int64_t>> VerifyCommittedUnits(StateStore& store, const std::string& job_id, int64_t* reused,
-                                               int64_t* recovered) {
+// Reads every committed unit's blobs back (checksums verified) and checks them
+// against the artifact's plan; a good unit's blobs go into the artifact, a unit
+// with any bad blob is dropped so it is computed again. Returns the good units.
+Result<std::set<int64_t>> ReuseCommittedUnits(StateStore& store, const std::string& job_id, ArtifactBuilder& artifact,
+                                              int64_t* reused, int64_t* recovered) {
   SHARDQ_ASSIGN_OR_RETURN(std::vector<UnitRecord> units, store.ListUnits(job_id));
   std::set<int64_t> good;
   for (const UnitRecord& u : units) {
     Status bad;
+    std::vector<TensorBlob> blobs;
     for (const std::string& name : u.tensors) {
       Result<TensorBlob> b = store.GetBlob(job_id, name);
-      if (!b.ok()) {
-        bad = b.status();
-        break;
-      }
+      if (b.ok()) bad = artifact.Check(*b);
+      else bad = b.status();
+      if (!bad.ok()) break;
+      blobs.push_back(std::move(*b));
     }
     if (bad.ok()) {
+      for (const TensorBlob& b : blobs) SHARDQ_RETURN_IF_ERROR(artifact.Put(b));
       good.insert(u.index);
       ++*reused;
       continue;
@@ -146,8 +149,16 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     SHARDQ_RETURN_IF_ERROR(store->PutJob(job));
   }
 
-  SHARDQ_ASSIGN_OR_RETURN(std::set<int64_t> done,
-                          VerifyCommittedUnits(*store, sum.job_id, &sum.units_reused, &sum.units_recovered));
+  // The artifact is laid out now (the plan fixes every tensor's type, so every
+  // offset) and filled as units commit, reused ones first.
+  auto preset = FindPreset(spec.quantize.preset);
+  SHARDQ_ASSIGN_OR_RETURN(GgufMetadata metadata, BuildOutputMetadata(model, preset->file_type));
+  std::vector<GgufTensorDecl> decls;
+  for (size_t i = 0; i < ordered.size(); ++i) decls.push_back({ordered[i].name, ordered[i].shape, choices[i].type});
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<ArtifactBuilder> artifact,
+                          ArtifactBuilder::Create(spec.output_path, metadata, std::move(decls)));
+  SHARDQ_ASSIGN_OR_RETURN(std::set<int64_t> done, ReuseCommittedUnits(*store, sum.job_id, *artifact, &sum.units_reused,
+                                                                      &sum.units_recovered));
   for (const Unit& u : plan.units)
     if (!done.count(u.index)) a.todo.push_back(u.index);
   std::fprintf(stderr, "shardq: job %s: %lld units on %d worker rank(s); %lld reused from %s, %lld to compute\n",
@@ -193,9 +204,15 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     rec.tensors = u.tensors;
     rec.worker_rank = from;
     rec.seconds = m->seconds;
-    Status st = store->CommitUnit(sum.job_id, rec, m->blobs);
+    // Checked against the plan before the commit, written into the artifact after it.
+    Status st;
+    for (const TensorBlob& b : m->blobs)
+      if (st.ok()) st = artifact->Check(b);
+    if (st.ok()) st = store->CommitUnit(sum.job_id, rec, m->blobs);
+    for (const TensorBlob& b : m->blobs)
+      if (st.ok()) st = artifact->Put(b);
     if (!st.ok()) {
-      if (first_error.empty()) first_error = st.message();
+      if (first_error.empty()) first_error = "unit " + u.name + " from rank " + std::to_string(from) + ": " + st.message();
       continue;
     }
     ++sum.units_computed;
@@ -212,18 +229,10 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   }
 
   SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kAssembling));
-  auto preset = FindPreset(spec.quantize.preset);
-  SHARDQ_ASSIGN_OR_RETURN(GgufMetadata metadata, BuildOutputMetadata(model, preset->file_type));
-  AssembleInput in;
-  in.job_id = sum.job_id;
-  in.output_path = spec.output_path;
-  in.metadata = std::move(metadata);
-  for (const auto& t_info : ordered) in.tensor_order.push_back(t_info.name);
-  // The plan's types and the model's shapes make the header, so the assembler
-  // reads each blob once instead of twice.
-  for (size_t i = 0; i < ordered.size(); ++i) in.tensors.push_back({ordered[i].name, ordered[i].shape, choices[i].type});
-  in.spec_json = spec.CanonicalJson();
-  Result<AssembleResult> assembled = AssembleGguf(*store, in);
+  Result<AssembleResult> assembled = [&]() -> Result<AssembleResult> {
+    SHARDQ_ASSIGN_OR_RETURN(BuiltArtifact built, artifact->Finish());
+    return WriteArtifactSidecars(built, spec.CanonicalJson());
+  }();
   if (!assembled.ok()) {
     store->SetJobState(sum.job_id, JobState::kFailed, assembled.status().message());
     return assembled.status();

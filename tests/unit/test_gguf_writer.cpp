@@ -7,6 +7,7 @@
 
 #include "common/gguf_reader.h"
 #include "common/gguf_writer.h"
+#include "tests/unit/failing_file_system.h"
 #include "tests/unit/test_util.h"
 
 using namespace shardq;
@@ -39,36 +40,7 @@ GgufMetadata EveryValueType() {
   return md;
 }
 
-// A FileSystem whose files fail once more than `limit` bytes were appended.
-class FailingFileSystem : public FileSystem {
- public:
-  explicit FailingFileSystem(uint64_t limit) : limit_(limit) {}
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> real, Default()->NewWritableFile(path));
-    return std::unique_ptr<WritableFile>(new File(std::move(real), limit_));
-  }
-  Status Rename(const std::string& a, const std::string& b) override { return Default()->Rename(a, b); }
-  Status RemoveFile(const std::string& p) override { return Default()->RemoveFile(p); }
-  Status SyncDir(const std::string& d) override { return Default()->SyncDir(d); }
-
- private:
-  class File : public WritableFile {
-   public:
-    File(std::unique_ptr<WritableFile> f, uint64_t limit) : f_(std::move(f)), left_(limit) {}
-    Status Append(const void* d, size_t n) override {
-      if (n > left_) return Status::IOError("injected: disk full");
-      left_ -= n;
-      return f_->Append(d, n);
-    }
-    Status Sync() override { return f_->Sync(); }
-    Status Close() override { return f_->Close(); }
-
-   private:
-    std::unique_ptr<WritableFile> f_;
-    uint64_t left_;
-  };
-  uint64_t limit_;
-};
+using testing::FailingFileSystem;
 
 }  // namespace
 
