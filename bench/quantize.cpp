@@ -4,7 +4,11 @@
 // memcpy bandwidth over the same bytes. For the K-quants each ISA's encoder
 // (AVX2, AVX-512) also gets a row, timed on the reference's rows in rounds that
 // alternate with the reference (the machine is shared: the median of the
-// per-round ratios is what to quote). Prints a table; never fails on time.
+// per-round ratios is what to quote). The K-quants then get the same rows WITH
+// importance (a random positive vector per column, as an imatrix gives): ggml's
+// weighted searches, the path of every calibrated job, against the scalar
+// reference with importance (`bench_quantize --imatrix`: only that table).
+// Prints a table; never fails on time.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -32,14 +36,16 @@ double Now() {
 }
 
 // Encodes rows [0, rows) split over `threads` threads; returns seconds.
-double EncodeRows(const BlockFormat& f, const float* x, uint8_t* out, int64_t rows, int threads) {
+// importance: kCols weights shared by every row, or null.
+double EncodeRows(const BlockFormat& f, const float* x, uint8_t* out, int64_t rows, int threads,
+                  const float* importance = nullptr) {
   const size_t rb = f.row_bytes(kCols);
   const double t0 = Now();
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       for (int64_t r = rows * t / threads; r < rows * (t + 1) / threads; ++r) {
-        f.quantize_row(x + r * kCols, out + r * rb, kCols, nullptr);
+        f.quantize_row(x + r * kCols, out + r * rb, kCols, importance);
       }
     });
   }
@@ -52,23 +58,96 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-double RelRmse(const BlockFormat& f, const float* x, const uint8_t* q, int64_t rows) {
+// Relative RMSE; with importance, weighted per column (the error ggml's search minimizes).
+double RelRmse(const BlockFormat& f, const float* x, const uint8_t* q, int64_t rows,
+               const float* importance = nullptr) {
   std::vector<float> y(kCols);
   double num = 0, den = 0;
   for (int64_t r = 0; r < rows; ++r) {
     f.dequantize_row(q + r * f.row_bytes(kCols), y.data(), kCols);
     for (int64_t c = 0; c < kCols; ++c) {
-      const double a = x[r * kCols + c], d = a - y[c];
-      num += d * d;
-      den += a * a;
+      const double a = x[r * kCols + c], d = a - y[c], w = importance ? importance[c] : 1.0;
+      num += w * d * d;
+      den += w * a * a;
     }
   }
   return std::sqrt(num / den);
 }
 
+// Q4_K/Q5_K/Q6_K with importance: the scalar reference and each ISA's encoder
+// on the same rows, in alternating rounds; then the dispatched encoder on more
+// rows with 1 and all threads.
+void BenchWithImportance(const std::vector<float>& x) {
+  std::vector<float> imp(kCols);
+  {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (auto& w : imp) w = std::exp(2.f * nd(rng));  // positive, spread like calibration mean x^2
+  }
+  const int all = std::max(1u, std::thread::hardware_concurrency());
+  std::printf("\nwith importance (random positive, one per column)\n");
+  std::printf("%-6s %-6s %7s %12s %12s %10s %10s %s\n", "type", "impl", "threads", "Mweights/s", "vs ref(1t)",
+              "w.RMSE", "ref w.RMSE", "");
+  const GgmlType types[] = {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+  const char* names[] = {"Q4_K", "Q5_K", "Q6_K"};
+  constexpr int64_t kRefRows = 256, kFastRows = kRows;
+  constexpr int kRounds = 5;
+  for (int k = 0; k < 3; ++k) {
+    const BlockFormat* fast = shardq::FindBlockFormat(types[k]);
+    const BlockFormat* ref = shardq::FindReferenceBlockFormat(types[k]);
+    if (!fast || !ref || !fast->quantize_row || !ref->quantize_row) {
+      std::printf("%-6s (not available in this build)\n", names[k]);
+      continue;
+    }
+    using namespace shardq::kquant;
+    const auto& cpu = shardq::GetCpuFeatures();
+    const QuantizeRowFn avx2_fns[] = {QuantizeRowQ4KAvx2, QuantizeRowQ5KAvx2, QuantizeRowQ6KAvx2};
+    const QuantizeRowFn avx512_fns[] = {QuantizeRowQ4KAvx512, QuantizeRowQ5KAvx512, QuantizeRowQ6KAvx512};
+    struct Isa { const char* name; BlockFormat f; std::vector<double> rate, ratio; };
+    std::vector<Isa> isas;
+    if (cpu.avx2) isas.push_back({"avx2", *ref, {}, {}});
+    if (cpu.avx2) isas.back().f.quantize_row = avx2_fns[k];
+    if (cpu.avx2 && cpu.avx512) isas.push_back({"avx512", *ref, {}, {}});
+    if (cpu.avx2 && cpu.avx512) isas.back().f.quantize_row = avx512_fns[k];
+    const size_t rb = ref->row_bytes(kCols);
+    std::vector<uint8_t> qf(rb * kFastRows), qr(rb * kRefRows);
+    std::vector<double> ref_rates;
+    for (int round = 0; round < kRounds; ++round) {
+      const double rr = kRefRows * kCols / EncodeRows(*ref, x.data(), qr.data(), kRefRows, 1, imp.data());
+      ref_rates.push_back(rr);
+      for (auto& isa : isas) {
+        const double r = kRefRows * kCols / EncodeRows(isa.f, x.data(), qf.data(), kRefRows, 1, imp.data());
+        isa.rate.push_back(r);
+        isa.ratio.push_back(r / rr);
+      }
+    }
+    const double ref_rate = Median(ref_rates);
+    const double ref_rmse = RelRmse(*ref, x.data(), qr.data(), kRefRows, imp.data());
+    std::printf("%-6s %-6s %7d %12.2f %12.2f %10.6f %10s (%lld rows, median of %d)\n", names[k], "ref", 1,
+                ref_rate / 1e6, 1.0, ref_rmse, "", static_cast<long long>(kRefRows), kRounds);
+    for (auto& isa : isas) {
+      EncodeRows(isa.f, x.data(), qf.data(), kRefRows, 1, imp.data());
+      const bool same = std::memcmp(qf.data(), qr.data(), rb * kRefRows) == 0;
+      std::printf("%-6s %-6s %7d %12.2f %12.2f %10.6f %10.6f %s (median of %d interleaved rounds)\n", names[k],
+                  isa.name, 1, Median(isa.rate) / 1e6, Median(isa.ratio),
+                  RelRmse(isa.f, x.data(), qf.data(), kRefRows, imp.data()), ref_rmse,
+                  same ? "(bytes == ref)" : "(bytes DIFFER from ref)", kRounds);
+    }
+    for (const int threads : {1, all}) {
+      const double t = EncodeRows(*fast, x.data(), qf.data(), kFastRows, threads, imp.data());
+      const double rate = kFastRows * kCols / t;
+      std::printf("%-6s %-6s %7d %12.2f %12.2f %10.6f %10.6f (%lld rows)\n", names[k], "fast", threads, rate / 1e6,
+                  rate / ref_rate, RelRmse(*fast, x.data(), qf.data(), kFastRows, imp.data()), ref_rmse,
+                  static_cast<long long>(kFastRows));
+    }
+  }
+}
+
 }  // namespace
 
-int main() {
+// --imatrix: only the with-importance table.
+int main(int argc, char** argv) {
+  const bool only_importance = argc > 1 && std::strcmp(argv[1], "--imatrix") == 0;
   std::printf("generating %lld x %lld Gaussian matrix...\n", static_cast<long long>(kRows),
               static_cast<long long>(kCols));
   std::vector<float> x(kRows * kCols);
@@ -76,6 +155,10 @@ int main() {
     std::mt19937 rng(42);
     std::normal_distribution<float> nd(0.f, 1.f);
     for (auto& v : x) v = nd(rng);
+  }
+  if (only_importance) {
+    BenchWithImportance(x);
+    return 0;
   }
   const int all = std::max(1u, std::thread::hardware_concurrency());
 
@@ -152,5 +235,6 @@ int main() {
                   rmse_slice <= ref_rmse ? "(<= ref on ref rows)" : "(> ref on ref rows)");
     }
   }
+  BenchWithImportance(x);
   return 0;
 }
