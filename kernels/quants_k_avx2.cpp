@@ -29,6 +29,25 @@ namespace {
 inline __m256 Round(__m256 v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline __m256 Clamp(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(_mm256_max_ps(v, lo), hi); }
 
+// NearestInt bit for bit, also where it is no rounding (|v| >= 2^22, inf,
+// NaN, which fp16 overflow of a block scale can produce), clamped to [lo, hi].
+inline __m256i NearestIntClamp(__m256 v, int lo, int hi) {
+  const __m256i t = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.f)));
+  const __m256i l = _mm256_sub_epi32(_mm256_and_si256(t, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x00400000));
+  return _mm256_min_epi32(_mm256_max_epi32(l, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+
+// A level of the asymmetric search's grid. Round equals NearestInt for
+// |v| < 2^22; kExact serves the rare vectors where that bound is not known.
+template <bool kExact, int kNmax>
+inline __m256 GridLevel(__m256 v) {
+  if constexpr (kExact) {
+    return _mm256_cvtepi32_ps(NearestIntClamp(v, 0, kNmax));
+  } else {
+    return Clamp(Round(v), _mm256_setzero_ps(), _mm256_set1_ps(static_cast<float>(kNmax)));
+  }
+}
+
 // Transposes 8 sub-blocks of `len` values (stride len) into len vectors, lane j = sub-block j.
 template <int kLen>
 void Transpose(const float* x, __m256* xt) {
@@ -54,7 +73,7 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
   constexpr int n = 32;
   const __m256 zero = _mm256_setzero_ps();
   const __m256 vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
-  __m256 mn[kS], mx[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], degenerate[kS], grid_isc[kS], grid_mn[kS];
+  __m256 mn[kS], mx[kS], xmin[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], degenerate[kS], grid_isc[kS], grid_mn[kS];
   for (int s = 0; s < kS; ++s) {
     mn[s] = mx[s] = xt[s][0];
     sum_w[s] = wt[s][0];
@@ -69,6 +88,7 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
     }
   }
   for (int s = 0; s < kS; ++s) {
+    xmin[s] = mn[s];
     mn[s] = _mm256_blendv_ps(mn[s], zero, _mm256_cmp_ps(mn[s], zero, _CMP_GT_OQ));
     degenerate[s] = _mm256_cmp_ps(mx[s], mn[s], _CMP_EQ_OQ);
     const __m256 iscale = _mm256_div_ps(vmax_l, _mm256_sub_ps(mx[s], mn[s]));
@@ -76,11 +96,34 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
     grid_isc[s] = iscale;
     grid_mn[s] = mn[s];
     best[s] = zero;
-    for (int i = 0; i < n; ++i) {
-      const __m256 l = Clamp(Round(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[s][i], mn[s]))), zero, vmax_l);
-      const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale[s], l), mn[s]), xt[s][i]);
-      best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt[s][i], _mm256_mul_ps(diff, diff)));
+  }
+  // Whether some non-degenerate lane may see |isc * (x - mn)| >= 2^22 (or inf):
+  // x - mn lies between xmin - mn and mx - mn, and rounding keeps that order.
+  // (Degenerate lanes have x - mn = 0 throughout, NaN levels, 0 either way.)
+  const __m256 two22 = _mm256_set1_ps(4194304.f), sign = _mm256_set1_ps(-0.f);
+  auto needs_exact = [&](const __m256* iscv) {
+    int risky = 0;
+    for (int s = 0; s < kS; ++s) {
+      const __m256 span = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(mx[s], mn[s])),
+                                        _mm256_andnot_ps(sign, _mm256_sub_ps(xmin[s], mn[s])));
+      const __m256 bound = _mm256_mul_ps(_mm256_andnot_ps(sign, iscv[s]), span);
+      risky |= _mm256_movemask_ps(_mm256_andnot_ps(degenerate[s], _mm256_cmp_ps(bound, two22, _CMP_NLT_UQ)));
     }
+    return risky != 0;
+  };
+  auto initial_error = [&]<bool kExact>() {
+    for (int i = 0; i < n; ++i) {
+      for (int s = 0; s < kS; ++s) {
+        const __m256 l = GridLevel<kExact, kNmax>(_mm256_mul_ps(grid_isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
+        const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale[s], l), mn[s]), xt[s][i]);
+        best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt[s][i], _mm256_mul_ps(diff, diff)));
+      }
+    }
+  };
+  if (needs_exact(grid_isc)) {
+    initial_error.template operator()<true>();
+  } else {
+    initial_error.template operator()<false>();
   }
   __m256 laux[kS][n];
   for (int is = 0; is <= kNstep; ++is) {
@@ -90,15 +133,22 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
       isc[s] = _mm256_div_ps(num, _mm256_sub_ps(mx[s], mn[s]));
       sl[s] = sl2[s] = sxl[s] = zero;
     }
-    for (int i = 0; i < n; ++i) {
-      for (int s = 0; s < kS; ++s) {
-        const __m256 l = Clamp(Round(_mm256_mul_ps(isc[s], _mm256_sub_ps(xt[s][i], mn[s]))), zero, vmax_l);
-        laux[s][i] = l;
-        const __m256 wl = _mm256_mul_ps(wt[s][i], l);
-        sl[s] = _mm256_add_ps(sl[s], wl);
-        sl2[s] = _mm256_add_ps(sl2[s], _mm256_mul_ps(wl, l));
-        sxl[s] = _mm256_add_ps(sxl[s], _mm256_mul_ps(wl, xt[s][i]));
+    auto candidate_sums = [&]<bool kExact>() {
+      for (int i = 0; i < n; ++i) {
+        for (int s = 0; s < kS; ++s) {
+          const __m256 l = GridLevel<kExact, kNmax>(_mm256_mul_ps(isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
+          laux[s][i] = l;
+          const __m256 wl = _mm256_mul_ps(wt[s][i], l);
+          sl[s] = _mm256_add_ps(sl[s], wl);
+          sl2[s] = _mm256_add_ps(sl2[s], _mm256_mul_ps(wl, l));
+          sxl[s] = _mm256_add_ps(sxl[s], _mm256_mul_ps(wl, xt[s][i]));
+        }
       }
+    };
+    if (needs_exact(isc)) {
+      candidate_sums.template operator()<true>();
+    } else {
+      candidate_sums.template operator()<false>();
     }
     __m256 ok[kS], this_scale[kS], this_min[kS], err[kS];
     for (int s = 0; s < kS; ++s) {
@@ -210,7 +260,6 @@ void SetScalesImpl(const float* scales, const float* mins, const float* sw, uint
 template <int kNmax, typename Block>
 void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y) {
   const float d_all = Fp16ToF32(y->d), m_all = Fp16ToF32(y->dmin);
-  const __m256 zero = _mm256_setzero_ps(), vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
   uint8_t L[kQK_K];
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, m;
@@ -219,17 +268,17 @@ void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y) {
     alignas(32) int32_t li[32];
     for (int k = 0; k < 32; k += 8) {
       const __m256 xv = _mm256_loadu_ps(x + 32 * j + k);
-      __m256 q;
+      __m256i q;
       if (d) {
-        q = Clamp(Round(_mm256_div_ps(_mm256_add_ps(xv, _mm256_set1_ps(m_all * m)), _mm256_set1_ps(d))), zero, vmax_l);
+        q = NearestIntClamp(_mm256_div_ps(_mm256_add_ps(xv, _mm256_set1_ps(m_all * m)), _mm256_set1_ps(d)), 0, kNmax);
       } else if ((r.degenerate >> j) & 1) {
-        q = zero;
+        q = _mm256_setzero_si256();
       } else {
         // the search's levels, rebuilt from the chosen grid exactly as the search made them
         const __m256 isc = _mm256_set1_ps(r.grid_iscale[j]), mn = _mm256_set1_ps(r.grid_min[j]);
-        q = Clamp(Round(_mm256_mul_ps(isc, _mm256_sub_ps(xv, mn))), zero, vmax_l);
+        q = NearestIntClamp(_mm256_mul_ps(isc, _mm256_sub_ps(xv, mn)), 0, kNmax);
       }
-      _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), _mm256_cvtps_epi32(q));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), q);
     }
     for (int k = 0; k < 32; ++k) L[32 * j + k] = static_cast<uint8_t>(li[k]);
   }
@@ -389,7 +438,6 @@ void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
   y->d = F32ToFp16(1 / iscale);
   for (int ib = 0; ib < 16; ++ib) y->scales[ib] = static_cast<int8_t>(std::min(127, NearestInt(iscale * scales[ib])));
   const float d_all = Fp16ToF32(y->d);
-  const __m256 lo = _mm256_set1_ps(-32.f), hi = _mm256_set1_ps(31.f);
   const __m256i bias = _mm256_set1_epi32(32);
   uint8_t L[kQK_K];
   for (int j = 0; j < 16; ++j) {
@@ -399,12 +447,12 @@ void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
       const __m256 xv = _mm256_loadu_ps(x + 16 * j + k);
       __m256i q;
       if (d) {
-        q = _mm256_add_epi32(_mm256_cvtps_epi32(Clamp(Round(_mm256_div_ps(xv, _mm256_set1_ps(d))), lo, hi)), bias);
+        q = _mm256_add_epi32(NearestIntClamp(_mm256_div_ps(xv, _mm256_set1_ps(d)), -32, 31), bias);
       } else if ((tiny >> j) & 1) {
         q = _mm256_setzero_si256();
       } else {
         // the search's levels, rebuilt from the chosen inverse scale
-        q = _mm256_add_epi32(_mm256_cvtps_epi32(Clamp(Round(_mm256_mul_ps(_mm256_set1_ps(isc[j]), xv)), lo, hi)), bias);
+        q = _mm256_add_epi32(NearestIntClamp(_mm256_mul_ps(_mm256_set1_ps(isc[j]), xv), -32, 31), bias);
       }
       _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), q);
     }

@@ -35,6 +35,25 @@ namespace {
 inline __m512 Round(__m512 v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline __m512 Clamp(__m512 v, __m512 lo, __m512 hi) { return _mm512_min_ps(_mm512_max_ps(v, lo), hi); }
 
+// NearestInt bit for bit, also where it is no rounding (|v| >= 2^22, inf,
+// NaN, which fp16 overflow of a block scale can produce), clamped to [lo, hi].
+inline __m512i NearestIntClamp(__m512 v, int lo, int hi) {
+  const __m512i t = _mm512_castps_si512(_mm512_add_ps(v, _mm512_set1_ps(12582912.f)));
+  const __m512i l = _mm512_sub_epi32(_mm512_and_si512(t, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x00400000));
+  return _mm512_min_epi32(_mm512_max_epi32(l, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));
+}
+
+// A level of the asymmetric search's grid. Round equals NearestInt for
+// |v| < 2^22; kExact serves the rare vectors where that bound is not known.
+template <bool kExact, int kNmax>
+inline __m512 GridLevel(__m512 v) {
+  if constexpr (kExact) {
+    return _mm512_cvtepi32_ps(NearestIntClamp(v, 0, kNmax));
+  } else {
+    return Clamp(Round(v), _mm512_setzero_ps(), _mm512_set1_ps(static_cast<float>(kNmax)));
+  }
+}
+
 // 16 sub-blocks of kLen values (stride kLen) -> kLen vectors, lane j = sub-block j.
 template <int kLen>
 void Transpose(const float* x, __m512* xt) {
@@ -61,7 +80,7 @@ void Qkx2Lanes(const __m512 (*xt)[32], const __m512 (*wt)[32], float rmin, float
   constexpr int n = 32;
   const __m512 zero = _mm512_setzero_ps();
   const __m512 vmax_l = _mm512_set1_ps(static_cast<float>(kNmax));
-  __m512 mn[kS], mx[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], grid_isc[kS], grid_mn[kS];
+  __m512 mn[kS], mx[kS], xmin[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], grid_isc[kS], grid_mn[kS];
   __mmask16 degenerate[kS];
   for (int s = 0; s < kS; ++s) {
     mn[s] = mx[s] = xt[s][0];
@@ -77,6 +96,7 @@ void Qkx2Lanes(const __m512 (*xt)[32], const __m512 (*wt)[32], float rmin, float
     }
   }
   for (int s = 0; s < kS; ++s) {
+    xmin[s] = mn[s];
     mn[s] = _mm512_mask_mov_ps(mn[s], _mm512_cmp_ps_mask(mn[s], zero, _CMP_GT_OQ), zero);
     degenerate[s] = _mm512_cmp_ps_mask(mx[s], mn[s], _CMP_EQ_OQ);
     const __m512 iscale = _mm512_div_ps(vmax_l, _mm512_sub_ps(mx[s], mn[s]));
@@ -85,12 +105,33 @@ void Qkx2Lanes(const __m512 (*xt)[32], const __m512 (*wt)[32], float rmin, float
     grid_mn[s] = mn[s];
     best[s] = zero;
   }
-  for (int i = 0; i < n; ++i) {
+  // Whether some non-degenerate lane may see |isc * (x - mn)| >= 2^22 (or inf):
+  // x - mn lies between xmin - mn and mx - mn, and rounding keeps that order.
+  // (Degenerate lanes have x - mn = 0 throughout, NaN levels, 0 either way.)
+  const __m512 two22 = _mm512_set1_ps(4194304.f);
+  auto needs_exact = [&](const __m512* iscv) {
+    __mmask16 risky = 0;
     for (int s = 0; s < kS; ++s) {
-      const __m512 l = Clamp(Round(_mm512_mul_ps(grid_isc[s], _mm512_sub_ps(xt[s][i], mn[s]))), zero, vmax_l);
-      const __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale[s], l), mn[s]), xt[s][i]);
-      best[s] = _mm512_add_ps(best[s], _mm512_mul_ps(wt[s][i], _mm512_mul_ps(diff, diff)));
+      const __m512 span = _mm512_max_ps(_mm512_abs_ps(_mm512_sub_ps(mx[s], mn[s])),
+                                        _mm512_abs_ps(_mm512_sub_ps(xmin[s], mn[s])));
+      const __m512 bound = _mm512_mul_ps(_mm512_abs_ps(iscv[s]), span);
+      risky |= static_cast<__mmask16>(~degenerate[s] & ~_mm512_cmp_ps_mask(bound, two22, _CMP_LT_OQ));
     }
+    return risky != 0;
+  };
+  auto initial_error = [&]<bool kExact>() {
+    for (int i = 0; i < n; ++i) {
+      for (int s = 0; s < kS; ++s) {
+        const __m512 l = GridLevel<kExact, kNmax>(_mm512_mul_ps(grid_isc[s], _mm512_sub_ps(xt[s][i], mn[s])));
+        const __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale[s], l), mn[s]), xt[s][i]);
+        best[s] = _mm512_add_ps(best[s], _mm512_mul_ps(wt[s][i], _mm512_mul_ps(diff, diff)));
+      }
+    }
+  };
+  if (needs_exact(grid_isc)) {
+    initial_error.template operator()<true>();
+  } else {
+    initial_error.template operator()<false>();
   }
   __m512 laux[kS][n];
   for (int is = 0; is <= kNstep; ++is) {
@@ -100,15 +141,22 @@ void Qkx2Lanes(const __m512 (*xt)[32], const __m512 (*wt)[32], float rmin, float
       isc[s] = _mm512_div_ps(num, _mm512_sub_ps(mx[s], mn[s]));
       sl[s] = sl2[s] = sxl[s] = zero;
     }
-    for (int i = 0; i < n; ++i) {
-      for (int s = 0; s < kS; ++s) {
-        const __m512 l = Clamp(Round(_mm512_mul_ps(isc[s], _mm512_sub_ps(xt[s][i], mn[s]))), zero, vmax_l);
-        laux[s][i] = l;
-        const __m512 wl = _mm512_mul_ps(wt[s][i], l);
-        sl[s] = _mm512_add_ps(sl[s], wl);
-        sl2[s] = _mm512_add_ps(sl2[s], _mm512_mul_ps(wl, l));
-        sxl[s] = _mm512_add_ps(sxl[s], _mm512_mul_ps(wl, xt[s][i]));
+    auto candidate_sums = [&]<bool kExact>() {
+      for (int i = 0; i < n; ++i) {
+        for (int s = 0; s < kS; ++s) {
+          const __m512 l = GridLevel<kExact, kNmax>(_mm512_mul_ps(isc[s], _mm512_sub_ps(xt[s][i], mn[s])));
+          laux[s][i] = l;
+          const __m512 wl = _mm512_mul_ps(wt[s][i], l);
+          sl[s] = _mm512_add_ps(sl[s], wl);
+          sl2[s] = _mm512_add_ps(sl2[s], _mm512_mul_ps(wl, l));
+          sxl[s] = _mm512_add_ps(sxl[s], _mm512_mul_ps(wl, xt[s][i]));
+        }
       }
+    };
+    if (needs_exact(isc)) {
+      candidate_sums.template operator()<true>();
+    } else {
+      candidate_sums.template operator()<false>();
     }
     __mmask16 ok[kS];
     __m512 this_scale[kS], this_min[kS], err[kS];
@@ -216,7 +264,6 @@ void SetScalesImpl(const float* scales, const float* mins, const float* sw, uint
 template <int kNmax, typename Block>
 void FinishBlockAsym(const float* x, const AsymLanes& r, int lane0, Block* y) {
   const float d_all = Fp16ToF32(y->d), m_all = Fp16ToF32(y->dmin);
-  const __m512 zero = _mm512_setzero_ps(), vmax_l = _mm512_set1_ps(static_cast<float>(kNmax));
   alignas(64) uint8_t L[kQK_K];
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, m;
@@ -224,17 +271,17 @@ void FinishBlockAsym(const float* x, const AsymLanes& r, int lane0, Block* y) {
     const float d = d_all * sc;
     for (int k = 0; k < 32; k += 16) {
       const __m512 xv = _mm512_loadu_ps(x + 32 * j + k);
-      __m512 q;
+      __m512i q;
       if (d) {
-        q = Clamp(Round(_mm512_div_ps(_mm512_add_ps(xv, _mm512_set1_ps(m_all * m)), _mm512_set1_ps(d))), zero, vmax_l);
+        q = NearestIntClamp(_mm512_div_ps(_mm512_add_ps(xv, _mm512_set1_ps(m_all * m)), _mm512_set1_ps(d)), 0, kNmax);
       } else if ((r.degenerate >> (lane0 + j)) & 1) {
-        q = zero;
+        q = _mm512_setzero_si512();
       } else {
         // the search's levels, rebuilt from the chosen grid exactly as the search made them
         const __m512 isc = _mm512_set1_ps(r.grid_iscale[lane0 + j]), mn = _mm512_set1_ps(r.grid_min[lane0 + j]);
-        q = Clamp(Round(_mm512_mul_ps(isc, _mm512_sub_ps(xv, mn))), zero, vmax_l);
+        q = NearestIntClamp(_mm512_mul_ps(isc, _mm512_sub_ps(xv, mn)), 0, kNmax);
       }
-      _mm_store_si128(reinterpret_cast<__m128i*>(L + 32 * j + k), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q)));
+      _mm_store_si128(reinterpret_cast<__m128i*>(L + 32 * j + k), _mm512_cvtepi32_epi8(q));
     }
   }
   PackLevels(L, y);
@@ -416,7 +463,6 @@ void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
   y->d = F32ToFp16(1 / iscale);
   for (int ib = 0; ib < 16; ++ib) y->scales[ib] = static_cast<int8_t>(std::min(127, NearestInt(iscale * scales[ib])));
   const float d_all = Fp16ToF32(y->d);
-  const __m512 lo = _mm512_set1_ps(-32.f), hi = _mm512_set1_ps(31.f);
   const __m512i bias = _mm512_set1_epi32(32);
   alignas(64) uint8_t L[kQK_K];
   for (int j = 0; j < 16; ++j) {
@@ -424,12 +470,12 @@ void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
     const __m512 xv = _mm512_loadu_ps(x + 16 * j);
     __m512i q;
     if (d) {
-      q = _mm512_add_epi32(_mm512_cvtps_epi32(Clamp(Round(_mm512_div_ps(xv, _mm512_set1_ps(d))), lo, hi)), bias);
+      q = _mm512_add_epi32(NearestIntClamp(_mm512_div_ps(xv, _mm512_set1_ps(d)), -32, 31), bias);
     } else if ((tiny >> j) & 1) {
       q = _mm512_setzero_si512();
     } else {
       // the search's levels, rebuilt from the chosen inverse scale
-      q = _mm512_add_epi32(_mm512_cvtps_epi32(Clamp(Round(_mm512_mul_ps(_mm512_set1_ps(isc[j]), xv)), lo, hi)), bias);
+      q = _mm512_add_epi32(NearestIntClamp(_mm512_mul_ps(_mm512_set1_ps(isc[j]), xv), -32, 31), bias);
     }
     _mm_store_si128(reinterpret_cast<__m128i*>(L + 16 * j), _mm512_cvtepi32_epi8(q));
   }

@@ -155,6 +155,53 @@ size_t ZeroScaleWithLevelsQ4K(const std::vector<uint8_t>& q) {
   return n;
 }
 
+// Blocks outside any real weight's range, where ggml's nearest_int stops being
+// a rounding: block scales that overflow fp16 (inf or NaN steps), sub-blocks
+// whose span is subnormal (an inf inverse scale), values near FLT_MIN. Rows of
+// 8 blocks (the AVX-512 4-block path), importance log-normal or null.
+RowSet OutOfRangeRows(bool with_importance) {
+  std::mt19937 rng(77);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::uniform_int_distribution<int> small(-5, 5);
+  RowSet r;
+  for (int row = 0; row < 12; ++row) {
+    const int64_t n = 8 * kQK_K;
+    r.cols.push_back(n);
+    const size_t base = r.x.size();
+    for (int64_t i = 0; i < n; ++i) {
+      r.x.push_back(nd(rng));
+      r.imp.push_back(with_importance ? std::exp(2.f * nd(rng)) : 0.f);
+    }
+    float* x = r.x.data() + base;
+    const float big = row % 2 ? 1e9f : 3e6f;  // fp16 overflow of d and dmin (Q4_K/Q5_K, Q6_K)
+    for (int i = 0; i < kQK_K; ++i) x[i] *= big;
+    std::memset(x + 64, 0, 32 * sizeof(float));  // a zero sub-block: its step is 0 * inf = NaN
+    for (int i = 0; i < 32; ++i) x[kQK_K + 96 + i] = small(rng) * 1e-45f;  // subnormal span
+    for (int i = 0; i < kQK_K; ++i) x[2 * kQK_K + i] = small(rng) * 1e-45f;
+    for (int i = 0; i < kQK_K; ++i) x[3 * kQK_K + i] *= 1e-38f;
+    for (int i = 0; i < kQK_K; ++i) x[4 * kQK_K + i] = std::fabs(x[4 * kQK_K + i]) * big;  // min > 0, huge
+    x[5 * kQK_K + 17] = 1e10f;
+    x[6 * kQK_K + 200] = -1e10f;
+    for (int i = 0; i < 16; ++i) x[7 * kQK_K + 16 * row % kQK_K + i] = (i % 2 ? 1e-45f : 0.f);
+  }
+  if (!with_importance) r.imp.assign(r.x.size(), 0.f);
+  return r;
+}
+
+std::vector<uint8_t> EncodeMaybeNull(QuantizeFn fn, size_t block_bytes, const RowSet& rows, bool with_importance) {
+  if (with_importance) return Encode(fn, block_bytes, rows);
+  size_t total = 0;
+  for (const int64_t c : rows.cols) total += block_bytes * (c / kQK_K);
+  std::vector<uint8_t> out(total, 0xAB);
+  size_t xo = 0, yo = 0;
+  for (const int64_t c : rows.cols) {
+    fn(rows.x.data() + xo, out.data() + yo, c, nullptr);
+    xo += c;
+    yo += block_bytes * (c / kQK_K);
+  }
+  return out;
+}
+
 void CheckIsa(bool avx512) {
   const RowSet golden = GoldenRows();
   const RowSet random = RandomRows(2400, 20240611);
@@ -167,6 +214,14 @@ void CheckIsa(bool avx512) {
       const auto want = testing::ReadFileBytes(testing::SharedPath("golden/blocks/" + std::string(e.name) + "-imatrix.bin"));
       REQUIRE(want.size() == e.block_bytes * 16 * (4096 / kQK_K));
       CHECK(DiffBlocks(Encode(fast, e.block_bytes, golden), want, e.block_bytes) == 0);
+    }
+    SECTION(std::string(e.name) + " out-of-range blocks equal the scalar reference") {
+      for (const bool with_importance : {true, false}) {
+        INFO((with_importance ? "with" : "without") << " importance");
+        const RowSet rows = OutOfRangeRows(with_importance);
+        const auto want = EncodeMaybeNull(e.ref, e.block_bytes, rows, with_importance);
+        CHECK(DiffBlocks(EncodeMaybeNull(fast, e.block_bytes, rows, with_importance), want, e.block_bytes) == 0);
+      }
     }
     SECTION(std::string(e.name) + " random rows equal the scalar reference") {
       const auto want = Encode(e.ref, e.block_bytes, random);
