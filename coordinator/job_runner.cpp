@@ -14,7 +14,9 @@
 #include "common/job_spec.h"
 #include "common/model.h"
 #include "common/tensor_order.h"
+#include "common/trace.h"
 #include "coordinator/assembler.h"
+#include "coordinator/commit_queue.h"
 #include "coordinator/job_eval.h"
 #include "coordinator/job_messages.h"
 #include "coordinator/job_validation.h"
@@ -77,7 +79,8 @@ void MaybeReportPeakRss(int rank) {
   if (std::getenv("SHARDQ_REPORT_RSS") == nullptr) return;
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
-  std::fprintf(stderr, "shardq: rank %d peak RSS %ld KiB\n", rank, ru.ru_maxrss);
+  std::fprintf(stderr, "shardq: rank %d peak RSS %ld KiB, CPU %.2f s user %.2f s system\n", rank, ru.ru_maxrss,
+               ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6);
 }
 
 }  // namespace
@@ -174,53 +177,66 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   for (int r = 1; r < t.size(); ++r) SHARDQ_RETURN_IF_ERROR(t.Send(r, kTagJob, assignment));
   ProgressBar bar(!o.quiet && ProgressBar::StderrIsTerminal());
   const bool log_lines = !o.quiet && !ProgressBar::StderrIsTerminal();
-  std::string first_error;
-  for (int waiting = n_workers; waiting > 0;) {
-    std::vector<uint8_t> payload;
-    int from = 0;
-    SHARDQ_RETURN_IF_ERROR(t.Recv(Transport::kAnySource, kTagUnitResult, &payload, &from));
-    Result<WorkerMessage> m = DecodeWorkerMessage(payload, from);
-    if (!m.ok()) {
-      if (first_error.empty()) first_error = m.status().message();
-      continue;
-    }
-    if (m->kind == WorkerMessage::kDone) {
-      --waiting;
-      if (!m->error.empty() && first_error.empty()) first_error = m->error;
-      continue;
-    }
-    if (m->unit < 0 || m->unit >= sum.units_total) {
-      if (first_error.empty()) first_error = "rank " + std::to_string(from) + " sent unknown unit " + std::to_string(m->unit);
-      continue;
-    }
-    if (!compressing) {
-      compressing = true;
-      SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kCompressing));
-    }
-    const Unit& u = plan.units[m->unit];
+  // Runs on the commit queue's thread, one unit at a time: checked against the
+  // plan, committed to the state store (the checkpoint), then written into the
+  // artifact. Only this thread touches `sum`'s counts until Drain() returns.
+  auto commit = [&](WorkerMessage& m, int from) -> Status {
+    const Unit& u = plan.units[m.unit];
     UnitRecord rec;
     rec.index = u.index;
     rec.name = u.name;
     rec.tensors = u.tensors;
     rec.worker_rank = from;
-    rec.seconds = m->seconds;
-    // Checked against the plan before the commit, written into the artifact after it.
+    rec.seconds = m.seconds;
     Status st;
-    for (const TensorBlob& b : m->blobs)
+    for (const TensorBlob& b : m.blobs)
       if (st.ok()) st = artifact->Check(b);
-    if (st.ok()) st = store->CommitUnit(sum.job_id, rec, m->blobs);
-    for (const TensorBlob& b : m->blobs)
+    if (st.ok()) st = store->CommitUnit(sum.job_id, rec, m.blobs);
+    SHARDQ_TRACE(0, "unit %s committed", u.name.c_str());
+    for (const TensorBlob& b : m.blobs)
       if (st.ok()) st = artifact->Put(b);
-    if (!st.ok()) {
-      if (first_error.empty()) first_error = "unit " + u.name + " from rank " + std::to_string(from) + ": " + st.message();
-      continue;
-    }
+    if (!st.ok()) return st.WithContext("unit " + u.name + " from rank " + std::to_string(from) + ": ");
+    SHARDQ_TRACE(0, "unit %s written into the artifact", u.name.c_str());
     ++sum.units_computed;
     const int64_t finished = sum.units_reused + sum.units_computed;
     bar.Update(finished, sum.units_total, u.name);
     if (log_lines)
       std::fprintf(stderr, "shardq: unit %lld/%lld %s committed (rank %d, %.2f s)\n", (long long)finished,
-                   (long long)sum.units_total, u.name.c_str(), from, m->seconds);
+                   (long long)sum.units_total, u.name.c_str(), from, m.seconds);
+    return Status::OK();
+  };
+  std::string first_error;
+  {
+    CommitQueue queue(/*capacity=*/2, commit);
+    for (int waiting = n_workers; waiting > 0;) {
+      std::vector<uint8_t> payload;
+      int from = 0;
+      SHARDQ_RETURN_IF_ERROR(t.Recv(Transport::kAnySource, kTagUnitResult, &payload, &from));
+      SHARDQ_TRACE(0, "message of %zu bytes from rank %d", payload.size(), from);
+      Result<WorkerMessage> m = DecodeWorkerMessage(payload, from);
+      payload = {};  // the decoded blobs hold their own copy
+      if (!m.ok()) {
+        if (first_error.empty()) first_error = m.status().message();
+        continue;
+      }
+      if (m->kind == WorkerMessage::kDone) {
+        --waiting;
+        if (!m->error.empty() && first_error.empty()) first_error = m->error;
+        continue;
+      }
+      if (m->unit < 0 || m->unit >= sum.units_total) {
+        if (first_error.empty())
+          first_error = "rank " + std::to_string(from) + " sent unknown unit " + std::to_string(m->unit);
+        continue;
+      }
+      if (!compressing) {
+        compressing = true;
+        SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kCompressing));
+      }
+      queue.Push(std::move(*m), from);
+    }
+    const Status committed = queue.Drain();
+    if (!committed.ok() && first_error.empty()) first_error = committed.message();
   }
   bar.Finish();
   if (!first_error.empty()) {
@@ -230,7 +246,9 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
 
   SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kAssembling));
   Result<AssembleResult> assembled = [&]() -> Result<AssembleResult> {
+    SHARDQ_TRACE(0, "every unit in: finishing the artifact");
     SHARDQ_ASSIGN_OR_RETURN(BuiltArtifact built, artifact->Finish());
+    SHARDQ_TRACE(0, "artifact renamed into place");
     return WriteArtifactSidecars(built, spec.CanonicalJson());
   }();
   if (!assembled.ok()) {

@@ -13,6 +13,7 @@
 
 #include "common/hf_tokenizer_json.h"
 #include "common/model.h"
+#include "common/trace.h"
 #include "common/tensor_order.h"
 #include "coordinator/job_messages.h"
 #include "worker/calibration.h"
@@ -73,6 +74,8 @@ Status CalibrationStage(Transport& t, const JobAssignment& a, const UnitPlan& pl
   fo.max_context = a.calib_seq_len;
   fo.blas_threads = 1;  // statistics independent of the rank's thread count (see ForwardOptions)
   LlamaForward forward(*weights, fo);
+  SHARDQ_TRACE(t.rank(), "calibration: weights of layers [%lld, %lld) loaded, %zu windows", (long long)layer_begin,
+               (long long)layer_end, windows.size());
   forward.SetLinearInputObserver(StatsObserver(stats, a.calib_hessian, &wanted));
   std::vector<float> hidden, logits;
   std::vector<uint8_t> payload;
@@ -83,6 +86,7 @@ Status CalibrationStage(Transport& t, const JobAssignment& a, const UnitPlan& pl
       SHARDQ_RETURN_IF_ERROR(forward.Embed(w, &hidden));
     } else {
       SHARDQ_RETURN_IF_ERROR(t.Recv(prev, kTagActivations, &payload, nullptr));
+      SHARDQ_TRACE(t.rank(), "calibration: window received");
       if (payload.size() != static_cast<size_t>(n * dim) * sizeof(float))
         return Status::Internal("calibration: rank " + std::to_string(prev) + " sent " +
                                 std::to_string(payload.size()) + " bytes of hidden states");
@@ -93,9 +97,11 @@ Status CalibrationStage(Transport& t, const JobAssignment& a, const UnitPlan& pl
     if (range.end == n_units) {
       forward.Head(hidden.data(), n, 1, &logits);
     } else {
+      SHARDQ_TRACE(t.rank(), "calibration: window computed");
       SHARDQ_RETURN_IF_ERROR(t.Send(next, kTagActivations, FloatBytes(hidden)));
     }
   }
+  SHARDQ_TRACE(t.rank(), "calibration: stage done");
   return Status::OK();
 }
 
@@ -144,7 +150,9 @@ Status DoAssignment(Transport& t, const JobAssignment& a, int* units_sent) {
     m.unit = index;
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     m.blobs = std::move(*blobs);
+    SHARDQ_TRACE(t.rank(), "unit %s compressed in %.3f s", unit.name.c_str(), m.seconds);
     SHARDQ_RETURN_IF_ERROR(t.Send(0, kTagUnitResult, EncodeWorkerMessage(m)));
+    SHARDQ_TRACE(t.rank(), "unit %s sent", unit.name.c_str());
     ++*units_sent;
     if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     if (t.rank() == kill_rank && *units_sent == kill_after) {
