@@ -1,13 +1,19 @@
 // Scaling of `shardq run` across MPI worker ranks on a ~2 GB Llama-shaped model
-// (random weights, realistic shapes): one worker rank (mpirun -np 2) against two
-// (mpirun -np 3), each worker with --threads 1 so that only the ranks add
-// parallelism; the embedded mode (no mpirun) with 1 thread and with all cores for
-// reference. Prints wall time and peak RSS per rank (each rank reports its own
-// getrusage peak on stderr when SHARDQ_REPORT_RSS is set), the speed-up and the
-// per-rank memory ratio against their targets, and whether every run wrote the
-// same bytes. Never passes or fails on time.
+// (random weights, TinyLlama's block shapes, 12 blocks: an even count, as real
+// models have, so two ranks can get equal shares). Two jobs:
+// - calibrated: Q4_K_M with importance from pipeline-parallel calibration
+//   (32 windows of 128 tokens, as examples/shakespeare-5m.yaml): the product's
+//   main path, where each rank runs the forward of its own blocks;
+// - rtn: Q4_K_M without calibration, which on this model is mostly moving
+//   bytes (2 GB of F32 in, 0.3 GB packed out, committed with fsync on rank 0).
+// Each job runs with one worker rank (mpirun -np 2) and two (mpirun -np 3), each
+// worker with --threads 1 so that only the ranks add parallelism, and embedded
+// (no mpirun) for reference. Prints wall time, CPU and peak RSS per rank (each
+// rank reports its own getrusage on stderr when SHARDQ_REPORT_RSS is set), the
+// speed-up and the per-rank memory ratio against their targets, and whether
+// every run of a job wrote the same bytes. Never passes or fails on time.
 //
-// usage: bench_scaling [--layers N] [--type Q4_K_M] [--dir DIR] [--keep]
+// usage: bench_scaling [--layers N] [--samples N] [--job calibrated|rtn|both] [--dir DIR] [--keep]
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,7 +40,8 @@ struct RunResult {
   double seconds = 0;            // wall time of the whole command, launcher included
   double job_seconds = -1;       // what rank 0 reports for the job itself
   double tree_peak_rss_mb = 0;   // wait4: the largest single process of the tree
-  std::map<int, double> rank_peak_rss_mb;  // from "shardq: rank R peak RSS N KiB"
+  std::map<int, double> rank_peak_rss_mb;  // from "shardq: rank R peak RSS N KiB, CPU U s user S s system"
+  std::map<int, double> rank_cpu_s;        // user + system
   // Per worker rank: units committed and the sum of their compress seconds, to
   // tell an unbalanced plan from ranks starved of CPU by other load.
   std::map<int, std::pair<int, double>> rank_units;
@@ -52,13 +59,16 @@ void Spawn(const std::vector<std::string>& argv, RunResult* r) {
 
 void ParseLog(RunResult* r) {
   std::ifstream in(r->log);
-  const std::regex rss_line(R"(shardq: rank (\d+) peak RSS (\d+) KiB)");
+  const std::regex rss_line(R"(shardq: rank (\d+) peak RSS (\d+) KiB, CPU ([0-9.]+) s user ([0-9.]+) s system)");
   const std::regex done_line(R"(job \S+ done: .*\), ([0-9.]+) s)");
   const std::regex unit_line(R"(committed \(rank (\d+), ([0-9.]+) s\))");
   std::string line;
   std::smatch m;
   while (std::getline(in, line)) {
-    if (std::regex_search(line, m, rss_line)) r->rank_peak_rss_mb[std::stoi(m[1])] = std::stod(m[2]) / 1024.0;
+    if (std::regex_search(line, m, rss_line)) {
+      r->rank_peak_rss_mb[std::stoi(m[1])] = std::stod(m[2]) / 1024.0;
+      r->rank_cpu_s[std::stoi(m[1])] = std::stod(m[3]) + std::stod(m[4]);
+    }
     else if (std::regex_search(line, m, done_line)) r->job_seconds = std::stod(m[1]);
     else if (std::regex_search(line, m, unit_line)) {
       auto& [units, busy] = r->rank_units[std::stoi(m[1])];
@@ -97,90 +107,54 @@ std::string Uptime() {
   return a + " " + b + " " + c;
 }
 
-}  // namespace
+struct Bench {
+  std::string shardq, dir;
+  int cores = 1;
+  double model_mb = 0;
+};
 
-int main(int argc, char** argv) {
-  int layers = 11;
-  std::string type = "Q4_K_M", dir = "/tmp/shardq-bench-scaling";
-  bool keep = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--layers" && i + 1 < argc) layers = std::atoi(argv[++i]);
-    else if (a == "--type" && i + 1 < argc) type = argv[++i];
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--keep") keep = true;
-    else {
-      std::fprintf(stderr, "usage: bench_scaling [--layers N] [--type Q4_K_M] [--dir DIR] [--keep]\n");
-      return 2;
-    }
-  }
-  const std::string shared = SHARDQ_SHARED_DIR;
-  const std::string shardq = SelfDir() + "/shardq";
-  const int cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  fs::create_directories(dir);
-  // Every rank reports its peak RSS; mpirun may be run as root in containers.
-  setenv("SHARDQ_REPORT_RSS", "1", 1);
-  setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-  setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+RunResult RunOne(const Bench& b, const std::string& job, const std::string& name, int worker_ranks, int threads) {
+  RunResult r;
+  r.name = name;
+  r.worker_ranks = worker_ranks;
+  r.output = b.dir + "/" + name + ".gguf";
+  r.log = b.dir + "/" + name + ".log";
+  const std::string state = b.dir + "/state-" + name;
+  fs::remove_all(state);  // a fresh state store: nothing reused from an earlier run
+  std::vector<std::string> argv;
+  if (worker_ranks > 0)
+    argv = {"mpirun", "--oversubscribe", "--bind-to", "none", "-x", "SHARDQ_REPORT_RSS",
+            "-np", std::to_string(worker_ranks + 1)};
+  for (const std::string& a : {b.shardq, std::string("run"), job, std::string("--state"), state,
+                               std::string("--out"), r.output, std::string("--threads"), std::to_string(threads),
+                               std::string("--no-eval")})
+    argv.push_back(a);
+  Spawn(argv, &r);
+  ParseLog(&r);
+  fs::remove_all(state);  // the blobs are as large as the artifact
+  std::printf("  %s: exit %d, %.1f s\n", name.c_str(), r.exit_code, r.seconds);
+  std::fflush(stdout);
+  return r;
+}
 
-  std::printf("generating a %d-layer Llama-shaped F32 model in %s ...\n", layers, dir.c_str());
-  const uint64_t model_bytes =
-      shardq::bench::WriteLlamaModel(dir, layers, shared + "/models/shakespeare-5m/tokenizer.model");
-  const double model_mb = model_bytes / 1e6;
-  std::printf("model: %.0f MB of F32 weights (%.0f M parameters); %s, rtn; %d cores; load average %s\n",
-              model_mb, model_bytes / 4e6, type.c_str(), cores, Uptime().c_str());
-  std::printf("the MPI runs give each worker rank --threads 1, so their parallelism is the ranks' alone\n\n");
-  const std::string job = dir + "/job.yaml";
-  std::ofstream(job) << "model: " << dir << "\noutput: { path: " << dir << "/unused.gguf }\n"
-                     << "recipe:\n  quantize: { preset: " << type << ", algorithm: rtn }\n";
-  WarmPageCache(dir + "/model.safetensors");
-
-  auto run = [&](const std::string& name, int worker_ranks, int threads) {
-    RunResult r;
-    r.name = name;
-    r.worker_ranks = worker_ranks;
-    r.output = dir + "/" + name + ".gguf";
-    r.log = dir + "/" + name + ".log";
-    const std::string state = dir + "/state-" + name;
-    fs::remove_all(state);  // a fresh state store: nothing reused from an earlier run
-    std::vector<std::string> argv;
-    if (worker_ranks > 0)
-      argv = {"mpirun", "--oversubscribe", "--bind-to", "none", "-x", "SHARDQ_REPORT_RSS",
-              "-np", std::to_string(worker_ranks + 1)};
-    for (const std::string& a : {shardq, std::string("run"), job, std::string("--state"), state,
-                                 std::string("--out"), r.output, std::string("--threads"), std::to_string(threads)})
-      argv.push_back(a);
-    Spawn(argv, &r);
-    ParseLog(&r);
-    fs::remove_all(state);  // the blobs are as large as the artifact
-    std::printf("  %s: exit %d, %.1f s\n", name.c_str(), r.exit_code, r.seconds);
-    return r;
-  };
-
-  std::printf("running (logs in %s/*.log):\n", dir.c_str());
-  std::vector<RunResult> runs;
-  runs.push_back(run("mpi-1worker", 1, 1));
-  runs.push_back(run("mpi-2workers", 2, 1));
-  runs.push_back(run("embedded-1thread", 0, 1));
-  runs.push_back(run("embedded-" + std::to_string(cores) + "threads", 0, cores));
-
-  std::printf("\n%-22s %7s %8s %8s %8s   %s\n", "run", "wall s", "job s", "MB/s", "tree MB",
-              "peak RSS per rank, MB (rank 0 = coordinator)");
+void Report(const Bench& b, const std::string& label, const std::vector<RunResult>& runs) {
+  std::printf("\n== %s ==\n", label.c_str());
+  std::printf("%-24s %7s %7s   %s\n", "run", "wall s", "job s", "per rank: peak RSS MB / CPU s (rank 0 = coordinator)");
   for (const RunResult& r : runs) {
     std::string ranks;
     for (const auto& [rank, mb] : r.rank_peak_rss_mb) {
-      char cell[48];
-      std::snprintf(cell, sizeof cell, "%sr%d %.0f", ranks.empty() ? "" : "  ", rank, mb);
+      char cell[64];
+      const auto cpu = r.rank_cpu_s.find(rank);
+      std::snprintf(cell, sizeof cell, "%sr%d %.0f / %.1f", ranks.empty() ? "" : "   ", rank, mb,
+                    cpu == r.rank_cpu_s.end() ? 0.0 : cpu->second);
       ranks += cell;
     }
     if (r.worker_ranks == 0) ranks += "  (worker is a thread of rank 0)";
     if (r.rank_peak_rss_mb.empty()) ranks = "(no rank reported its RSS)";
-    std::printf("%-22s %7.2f %8.2f %8.1f %8.0f   %s%s\n", r.name.c_str(), r.seconds, r.job_seconds,
-                model_mb / r.seconds, r.tree_peak_rss_mb, ranks.c_str(), r.exit_code == 0 ? "" : "  (FAILED)");
+    std::printf("%-24s %7.2f %7.2f   %s%s\n", r.name.c_str(), r.seconds, r.job_seconds, ranks.c_str(),
+                r.exit_code == 0 ? "" : "  (FAILED)");
   }
-  std::printf("(wall s: the whole command, mpirun start-up included; job s: rank 0's own timing of the job;\n"
-              " tree MB: wait4's ru_maxrss, the largest single process of the launched tree)\n\n");
-  std::printf("%-22s   %s\n", "run", "units committed and their summed compress seconds, per worker rank");
+  std::printf("%-24s   %s\n", "run", "units committed and their summed compress seconds, per worker rank");
   for (const RunResult& r : runs) {
     std::string cells;
     for (const auto& [rank, ub] : r.rank_units) {
@@ -188,35 +162,34 @@ int main(int argc, char** argv) {
       std::snprintf(cell, sizeof cell, "%sr%d: %d units %.2f s", cells.empty() ? "" : "   ", rank, ub.first, ub.second);
       cells += cell;
     }
-    std::printf("%-22s   %s\n", r.name.c_str(), cells.empty() ? "(no unit lines in the log)" : cells.c_str());
+    std::printf("%-24s   %s\n", r.name.c_str(), cells.empty() ? "(no unit lines in the log)" : cells.c_str());
   }
-  std::printf("\n");
-
   const RunResult& one = runs[0];
   const RunResult& two = runs[1];
   if (one.exit_code == 0 && two.exit_code == 0) {
-    std::printf("speed-up, 1 -> 2 worker ranks (wall): %.2fx   target >= 1.8 on 2 cores\n", one.seconds / two.seconds);
+    std::printf("speed-up, 1 -> 2 worker ranks (wall, mpirun start-up included): %.2fx   target >= 1.8 on %d cores\n",
+                one.seconds / two.seconds, b.cores);
     if (one.job_seconds > 0 && two.job_seconds > 0)
-      std::printf("speed-up, 1 -> 2 worker ranks (job s, no launcher): %.2fx\n", one.job_seconds / two.job_seconds);
-    // Rank 0's time not overlapped with compression (planning, the last commit,
-    // assembly) does not shrink with more workers: an Amdahl bound for the
-    // speed-up on free cores, to read the measured one against.
-    const auto busy1 = one.rank_units.find(1);
-    if (one.job_seconds > 0 && busy1 != one.rank_units.end()) {
-      const double serial = std::max(0.0, one.job_seconds - busy1->second.second);
-      std::printf("estimate: rank 0 serial %.2f s + worker compress %.2f s in the 1-worker job -> at most %.2fx "
-                  "with 2 workers on free cores\n", serial, busy1->second.second,
-                  one.job_seconds / (serial + busy1->second.second / 2));
-    }
+      std::printf("speed-up, 1 -> 2 worker ranks (job s, rank 0's own timing): %.2fx\n",
+                  one.job_seconds / two.job_seconds);
     double two_max = 0;
     for (const auto& [rank, mb] : two.rank_peak_rss_mb)
       if (rank != 0) two_max = std::max(two_max, mb);
     const auto w1 = one.rank_peak_rss_mb.find(1);
     if (w1 != one.rank_peak_rss_mb.end() && two_max > 0)
-      std::printf("memory: max worker peak RSS with 2 workers / worker peak RSS with 1: %.0f / %.0f MB = %.2f   "
+      std::printf("memory: largest worker peak RSS with 2 workers / the worker's with 1: %.0f / %.0f MB = %.2f   "
                   "target <= 0.6\n", two_max, w1->second, two_max / w1->second);
     else
       std::printf("memory: per-rank RSS lines missing from the logs\n");
+    double cpu0 = 0, cpu_all = 0;
+    for (const auto& [rank, c] : two.rank_cpu_s) {
+      cpu_all += c;
+      if (rank == 0) cpu0 = c;
+    }
+    if (cpu_all > 0)
+      std::printf("CPU with 2 workers: %.1f s in all, %.1f s of it rank 0's (%.0f%%); %d cores give at most %.2fx over "
+                  "the 1-worker wall time if that CPU were spread perfectly\n", cpu_all, cpu0, 100 * cpu0 / cpu_all,
+                  b.cores, one.job_seconds > 0 ? one.job_seconds / (cpu_all / b.cores) : 0.0);
   } else {
     std::printf("an MPI run failed: no speed-up or memory ratio (see the logs)\n");
   }
@@ -224,12 +197,87 @@ int main(int argc, char** argv) {
   for (size_t i = 1; i < runs.size(); ++i) {
     const bool same = runs[i].exit_code == 0 && SameBytes(runs[0].output, runs[i].output);
     all_same = all_same && same;
-    std::printf("artifact %s vs %s: %s\n", runs[i].name.c_str(), runs[0].name.c_str(),
-                same ? "byte-identical" : "DIFFERENT");
+    if (!same) std::printf("artifact %s vs %s: DIFFERENT\n", runs[i].name.c_str(), runs[0].name.c_str());
   }
   if (all_same && runs[0].exit_code == 0)
-    std::printf("all %zu artifacts byte-identical (%llu bytes)\n", runs.size(),
-                (unsigned long long)fs::file_size(runs[0].output));
+    std::printf("all %zu artifacts byte-identical (%llu bytes, %.0f MB/s of F32 in at 2 workers)\n", runs.size(),
+                (unsigned long long)fs::file_size(runs[0].output), b.model_mb / two.seconds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int layers = 12, samples = 32;
+  std::string which = "both", dir = "/tmp/shardq-bench-scaling";
+  bool keep = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--layers" && i + 1 < argc) layers = std::atoi(argv[++i]);
+    else if (a == "--samples" && i + 1 < argc) samples = std::atoi(argv[++i]);
+    else if (a == "--job" && i + 1 < argc) which = argv[++i];
+    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
+    else if (a == "--keep") keep = true;
+    else {
+      std::fprintf(stderr,
+                   "usage: bench_scaling [--layers N] [--samples N] [--job calibrated|rtn|both] [--dir DIR] [--keep]\n");
+      return 2;
+    }
+  }
+  if (which != "both" && which != "calibrated" && which != "rtn") {
+    std::fprintf(stderr, "bench_scaling: --job must be calibrated, rtn or both\n");
+    return 2;
+  }
+  const std::string shared = SHARDQ_SHARED_DIR;
+  Bench b;
+  b.shardq = SelfDir() + "/shardq";
+  b.dir = dir;
+  b.cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  fs::create_directories(dir);
+  // Every rank reports its peak RSS and CPU; mpirun may be run as root in containers.
+  setenv("SHARDQ_REPORT_RSS", "1", 1);
+  setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+  setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+
+  std::printf("generating a %d-layer Llama-shaped F32 model in %s ...\n", layers, dir.c_str());
+  const uint64_t model_bytes =
+      shardq::bench::WriteLlamaModel(dir, layers, shared + "/models/shakespeare-5m/tokenizer.model");
+  b.model_mb = model_bytes / 1e6;
+  std::printf("model: %.0f MB of F32 weights (%.0f M parameters); %d cores; load average %s\n", b.model_mb,
+              model_bytes / 4e6, b.cores, Uptime().c_str());
+  std::printf("the MPI runs give each worker rank --threads 1, so their parallelism is the ranks' alone\n\n");
+  WarmPageCache(dir + "/model.safetensors");
+
+  struct Job {
+    std::string name, label, yaml;
+  };
+  std::vector<Job> jobs;
+  if (which != "rtn") {
+    jobs.push_back({"calibrated", "calibrated: Q4_K_M with importance, calibration " + std::to_string(samples) +
+                                      " x 128 tokens (pipeline-parallel)",
+                    "model: " + dir + "\noutput: { path: " + dir + "/unused.gguf }\n"
+                    "recipe:\n  quantize: { preset: Q4_K_M, algorithm: imatrix }\n"
+                    "calibration: { text: " + shared + "/corpus/shakespeare-calib.txt, samples: " +
+                        std::to_string(samples) + ", seq_len: 128 }\n"});
+  }
+  if (which != "calibrated") {
+    jobs.push_back({"rtn", "rtn: Q4_K_M without calibration",
+                    "model: " + dir + "\noutput: { path: " + dir + "/unused.gguf }\n"
+                    "recipe:\n  quantize: { preset: Q4_K_M, algorithm: rtn }\n"});
+  }
+  std::vector<std::pair<std::string, std::vector<RunResult>>> results;
+  for (const Job& job : jobs) {
+    const std::string path = dir + "/" + job.name + ".yaml";
+    std::ofstream(path) << job.yaml;
+    std::printf("%s (logs in %s/%s-*.log):\n", job.label.c_str(), dir.c_str(), job.name.c_str());
+    std::vector<RunResult> runs;
+    runs.push_back(RunOne(b, path, job.name + "-mpi-1worker", 1, 1));
+    runs.push_back(RunOne(b, path, job.name + "-mpi-2workers", 2, 1));
+    runs.push_back(RunOne(b, path, job.name + "-embedded-1thread", 0, 1));
+    runs.push_back(RunOne(b, path, job.name + "-embedded-" + std::to_string(b.cores) + "threads", 0, b.cores));
+    results.emplace_back(job.label, std::move(runs));
+  }
+  for (const auto& [label, runs] : results) Report(b, label, runs);
+  std::printf("\n(wall s: the whole command, mpirun start-up included; job s: rank 0's own timing of the job)\n");
   std::printf("load average after: %s\n", Uptime().c_str());
   if (!keep) fs::remove_all(dir);
   return 0;
