@@ -31,7 +31,7 @@ Status Run(const CalibrateFlags& f) {
   ForwardOptions fo;
   fo.n_threads = f.threads;
   fo.max_context = f.seq_len;
-  fo.blas_threads = 1;  // the same statistics whatever --threads is (see ForwardOptions)
+  fo.thread_independent = true;  // the same statistics whatever --threads is (see ForwardOptions)
   LlamaForward forward(*weights, fo);
   CalibrationStats stats;
   SHARDQ_RETURN_IF_ERROR(Calibrate(forward, windows, f.hessian, &stats));

@@ -72,7 +72,7 @@ Status CalibrationStage(Transport& t, const JobAssignment& a, const UnitPlan& pl
   ForwardOptions fo;
   fo.n_threads = a.threads;
   fo.max_context = a.calib_seq_len;
-  fo.blas_threads = 1;  // statistics independent of the rank's thread count (see ForwardOptions)
+  fo.thread_independent = true;  // statistics independent of the rank's thread count (see ForwardOptions)
   LlamaForward forward(*weights, fo);
   SHARDQ_TRACE(t.rank(), "calibration: weights of layers [%lld, %lld) loaded, %zu windows", (long long)layer_begin,
                (long long)layer_end, windows.size());

@@ -13,6 +13,11 @@ namespace {
 
 // Dequantized tiles stay below this size so a large matrix never doubles memory.
 constexpr int64_t kTileFloats = int64_t{4} << 20;
+// Weight rows per slice in thread-independent products: small enough that a
+// 2048-row matrix is 8 tasks, large enough that sgemm runs at full speed (106
+// GFLOP/s for 128 x 256 x 2048 here, the same as unsliced). Fixed: the slices,
+// and so the bits, must not depend on the thread count.
+constexpr int64_t kSliceRows = 256;
 constexpr int64_t kMatVecChunkBytes = int64_t{256} << 10;
 // Multiply-adds per attention task group worth a thread wake-up.
 constexpr int64_t kAttentionChunkWork = int64_t{64} << 10;
@@ -67,7 +72,8 @@ LlamaForward::LlamaForward(const LlamaWeights& weights, const ForwardOptions& op
   pool_ = std::make_unique<ThreadPool>(n_threads_);
   // OpenBLAS runs only between our pool's parallel sections, so both may use every core
   // without oversubscribing.
-  openblas_set_num_threads(options.blas_threads > 0 ? options.blas_threads : n_threads_);
+  thread_independent_ = options.thread_independent;
+  openblas_set_num_threads(thread_independent_ ? 1 : options.blas_threads > 0 ? options.blas_threads : n_threads_);
   const LlamaConfig& c = config();
   max_context_ = options.max_context > 0 ? options.max_context
                                          : (c.context_length > 0 ? c.context_length : 512);
@@ -225,6 +231,7 @@ void LlamaForward::MatVec(const WeightMatrix& w, const float* x, float* y) {
 }
 
 void LlamaForward::MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y) {
+  if (thread_independent_) return MatMulSliced(w, x, n, y);
   const int64_t rows = w.rows, cols = w.cols;
   if (w.format->type == GgmlType::F32) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(rows),
@@ -259,6 +266,44 @@ void LlamaForward::MatMul(const WeightMatrix& w, const float* x, int64_t n, floa
                 static_cast<int>(cols), 1.0f, x, static_cast<int>(cols), d, static_cast<int>(cols), 0.0f, y + r0,
                 static_cast<int>(rows));
   }
+}
+
+void LlamaForward::MatMulSliced(const WeightMatrix& w, const float* x, int64_t n, float* y) {
+  const int64_t rows = w.rows, cols = w.cols;
+  // The activation round trip through vec_dot_type, as MatMul does; per row, so
+  // its result does not depend on how rows are spread over threads.
+  const BlockFormat* act = FindBlockFormat(w.format->vec_dot_type);
+  if (w.format->type != GgmlType::F32 && w.format->vec_dot && act && act->quantize_row && act->dequantize_row &&
+      w.format->vec_dot_type != GgmlType::F32 && cols % act->block_size == 0) {
+    act_rt_.resize(static_cast<size_t>(n * cols));
+    float* rt = act_rt_.data();
+    pool_->ParallelFor(n, 4, [&](int64_t b, int64_t e) {
+      std::vector<uint8_t> enc(act->row_bytes(cols));
+      for (int64_t r = b; r < e; ++r) {
+        act->quantize_row(x + r * cols, enc.data(), cols, nullptr);
+        act->dequantize_row(enc.data(), rt + r * cols, cols);
+      }
+    });
+    x = rt;
+  }
+  const int64_t slices = (rows + kSliceRows - 1) / kSliceRows;
+  pool_->ParallelFor(slices, 1, [&](int64_t b, int64_t e) {
+    std::vector<float> deq;  // this task's dequantized slice (non-F32 weights)
+    for (int64_t s = b; s < e; ++s) {
+      const int64_t r0 = s * kSliceRows, nr = std::min(kSliceRows, rows - r0);
+      const float* ws;
+      if (w.format->type == GgmlType::F32) {
+        ws = reinterpret_cast<const float*>(w.data) + r0 * cols;
+      } else {
+        deq.resize(static_cast<size_t>(nr * cols));
+        w.DequantizeRows(r0, nr, deq.data());
+        ws = deq.data();
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(nr),
+                  static_cast<int>(cols), 1.0f, x, static_cast<int>(cols), ws, static_cast<int>(cols), 0.0f, y + r0,
+                  static_cast<int>(rows));
+    }
+  });
 }
 
 Status LlamaForward::Decode(int32_t token, std::vector<float>* logits) {

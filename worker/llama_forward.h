@@ -26,9 +26,14 @@ struct ForwardOptions {
   int64_t max_context = 0;  // KV cache positions; <= 0: the model's context_length (512 if unknown)
   // OpenBLAS threads; <= 0: n_threads. OpenBLAS picks different sgemm kernels
   // for different thread counts, so results differ in the last bits between
-  // thread counts; 1 makes the forward pass a function of its inputs alone
-  // (calibration: the artifact must not depend on how many threads a rank has).
+  // thread counts. Ignored when thread_independent is set.
   int blas_threads = 0;
+  // Results a function of the inputs alone, whatever n_threads is (calibration:
+  // the artifact must not depend on how many threads a rank has). Batched
+  // products are cut into fixed slices of weight rows, each a single-threaded
+  // sgemm, and the pool runs the slices: every thread count computes the same
+  // slices the same way, and still uses every thread.
+  bool thread_independent = false;
 };
 
 // Sees the input of every linear layer in the batched path, before the
@@ -76,6 +81,8 @@ class LlamaForward {
   void MatVec(const WeightMatrix& w, const float* x, float* y);
   // Y[n x rows] = X[n x cols] W^T, the batched path.
   void MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y);
+  // MatMul in fixed slices of weight rows spread over the pool (thread_independent).
+  void MatMulSliced(const WeightMatrix& w, const float* x, int64_t n, float* y);
   // Attention of n query rows at positions n_past_ ... against the cache.
   void Attention(int64_t layer, const float* q, int64_t n, float* out);
   // The same for many query rows, with sgemm for Q K^T and P V.
@@ -85,6 +92,7 @@ class LlamaForward {
 
   const LlamaWeights& weights_;
   std::unique_ptr<ThreadPool> pool_;
+  bool thread_independent_ = false;
   int n_threads_ = 1;
   int64_t max_context_ = 0;
   int64_t n_past_ = 0;
