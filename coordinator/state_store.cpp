@@ -256,6 +256,9 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
   // refusing to open.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.max_background_jobs = 2;
+  // CommitUnit makes a unit durable by flushing the blobs and units families
+  // together; this makes that flush one atomic MANIFEST record.
+  db_options.atomic_flush = true;
 
   rocksdb::ColumnFamilyOptions cf_options;
   rocksdb::ColumnFamilyOptions blob_options;
@@ -373,6 +376,12 @@ Status StateStore::CommitUnit(const std::string& job_id, const UnitRecord& unit,
     for (const auto& n : blob_names)
       if (!listed.count(n)) return Status::InvalidArgument(what + ": blob '" + n + "' is not one of the unit's tensors");
   }
+  // One batch, made durable by a flush instead of the WAL: the blobs and the
+  // record skip the log and both families are flushed together (atomic_flush:
+  // one MANIFEST record for both, so after a crash the unit is whole or absent).
+  // Logging tens of MB per unit only to write them again at the flush cost rank
+  // 0 over a third of its CPU on the 2 GB bench (a second copy into the page
+  // cache and a second software CRC of every byte).
   rocksdb::WriteBatch batch;
   for (const auto& b : blobs) {
     const std::vector<uint8_t> rec = EncodeTensorBlob(b);
@@ -381,9 +390,18 @@ Status StateStore::CommitUnit(const std::string& job_id, const UnitRecord& unit,
     if (!s.ok()) return impl_->Convert(s, "job " + job_id + ": tensor '" + b.name + "'");
   }
   SHARDQ_ASSIGN_OR_RETURN(std::string value, SealJson(UnitToJson(record), what));
+  const std::string unit_what = "job " + job_id + ": unit " + std::to_string(unit.index);
   rocksdb::Status s = batch.Put(impl_->units, UnitKey(job_id, unit.index), value);
-  if (s.ok()) s = impl_->db->Write(Impl::Synced(), &batch);
-  return s.ok() ? Status::OK() : impl_->Convert(s, "job " + job_id + ": unit " + std::to_string(unit.index));
+  rocksdb::WriteOptions unlogged;
+  unlogged.disableWAL = true;
+  if (s.ok()) s = impl_->db->Write(unlogged, &batch);
+  if (s.ok()) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    flush.allow_write_stall = true;
+    s = impl_->db->Flush(flush, {impl_->blobs, impl_->units});
+  }
+  return s.ok() ? Status::OK() : impl_->Convert(s, unit_what);
 }
 
 Result<std::vector<UnitRecord>> StateStore::ListUnits(const std::string& job_id) {
