@@ -230,6 +230,24 @@ void LlamaForward::MatVec(const WeightMatrix& w, const float* x, float* y) {
   });
 }
 
+const float* LlamaForward::RoundTripActivations(const WeightMatrix& w, const float* x, int64_t n) {
+  const int64_t cols = w.cols;
+  const BlockFormat* act = FindBlockFormat(w.format->vec_dot_type);
+  if (!w.format->vec_dot || !act || !act->quantize_row || !act->dequantize_row ||
+      w.format->vec_dot_type == GgmlType::F32 || cols % act->block_size != 0)
+    return x;
+  act_rt_.resize(static_cast<size_t>(n * cols));
+  float* rt = act_rt_.data();
+  pool_->ParallelFor(n, 4, [&](int64_t b, int64_t e) {
+    std::vector<uint8_t> enc(act->row_bytes(cols));
+    for (int64_t r = b; r < e; ++r) {
+      act->quantize_row(x + r * cols, enc.data(), cols, nullptr);
+      act->dequantize_row(enc.data(), rt + r * cols, cols);
+    }
+  });
+  return rt;
+}
+
 void LlamaForward::MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y) {
   if (thread_independent_) return MatMulSliced(w, x, n, y);
   const int64_t rows = w.rows, cols = w.cols;
@@ -239,23 +257,7 @@ void LlamaForward::MatMul(const WeightMatrix& w, const float* x, int64_t n, floa
                 static_cast<int>(cols), 0.0f, y, static_cast<int>(rows));
     return;
   }
-  // ggml multiplies quantized weights with activations encoded as vec_dot_type; a
-  // round trip through that format here gives the same products in float, so the
-  // batched path agrees with Decode() and with llama.cpp's numbers.
-  const BlockFormat* act = FindBlockFormat(w.format->vec_dot_type);
-  if (w.format->vec_dot && act && act->quantize_row && act->dequantize_row &&
-      w.format->vec_dot_type != GgmlType::F32 && cols % act->block_size == 0) {
-    act_rt_.resize(static_cast<size_t>(n * cols));
-    float* rt = act_rt_.data();
-    pool_->ParallelFor(n, 4, [&](int64_t b, int64_t e) {
-      std::vector<uint8_t> enc(act->row_bytes(cols));
-      for (int64_t r = b; r < e; ++r) {
-        act->quantize_row(x + r * cols, enc.data(), cols, nullptr);
-        act->dequantize_row(enc.data(), rt + r * cols, cols);
-      }
-    });
-    x = rt;
-  }
+  x = RoundTripActivations(w, x, n);
   const int64_t tile = std::max<int64_t>(1, std::min(rows, kTileFloats / cols));
   deq_.resize(static_cast<size_t>(tile * cols));
   for (int64_t r0 = 0; r0 < rows; r0 += tile) {
@@ -270,22 +272,8 @@ void LlamaForward::MatMul(const WeightMatrix& w, const float* x, int64_t n, floa
 
 void LlamaForward::MatMulSliced(const WeightMatrix& w, const float* x, int64_t n, float* y) {
   const int64_t rows = w.rows, cols = w.cols;
-  // The activation round trip through vec_dot_type, as MatMul does; per row, so
-  // its result does not depend on how rows are spread over threads.
-  const BlockFormat* act = FindBlockFormat(w.format->vec_dot_type);
-  if (w.format->type != GgmlType::F32 && w.format->vec_dot && act && act->quantize_row && act->dequantize_row &&
-      w.format->vec_dot_type != GgmlType::F32 && cols % act->block_size == 0) {
-    act_rt_.resize(static_cast<size_t>(n * cols));
-    float* rt = act_rt_.data();
-    pool_->ParallelFor(n, 4, [&](int64_t b, int64_t e) {
-      std::vector<uint8_t> enc(act->row_bytes(cols));
-      for (int64_t r = b; r < e; ++r) {
-        act->quantize_row(x + r * cols, enc.data(), cols, nullptr);
-        act->dequantize_row(enc.data(), rt + r * cols, cols);
-      }
-    });
-    x = rt;
-  }
+  // Per row, so the round trip does not depend on how rows are spread over threads.
+  if (w.format->type != GgmlType::F32) x = RoundTripActivations(w, x, n);
   const int64_t slices = (rows + kSliceRows - 1) / kSliceRows;
   pool_->ParallelFor(slices, 1, [&](int64_t b, int64_t e) {
     std::vector<float> deq;  // this task's dequantized slice (non-F32 weights)

@@ -81,6 +81,10 @@ class LlamaForward {
   void MatVec(const WeightMatrix& w, const float* x, float* y);
   // Y[n x rows] = X[n x cols] W^T, the batched path.
   void MatMul(const WeightMatrix& w, const float* x, int64_t n, float* y);
+  // ggml multiplies quantized weights with activations encoded as vec_dot_type:
+  // x through that format and back (into act_rt_), so the batched products agree
+  // with Decode() and with llama.cpp's numbers; x itself when there is none.
+  const float* RoundTripActivations(const WeightMatrix& w, const float* x, int64_t n);
   // MatMul in fixed slices of weight rows spread over the pool (thread_independent).
   void MatMulSliced(const WeightMatrix& w, const float* x, int64_t n, float* y);
   // Attention of n query rows at positions n_past_ ... against the cache.
