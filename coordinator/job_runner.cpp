@@ -207,7 +207,10 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   };
   std::string first_error;
   {
-    CommitQueue queue(/*capacity=*/2, commit);
+    // One unit waits while one commits: enough to keep the receive loop free
+    // (2 measured no faster on the bench), and rank 0 holds at most three units
+    // (receiving, waiting, committing); a 70B model's block is ~0.5 GB packed.
+    CommitQueue queue(/*capacity=*/1, commit);
     for (int waiting = n_workers; waiting > 0;) {
       std::vector<uint8_t> payload;
       int from = 0;
