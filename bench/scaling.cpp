@@ -13,7 +13,11 @@
 // speed-up and the per-rank memory ratio against their targets, and whether
 // every run of a job wrote the same bytes. Never passes or fails on time.
 //
-// usage: bench_scaling [--layers N] [--samples N] [--job calibrated|rtn|both] [--dir DIR] [--keep]
+// --repeat N runs the 1-worker / 2-worker pair N times, alternating, and prints
+// each pair's speed-up and their median: on a shared machine one pair moves
+// with the load by several percent.
+//
+// usage: bench_scaling [--layers N] [--samples N] [--job calibrated|rtn|both] [--repeat N] [--dir DIR] [--keep]
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,7 +141,8 @@ RunResult RunOne(const Bench& b, const std::string& job, const std::string& name
   return r;
 }
 
-void Report(const Bench& b, const std::string& label, const std::vector<RunResult>& runs) {
+void Report(const Bench& b, const std::string& label, const std::vector<RunResult>& runs,
+            std::vector<double> pair_speedups) {
   std::printf("\n== %s ==\n", label.c_str());
   std::printf("%-24s %7s %7s   %s\n", "run", "wall s", "job s", "per rank: peak RSS MB / CPU s (rank 0 = coordinator)");
   for (const RunResult& r : runs) {
@@ -172,6 +177,14 @@ void Report(const Bench& b, const std::string& label, const std::vector<RunResul
     if (one.job_seconds > 0 && two.job_seconds > 0)
       std::printf("speed-up, 1 -> 2 worker ranks (job s, rank 0's own timing): %.2fx\n",
                   one.job_seconds / two.job_seconds);
+    if (pair_speedups.size() > 1) {
+      std::string list;
+      for (double x : pair_speedups) list += (list.empty() ? "" : ", ") + std::to_string(x).substr(0, 4);
+      std::sort(pair_speedups.begin(), pair_speedups.end());
+      const size_t k = pair_speedups.size();
+      const double median = k % 2 ? pair_speedups[k / 2] : (pair_speedups[k / 2 - 1] + pair_speedups[k / 2]) / 2;
+      std::printf("speed-up (wall) of each of %zu alternating pairs: %s; median %.2fx\n", k, list.c_str(), median);
+    }
     double two_max = 0;
     for (const auto& [rank, mb] : two.rank_peak_rss_mb)
       if (rank != 0) two_max = std::max(two_max, mb);
@@ -207,7 +220,7 @@ void Report(const Bench& b, const std::string& label, const std::vector<RunResul
 }  // namespace
 
 int main(int argc, char** argv) {
-  int layers = 12, samples = 32;
+  int layers = 12, samples = 32, repeat = 1;
   std::string which = "both", dir = "/tmp/shardq-bench-scaling";
   bool keep = false;
   for (int i = 1; i < argc; ++i) {
@@ -215,11 +228,13 @@ int main(int argc, char** argv) {
     if (a == "--layers" && i + 1 < argc) layers = std::atoi(argv[++i]);
     else if (a == "--samples" && i + 1 < argc) samples = std::atoi(argv[++i]);
     else if (a == "--job" && i + 1 < argc) which = argv[++i];
+    else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
     else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
     else if (a == "--keep") keep = true;
     else {
       std::fprintf(stderr,
-                   "usage: bench_scaling [--layers N] [--samples N] [--job calibrated|rtn|both] [--dir DIR] [--keep]\n");
+                   "usage: bench_scaling [--layers N] [--samples N] [--job calibrated|rtn|both] [--repeat N] [--dir DIR] "
+                   "[--keep]\n");
       return 2;
     }
   }
@@ -264,7 +279,12 @@ int main(int argc, char** argv) {
                     "model: " + dir + "\noutput: { path: " + dir + "/unused.gguf }\n"
                     "recipe:\n  quantize: { preset: Q4_K_M, algorithm: rtn }\n"});
   }
-  std::vector<std::pair<std::string, std::vector<RunResult>>> results;
+  struct JobResults {
+    std::string label;
+    std::vector<RunResult> runs;
+    std::vector<double> pair_speedups;  // wall, 1 worker / 2 workers, per alternating pair
+  };
+  std::vector<JobResults> results;
   for (const Job& job : jobs) {
     const std::string path = dir + "/" + job.name + ".yaml";
     std::ofstream(path) << job.yaml;
@@ -274,9 +294,16 @@ int main(int argc, char** argv) {
     runs.push_back(RunOne(b, path, job.name + "-mpi-2workers", 2, 1));
     runs.push_back(RunOne(b, path, job.name + "-embedded-1thread", 0, 1));
     runs.push_back(RunOne(b, path, job.name + "-embedded-" + std::to_string(b.cores) + "threads", 0, b.cores));
-    results.emplace_back(job.label, std::move(runs));
+    std::vector<double> pairs;
+    if (runs[0].exit_code == 0 && runs[1].exit_code == 0) pairs.push_back(runs[0].seconds / runs[1].seconds);
+    for (int r = 1; r < repeat; ++r) {
+      const RunResult one = RunOne(b, path, job.name + "-mpi-1worker-again", 1, 1);
+      const RunResult two = RunOne(b, path, job.name + "-mpi-2workers-again", 2, 1);
+      if (one.exit_code == 0 && two.exit_code == 0) pairs.push_back(one.seconds / two.seconds);
+    }
+    results.push_back({job.label, std::move(runs), std::move(pairs)});
   }
-  for (const auto& [label, runs] : results) Report(b, label, runs);
+  for (const JobResults& r : results) Report(b, r.label, r.runs, r.pair_speedups);
   std::printf("\n(wall s: the whole command, mpirun start-up included; job s: rank 0's own timing of the job)\n");
   std::printf("load average after: %s\n", Uptime().c_str());
   if (!keep) fs::remove_all(dir);
