@@ -43,7 +43,6 @@ struct RunResult {
   int exit_code = -1;
   double seconds = 0;            // wall time of the whole command, launcher included
   double job_seconds = -1;       // what rank 0 reports for the job itself
-  double tree_peak_rss_mb = 0;   // wait4: the largest single process of the tree
   std::map<int, double> rank_peak_rss_mb;  // from "shardq: rank R peak RSS N KiB, CPU U s user S s system"
   std::map<int, double> rank_cpu_s;        // user + system
   // Per worker rank: units committed and the sum of their compress seconds, to
@@ -58,7 +57,6 @@ void Spawn(const std::vector<std::string>& argv, RunResult* r) {
   const shardq::bench::ChildStats c = shardq::bench::RunChild(argv, r->log);
   r->seconds = c.seconds;
   r->exit_code = c.exit_code;
-  r->tree_peak_rss_mb = c.peak_rss_mb;
 }
 
 void ParseLog(RunResult* r) {

@@ -17,7 +17,6 @@
 
 namespace shardq {
 
-
 class GgufWriter {
  public:
   struct Options {
@@ -56,6 +55,5 @@ class GgufWriter {
   GgufLayout layout_;
   size_t next_ = 0;
 };
-
 
 }  // namespace shardq

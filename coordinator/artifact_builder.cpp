@@ -105,7 +105,6 @@ Status ArtifactBuilder::Put(const TensorBlob& blob) {
   SHARDQ_RETURN_IF_ERROR(file_->WriteAt(t.offset, blob.bytes.data(), blob.bytes.size()));
   file_->StartWriteback(t.offset, blob.bytes.size());
   t.sha256 = Sha256Hex(blob.bytes.data(), blob.bytes.size());
-  t.crc32c = blob.crc32c;
   t.row.bytes = blob.bytes.size();
   t.row.error.sum_sq_err = blob.metrics.sum_sq_err;
   t.row.error.sum_sq_ref = blob.metrics.sum_sq_ref;
@@ -114,27 +113,26 @@ Status ArtifactBuilder::Put(const TensorBlob& blob) {
   t.row.reason = blob.reason;
   put_[i] = true;
   --missing_;
-  return AdvanceFileHash(i, &blob);
+  return AdvanceFileHash(i, blob);
 }
 
-Status ArtifactBuilder::HashZeros(uint64_t n) {
+void ArtifactBuilder::HashZeros(uint64_t n) {
   static const uint8_t zeros[4096] = {};
   while (n > 0) {
     const uint64_t k = std::min<uint64_t>(n, sizeof(zeros));
     file_sha_.Update(zeros, k);
     n -= k;
   }
-  return Status::OK();
 }
 
-Status ArtifactBuilder::AdvanceFileHash(size_t just_put, const TensorBlob* blob) {
+Status ArtifactBuilder::AdvanceFileHash(size_t just_put, const TensorBlob& blob) {
   std::vector<uint8_t> chunk;
   while (hashed_tensors_ < tensors_.size() && put_[hashed_tensors_]) {
     const size_t k = hashed_tensors_;
     const uint64_t begin = tensors_[k].offset, size = layout_.sizes[k];
-    SHARDQ_RETURN_IF_ERROR(HashZeros(begin - hashed_bytes_));  // alignment padding: a hole, read as zeros
-    if (k == just_put && blob) {
-      file_sha_.Update(blob->bytes.data(), blob->bytes.size());
+    HashZeros(begin - hashed_bytes_);  // alignment padding: a hole, read as zeros
+    if (k == just_put) {
+      file_sha_.Update(blob.bytes.data(), blob.bytes.size());
     } else {
       chunk.resize(static_cast<size_t>(std::min<uint64_t>(size, kReadChunk)));
       for (uint64_t done = 0; done < size;) {
@@ -164,7 +162,7 @@ Result<BuiltArtifact> ArtifactBuilder::Finish() {
   if (tail > 0) {
     const std::vector<uint8_t> zeros(static_cast<size_t>(tail), 0);
     SHARDQ_RETURN_IF_ERROR(file_->WriteAt(hashed_bytes_, zeros.data(), zeros.size()));
-    SHARDQ_RETURN_IF_ERROR(HashZeros(tail));
+    HashZeros(tail);
   }
   SHARDQ_RETURN_IF_ERROR(file_->Sync());
   SHARDQ_RETURN_IF_ERROR(file_->Close());

@@ -33,7 +33,6 @@ namespace shardq {
 struct ArtifactTensor {
   ReportRow row;
   uint64_t offset = 0;  // absolute, in the artifact
-  uint32_t crc32c = 0;
   std::string sha256;   // of the tensor's bytes
 };
 
@@ -83,9 +82,9 @@ class ArtifactBuilder {
  private:
   ArtifactBuilder() = default;
   // Extends the file's hash over every tensor now contiguous with the hashed
-  // prefix; `just_put` (if any) is hashed from memory, others are read back.
-  Status AdvanceFileHash(size_t just_put, const TensorBlob* blob);
-  Status HashZeros(uint64_t n);
+  // prefix; tensor `just_put` is hashed from `blob` in memory, others are read back.
+  Status AdvanceFileHash(size_t just_put, const TensorBlob& blob);
+  void HashZeros(uint64_t n);
   void Abandon();
 
   FileSystem* fs_ = nullptr;

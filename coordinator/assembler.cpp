@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_file.h"
-#include "common/crc32c.h"
 #include "common/file_system.h"
 #include "common/sha256.h"
 #include "coordinator/report_html.h"
@@ -17,26 +16,14 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-std::string Hex32(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", v);
-  return buf;
-}
-
-// Fetches `name` and checks the record against itself: the name it answers to and
-// the CRC-32C of its bytes (the state store verified it too; this guards every
-// other path a blob can take, and is cheap next to writing).
+// Fetches `name` and checks that the record answers to that name. Its bytes'
+// CRC-32C is checked by ArtifactBuilder::Put before any of them is written.
 Result<TensorBlob> FetchVerified(const BlobFetcher& fetch, const std::string& label, const std::string& name) {
   Result<TensorBlob> blob = fetch(name);
   if (!blob.ok()) return blob.status().WithContext(label + ": tensor '" + name + "': ");
   if (blob->name != name) {
     return Status::Corruption(label + ": tensor '" + name + "': the store returned a blob named '" + blob->name +
                               "'");
-  }
-  const uint32_t crc = Crc32c(blob->bytes.data(), blob->bytes.size());
-  if (crc != blob->crc32c) {
-    return Status::Corruption(label + ": tensor '" + name + "': checksum mismatch (record " + Hex32(blob->crc32c) +
-                              ", bytes " + Hex32(crc) + ")");
   }
   return blob;
 }

@@ -13,8 +13,8 @@
 
 #include "common/hf_tokenizer_json.h"
 #include "common/model.h"
-#include "common/trace.h"
 #include "common/tensor_order.h"
+#include "common/trace.h"
 #include "coordinator/job_messages.h"
 #include "worker/calibration.h"
 #include "worker/llama_weights.h"
