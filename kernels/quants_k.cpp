@@ -112,7 +112,6 @@ void QuantizeAsymRef(const float* x, uint16_t* d16, uint16_t* dmin16, uint8_t* p
                      uint8_t* L, float rmin, float rdelta, int nstep) {
   float mins[8], scales[8], weights[32];
   uint8_t Laux[32];
-  float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
     float sum_x2 = 0;
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
@@ -120,6 +119,40 @@ void QuantizeAsymRef(const float* x, uint16_t* d16, uint16_t* dmin16, uint8_t* p
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
     scales[j] = MakeQkx2Quants(32, kNmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin,
                                rdelta, nstep, false);
+  }
+  SetAsymScalesRef(scales, mins, d16, dmin16, packed);
+  RequantizeAsym<kNmax>(x, *d16, *dmin16, packed, L);
+}
+
+// Q4_K/Q5_K with importance: weights qw * sqrt(sigma2 + x^2), qkx3 search,
+// then the 8 scales and 8 mins to 6 bits by make_qp_quants weighted by each
+// sub-block's total weight.
+template <int kNmax>
+void QuantizeAsymImpl(const float* x, const float* qw_block, uint16_t* d16, uint16_t* dmin16,
+                      uint8_t* packed, uint8_t* L) {
+  float mins[8], scales[8], weights[32], sw[8];
+  uint8_t Laux[32];
+  float sum_x2 = 0;
+  for (int l = 0; l < kQK_K; ++l) sum_x2 += x[l] * x[l];
+  const float sigma2 = 2 * sum_x2 / kQK_K;
+  for (int j = 0; j < 8; ++j) {
+    const float* qw = qw_block + 32 * j;
+    for (int l = 0; l < 32; ++l) weights[l] = qw[l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
+    float sumw = 0;
+    for (int l = 0; l < 32; ++l) sumw += weights[l];
+    sw[j] = sumw;
+    scales[j] = MakeQkx3Quants(32, kNmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f,
+                               0.05f, 36, false);
+  }
+  SetAsymScalesImpl(scales, mins, sw, d16, dmin16, packed);
+  RequantizeAsym<kNmax>(x, *d16, *dmin16, packed, L);
+}
+
+}  // namespace
+
+void SetAsymScalesRef(const float* scales, const float* mins, uint16_t* d16, uint16_t* dmin16, uint8_t* packed) {
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; ++j) {
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -133,39 +166,18 @@ void QuantizeAsymRef(const float* x, uint16_t* d16, uint16_t* dmin16, uint8_t* p
   }
   *d16 = F32ToFp16(max_scale / 63.f);
   *dmin16 = F32ToFp16(max_min / 63.f);
-  RequantizeAsym<kNmax>(x, *d16, *dmin16, packed, L);
 }
 
-// Q4_K/Q5_K with importance: weights qw * sqrt(sigma2 + x^2), qkx3 search,
-// then the 8 scales and 8 mins to 6 bits by make_qp_quants weighted by each
-// sub-block's total weight.
-template <int kNmax>
-void QuantizeAsymImpl(const float* x, const float* qw_block, uint16_t* d16, uint16_t* dmin16,
-                      uint8_t* packed, uint8_t* L) {
-  float mins[8], scales[8], weights[32], sw[8];
-  uint8_t Laux[32], Ls[8], Lm[8];
-  float sum_x2 = 0;
-  for (int l = 0; l < kQK_K; ++l) sum_x2 += x[l] * x[l];
-  const float sigma2 = 2 * sum_x2 / kQK_K;
-  for (int j = 0; j < 8; ++j) {
-    const float* qw = qw_block + 32 * j;
-    for (int l = 0; l < 32; ++l) weights[l] = qw[l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
-    float sumw = 0;
-    for (int l = 0; l < 32; ++l) sumw += weights[l];
-    sw[j] = sumw;
-    scales[j] = MakeQkx3Quants(32, kNmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f,
-                               0.05f, 36, false);
-  }
+void SetAsymScalesImpl(const float* scales, const float* mins, const float* sw, uint16_t* d16, uint16_t* dmin16,
+                       uint8_t* packed) {
+  uint8_t Ls[8], Lm[8];
   const float d_block = MakeQpQuants(8, 63, scales, Ls, sw);
   const float m_block = MakeQpQuants(8, 63, mins, Lm, sw);
   std::memset(packed, 0, kKScaleSize);
   for (int j = 0; j < 8; ++j) SetScaleMinK4(j, Ls[j], Lm[j], packed);
   *d16 = F32ToFp16(d_block);
   *dmin16 = F32ToFp16(m_block);
-  RequantizeAsym<kNmax>(x, *d16, *dmin16, packed, L);
 }
-
-}  // namespace
 
 void PackQ4KQuants(const uint8_t* L, BlockQ4_K* y) {
   uint8_t* q = y->qs;

@@ -34,6 +34,15 @@ void DequantizeRowQ5K(const void* x, float* y, int64_t n);
 void DequantizeRowQ6K(const void* x, float* y, int64_t n);
 void DequantizeRowQ8K(const void* x, float* y, int64_t n);
 
+// Q4_K/Q5_K: the 8 sub-block scales and mins of a block to 6 bits each (packed
+// into `packed`, 12 bytes) and the block's fp16 d and dmin. Ref: against their
+// maxima, as ggml's reference quantizer; Impl (with importance): each set by
+// make_qp_quants weighted by the sub-blocks' total weights `sw`. Scalar (8
+// values); the SIMD encoders call these too, so every path picks the same scales.
+void SetAsymScalesRef(const float* scales, const float* mins, uint16_t* d16, uint16_t* dmin16, uint8_t* packed);
+void SetAsymScalesImpl(const float* scales, const float* mins, const float* sw, uint16_t* d16, uint16_t* dmin16,
+                       uint8_t* packed);
+
 // Packing of the integer levels once the scales are chosen (shared with AVX2).
 // L holds 256 levels of the block in natural order.
 void PackQ4KQuants(const uint8_t* L, BlockQ4_K* y);

@@ -224,38 +224,6 @@ void PackLevels(const uint8_t* L, BlockQ5_K* y) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(y->qh), qh);
 }
 
-// Reference path: the 8 scales and mins to 6 bits against their maxima.
-void SetScalesRef(const float* scales, const float* mins, uint16_t* d16, uint16_t* dmin16, uint8_t* packed) {
-  float max_scale = 0, max_min = 0;
-  for (int j = 0; j < 8; ++j) {
-    if (scales[j] > max_scale) max_scale = scales[j];
-    if (mins[j] > max_min) max_min = mins[j];
-  }
-  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-  std::memset(packed, 0, kKScaleSize);
-  for (int j = 0; j < 8; ++j) {
-    const int ls = std::min(63, NearestInt(inv_scale * scales[j]));
-    const int lm = std::min(63, NearestInt(inv_min * mins[j]));
-    SetScaleMinK4(j, ls, lm, packed);
-  }
-  *d16 = F32ToFp16(max_scale / 63.f);
-  *dmin16 = F32ToFp16(max_min / 63.f);
-}
-
-// Importance path: the 8 scales and the 8 mins each by make_qp_quants,
-// weighted by the sub-blocks' total weights (8 values: stays scalar).
-void SetScalesImpl(const float* scales, const float* mins, const float* sw, uint16_t* d16, uint16_t* dmin16,
-                   uint8_t* packed) {
-  uint8_t Ls[8], Lm[8];
-  const float d_block = MakeQpQuants(8, 63, scales, Ls, sw);
-  const float m_block = MakeQpQuants(8, 63, mins, Lm, sw);
-  std::memset(packed, 0, kKScaleSize);
-  for (int j = 0; j < 8; ++j) SetScaleMinK4(j, Ls[j], Lm[j], packed);
-  *d16 = F32ToFp16(d_block);
-  *dmin16 = F32ToFp16(m_block);
-}
-
 // Requantization and packing of one block once its scales are set.
 template <int kNmax, typename Block>
 void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y) {
@@ -320,7 +288,7 @@ void QuantizeBlocksAsym(const float* x, const float* qw, Block* y) {
     }
     Qkx2Lanes<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, r);
     for (int s = 0; s < kS; ++s) {
-      SetScalesRef(r[s].scale, r[s].the_min, &y[s].d, &y[s].dmin, y[s].scales);
+      SetAsymScalesRef(r[s].scale, r[s].the_min, &y[s].d, &y[s].dmin, y[s].scales);
       FinishBlockAsym<P::kNmax>(x + kQK_K * s, r[s], y + s);
     }
     return;
@@ -343,7 +311,7 @@ void QuantizeBlocksAsym(const float* x, const float* qw, Block* y) {
   }
   Qkx2Lanes<kS, P::kNmax, kImpNstep>(xt, wt, kImpRmin, kImpRdelta, r);
   for (int s = 0; s < kS; ++s) {
-    SetScalesImpl(r[s].scale, r[s].the_min, sw[s], &y[s].d, &y[s].dmin, y[s].scales);
+    SetAsymScalesImpl(r[s].scale, r[s].the_min, sw[s], &y[s].d, &y[s].dmin, y[s].scales);
     FinishBlockAsym<P::kNmax>(x + kQK_K * s, r[s], y + s);
   }
 }
