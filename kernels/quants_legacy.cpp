@@ -85,6 +85,55 @@ float DotViaDecode(const void* x, const float* v, int64_t n) {
   return static_cast<float>(sum);
 }
 
+// Q4_1 and Q5_1 share their encoder: x = q * d + m with levels 0..kNmax.
+// With importance, ggml's weighted qkx3 search; without, the block's min and
+// max, as ggml's reference does it (which clamps Q4_1's levels at 15 and
+// leaves Q5_1's as rounded: kept as is, for its bytes).
+template <int kNmax, typename Block>
+void QuantizeAffine1(const float* x, Block* y, int64_t n, const float* importance,
+                     void (*pack)(const uint8_t* L, Block* y)) {
+  const int64_t nb = n / 32;
+  uint8_t L[32];
+  if (importance) {
+    const float sigma2 = RowMeanSquare(x, n);
+    float weight[32];
+    uint8_t laux[32];
+    for (int64_t i = 0; i < nb; ++i) {
+      const float* xb = x + 32 * i;
+      ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
+      float neg_min;
+      const float d = MakeQkx3Quants(32, kNmax, xb, weight, L, &neg_min, laux, -0.9f, 0.05f, 36, false);
+      y[i].d = F32ToFp16(d);
+      y[i].m = F32ToFp16(-neg_min);
+      pack(L, &y[i]);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* xb = x + 32 * i;
+    float min = FLT_MAX, max = -FLT_MAX;
+    for (int j = 0; j < 32; ++j) {
+      if (xb[j] < min) min = xb[j];
+      if (xb[j] > max) max = xb[j];
+    }
+    const float d = (max - min) / kNmax;
+    const float id = d ? 1.0f / d : 0.0f;
+    y[i].d = F32ToFp16(d);
+    y[i].m = F32ToFp16(min);
+    for (int j = 0; j < 32; ++j) {
+      const int l = static_cast<int8_t>((xb[j] - min) * id + 0.5f);
+      L[j] = static_cast<uint8_t>(kNmax == 15 ? std::min(15, l) : l);
+    }
+    pack(L, &y[i]);
+  }
+}
+
+void PackNibbles(const uint8_t* L, BlockQ4_1* y) {
+  for (int j = 0; j < 16; ++j) y->qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
+}
+
+void PackQ5Levels(const uint8_t* L, BlockQ5_1* y) { PackQh(L, y->qs, y->qh); }
+
 }  // namespace
 
 // ---- Q4_0 ---------------------------------------------------------------------
@@ -150,42 +199,7 @@ float VecDotQ4_0Q8_0(const void* vx, const void* vv, int64_t n) {
 
 // ---- Q4_1 ---------------------------------------------------------------------
 void QuantizeQ4_1(const float* x, void* vy, int64_t n, const float* importance) {
-  BlockQ4_1* y = static_cast<BlockQ4_1*>(vy);
-  const int64_t nb = n / kQK4_1;
-  if (importance) {
-    const float sigma2 = RowMeanSquare(x, n);
-    float weight[32];
-    uint8_t L[32], laux[32];
-    for (int64_t i = 0; i < nb; ++i) {
-      const float* xb = x + 32 * i;
-      ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
-      float neg_min;
-      const float d = MakeQkx3Quants(32, 15, xb, weight, L, &neg_min, laux, -0.9f, 0.05f, 36,
-                                     false);
-      y[i].d = F32ToFp16(d);
-      y[i].m = F32ToFp16(-neg_min);
-      for (int j = 0; j < 16; ++j) y[i].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
-    }
-    return;
-  }
-  for (int64_t i = 0; i < nb; ++i) {
-    const float* xb = x + 32 * i;
-    float min = FLT_MAX, max = -FLT_MAX;
-    for (int j = 0; j < 32; ++j) {
-      if (xb[j] < min) min = xb[j];
-      if (xb[j] > max) max = xb[j];
-    }
-    const float d = (max - min) / 15;
-    const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = F32ToFp16(d);
-    y[i].m = F32ToFp16(min);
-    for (int j = 0; j < 16; ++j) {
-      const int lo = std::min(15, static_cast<int>(static_cast<int8_t>((xb[j] - min) * id + 0.5f)));
-      const int hi =
-          std::min(15, static_cast<int>(static_cast<int8_t>((xb[j + 16] - min) * id + 0.5f)));
-      y[i].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
-    }
-  }
+  QuantizeAffine1<15>(x, static_cast<BlockQ4_1*>(vy), n, importance, PackNibbles);
 }
 
 void DequantizeQ4_1(const void* vx, float* y, int64_t n) {
@@ -282,39 +296,7 @@ float VecDotQ5_0Q8_0(const void* vx, const void* vv, int64_t n) {
 
 // ---- Q5_1 ---------------------------------------------------------------------
 void QuantizeQ5_1(const float* x, void* vy, int64_t n, const float* importance) {
-  BlockQ5_1* y = static_cast<BlockQ5_1*>(vy);
-  const int64_t nb = n / kQK5_1;
-  if (importance) {
-    const float sigma2 = RowMeanSquare(x, n);
-    float weight[32];
-    uint8_t L[32], laux[32];
-    for (int64_t i = 0; i < nb; ++i) {
-      const float* xb = x + 32 * i;
-      ImportanceWeights(xb, importance + 32 * i, sigma2, weight);
-      float neg_min;
-      const float d = MakeQkx3Quants(32, 31, xb, weight, L, &neg_min, laux, -0.9f, 0.05f, 36,
-                                     false);
-      y[i].d = F32ToFp16(d);
-      y[i].m = F32ToFp16(-neg_min);
-      PackQh(L, y[i].qs, y[i].qh);
-    }
-    return;
-  }
-  for (int64_t i = 0; i < nb; ++i) {
-    const float* xb = x + 32 * i;
-    float min = FLT_MAX, max = -FLT_MAX;
-    for (int j = 0; j < 32; ++j) {
-      if (xb[j] < min) min = xb[j];
-      if (xb[j] > max) max = xb[j];
-    }
-    const float d = (max - min) / 31;
-    const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = F32ToFp16(d);
-    y[i].m = F32ToFp16(min);
-    uint8_t L[32];
-    for (int j = 0; j < 32; ++j) L[j] = static_cast<uint8_t>(static_cast<int8_t>((xb[j] - min) * id + 0.5f));
-    PackQh(L, y[i].qs, y[i].qh);
-  }
+  QuantizeAffine1<31>(x, static_cast<BlockQ5_1*>(vy), n, importance, PackQ5Levels);
 }
 
 void DequantizeQ5_1(const void* vx, float* y, int64_t n) {
