@@ -8,6 +8,7 @@
 // shift times Q8_K's bsums is subtracted in integers once per sub-block.
 #include <immintrin.h>
 
+#include "kernels/avx2_reduce.h"
 #include "kernels/fp16.h"
 #include "kernels/quants_k.h"
 #include "kernels/quants_k_scales.h"
@@ -58,12 +59,7 @@ void Q6Groups(const BlockQ6_K& b, int h, __m256i u[4]) {
                          _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xC0))), 2));
 }
 
-float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using avx2::HorizontalSum;
 
 // sum of (u - shift) * v and sum of v over `count` values (16 or 32) of u from byte `at`.
 void LevelDot(__m256i u, int at, int count, float shift, const float* v, float* dot, float* vsum) {

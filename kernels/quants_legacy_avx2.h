@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "kernels/avx2_reduce.h"
+
 namespace shardq::legacy::avx2_detail {
 
 // An opaque copy of v: stops the compiler from fusing the product that made v
@@ -16,33 +18,10 @@ inline __m256 Rounded(__m256 v) {
   return v;
 }
 
-inline float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-inline float HorizontalMax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-
-inline float HorizontalMin(__m256 v) {
-  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_min_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-
-inline int HorizontalSumInt(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
-}
+using avx2::HorizontalMax;
+using avx2::HorizontalMin;
+using avx2::HorizontalSum;
+using avx2::HorizontalSumInt;
 
 // Loads one 32-value block and returns max |x| over it.
 inline float BlockAbsMax(const float* x, __m256 v[4]) {
@@ -73,6 +52,20 @@ inline __m256i PackInt32ToInt8(__m256i a, __m256i b, __m256i c, __m256i d) {
   const __m256i cd = _mm256_packs_epi32(c, d);
   const __m256i abcd = _mm256_packs_epi16(ab, cd);
   return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// One 32-value block as Q8_0 and Q8_1 encode it: d = max|x| / 127, levels
+// round(x / d) half away from zero, stored to qs. Returns d; q gets the levels
+// as int32 (Q8_1 also stores their sum).
+inline float QuantizeBlockQ8(const float* x, int8_t* qs, __m256i q[4]) {
+  __m256 v[4];
+  const float amax = BlockAbsMax(x, v);
+  const float d = amax / 127;
+  const float id = d ? 1.0f / d : 0.0f;
+  const __m256 vid = _mm256_set1_ps(id);
+  for (int k = 0; k < 4; ++k) q[k] = _mm256_cvtps_epi32(RoundHalfAway(Rounded(_mm256_mul_ps(v[k], vid))));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs), PackInt32ToInt8(q[0], q[1], q[2], q[3]));
+  return d;
 }
 
 // 16 bytes of nibbles -> 32 int8 values q - 8 in element order.

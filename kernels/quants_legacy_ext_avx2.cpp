@@ -221,15 +221,9 @@ float VecDotQ5_1Q8_1Avx2(const void* vx, const void* vv, int64_t n) {
 void QuantizeQ8_1Avx2(const float* x, void* vy, int64_t n, const float*) {
   BlockQ8_1* y = static_cast<BlockQ8_1*>(vy);
   for (int64_t i = 0; i < n / kQK8_1; ++i) {
-    __m256 v[4];
-    const float amax = BlockAbsMax(x + 32 * i, v);
-    const float d = amax / 127;
-    const float id = d ? 1.0f / d : 0.0f;
-    y[i].d = ToFp16(d);
-    const __m256 vid = _mm256_set1_ps(id);
     __m256i q[4];
-    for (int k = 0; k < 4; ++k) q[k] = _mm256_cvtps_epi32(RoundHalfAway(Rounded(_mm256_mul_ps(v[k], vid))));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[i].qs), PackInt32ToInt8(q[0], q[1], q[2], q[3]));
+    const float d = QuantizeBlockQ8(x + 32 * i, y[i].qs, q);
+    y[i].d = ToFp16(d);
     const int sum = HorizontalSumInt(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
     y[i].s = ToFp16(sum * d);
   }

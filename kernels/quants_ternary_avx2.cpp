@@ -5,24 +5,14 @@
 
 #include "kernels/block_structs.h"
 #include "kernels/fp16.h"
+#include "kernels/avx2_reduce.h"
 #include "kernels/quants_ternary.h"
 
 namespace shardq::ternary {
 namespace {
 
-inline float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-inline int HorizontalSumInt(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
-}
+using avx2::HorizontalSum;
+using avx2::HorizontalSumInt;
 
 // 16 packed base-3 bytes, each multiplied by its lane's power of 3 (mod 256):
 // the leading trit is then (q * 3) >> 8.
