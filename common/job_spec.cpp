@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -231,9 +232,24 @@ std::string JobSpec::CanonicalJson() const {
 }
 
 Result<JobSpec> ParseJobSpec(const std::string& text, const std::string& label) {
+  // JSON is read by the YAML parser (JSON is YAML), which stops at the end of
+  // the first value and ignores what follows: a spec starting with '{' must be
+  // exactly one JSON value, so a half-pasted or concatenated file is refused.
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '{') {
+    try {
+      (void)nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      return Status::InvalidArgument(label + ": not valid JSON (byte " + std::to_string(e.byte) + "): " + e.what());
+    }
+  }
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.size() > 1)
+      return Status::InvalidArgument(label + ": " + std::to_string(docs.size()) +
+                                     " YAML documents ('---'); a job spec is one document");
+    if (!docs.empty()) root = docs.front();
   } catch (const YAML::Exception& e) {
     // yaml-cpp's marks are 0-based.
     return Status::InvalidArgument(label + ": line " + std::to_string(e.mark.line + 1) + ", column " +
@@ -248,6 +264,10 @@ Result<JobSpec> ParseJobSpec(const std::string& text, const std::string& label) 
 }
 
 Result<JobSpec> LoadJobSpec(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return Status::InvalidArgument(path + ": is a directory; give a job spec file (YAML or JSON), e.g. "
+                                   "examples/shakespeare-5m.yaml");
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(path + ": cannot open job spec");
   std::stringstream ss;

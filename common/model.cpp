@@ -73,6 +73,7 @@ Result<Model> OpenHfFolder(const std::string& path) {
   m.path = path;
   m.format = ModelFormat::kSafetensors;
   SHARDQ_ASSIGN_OR_RETURN(m.config, LoadHfConfig((dir / "config.json").string()));
+  m.files.push_back((dir / "config.json").string());
   m.config.name = fs::absolute(dir).lexically_normal().filename().string();
   if (m.config.name.empty()) m.config.name = fs::absolute(dir).parent_path().filename().string();
 
@@ -81,6 +82,7 @@ Result<Model> OpenHfFolder(const std::string& path) {
   if (!fs::exists(weights))
     return Status::NotFound(path + ": no model.safetensors or model.safetensors.index.json");
   SHARDQ_ASSIGN_OR_RETURN(auto src, SafetensorsSource::Open(weights));
+  m.files.push_back(weights);
   SHARDQ_RETURN_IF_ERROR(MapHfTensors(m.config, weights, src->mutable_tensors()));
   const bool has_output = src->Find("output.weight") != nullptr;
   if (!has_output && !m.config.tied_embeddings)
@@ -92,6 +94,7 @@ Result<Model> OpenHfFolder(const std::string& path) {
   std::string tok = (dir / "tokenizer.model").string();
   if (!fs::exists(tok)) tok = FindBeside(dir, "tok", ".model", {});
   if (!tok.empty()) {
+    m.files.push_back(tok);
     SHARDQ_ASSIGN_OR_RETURN(Vocab v, LoadSentencePieceVocab(tok));
     m.vocab = std::move(v);
   }
@@ -102,6 +105,7 @@ Result<Model> OpenGguf(const std::string& path) {
   SHARDQ_ASSIGN_OR_RETURN(auto g, GgufFile::Open(path));
   Model m;
   m.path = path;
+  m.files.push_back(path);
   m.format = ModelFormat::kGguf;
   SHARDQ_ASSIGN_OR_RETURN(m.config, ConfigFromGgufMetadata(g->metadata(), path));
   if (m.config.name.empty()) m.config.name = fs::path(path).stem().string();
@@ -122,6 +126,7 @@ Result<Model> OpenLlama2cModel(const std::string& path) {
   SHARDQ_ASSIGN_OR_RETURN(Llama2cCheckpoint ck, OpenLlama2c(path));
   Model m;
   m.path = path;
+  m.files.push_back(path);
   m.format = ModelFormat::kLlama2c;
   m.config = ck.config;
   SHARDQ_RETURN_IF_ERROR(CheckLlamaTensors(m.config, ck.source->tensors(), path));
@@ -130,6 +135,7 @@ Result<Model> OpenLlama2cModel(const std::string& path) {
   std::string tok = (dir / "tokenizer.bin").string();
   if (!fs::exists(tok)) tok = FindBeside(dir, "tok", ".bin", fs::path(path));
   if (!tok.empty()) {
+    m.files.push_back(tok);
     SHARDQ_ASSIGN_OR_RETURN(Vocab v, LoadLlama2cTokenizer(tok, m.config.vocab_size));
     m.vocab = std::move(v);
   }
@@ -157,6 +163,14 @@ Result<Model> OpenModel(const std::string& path) {
   if (ext == ".safetensors" || fs::path(path).filename() == "model.safetensors.index.json")
     return OpenHfFolder(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string());
   return Status::InvalidArgument(path + ": not a model folder, .gguf or llama2.c .bin file");
+}
+
+std::vector<std::string> Model::InputFiles() const {
+  std::vector<std::string> all = files;
+  if (source)
+    for (const TensorInfo& t : source->tensors())
+      if (std::find(all.begin(), all.end(), t.file) == all.end()) all.push_back(t.file);
+  return all;
 }
 
 }  // namespace shardq

@@ -62,6 +62,12 @@ struct Model {
   // For GGUF input: every metadata key as read (carried to the output where it applies).
   GgufMetadata gguf_metadata;
   std::unique_ptr<TensorSource> source;
+  // Every file opening the model read (config, index, tokenizer); with the
+  // tensors' own files, what a job must never overwrite (see file_identity.h).
+  std::vector<std::string> files;
+
+  // `files` plus every tensor's file (a sharded model's shards).
+  std::vector<std::string> InputFiles() const;
 };
 
 // Opens a model by path:

@@ -11,6 +11,8 @@ const char* StatusCodeName(Status::Code code) {
     case Status::Code::kIOError: return "I/O error";
     case Status::Code::kUnsupported: return "unsupported";
     case Status::Code::kInternal: return "internal error";
+    case Status::Code::kBusy: return "busy";
+    case Status::Code::kCancelled: return "cancelled";
   }
   return "unknown";
 }

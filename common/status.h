@@ -18,6 +18,8 @@ class Status {
     kIOError,          // the OS refused: open, read, write, rename, mmap
     kUnsupported,      // valid input that shardq does not handle
     kInternal,         // a bug in shardq
+    kBusy,             // another process holds it: an output path, a state directory
+    kCancelled,        // stopped on request (SIGTERM/SIGINT); resumable
   };
 
   Status() = default;
@@ -28,6 +30,8 @@ class Status {
   static Status IOError(std::string msg) { return Status(Code::kIOError, std::move(msg)); }
   static Status Unsupported(std::string msg) { return Status(Code::kUnsupported, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
+  static Status Cancelled(std::string msg) { return Status(Code::kCancelled, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

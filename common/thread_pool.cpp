@@ -14,16 +14,26 @@ int DefaultThreadCount() {
 
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = DefaultThreadCount();
-  for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  try {
+    for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  } catch (...) {
+    // The system refused a thread: join the ones that started (a destructor
+    // does not run for a half-built object), then let the caller see why.
+    StopAndJoin();
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { StopAndJoin(); }
+
+void ThreadPool::StopAndJoin() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   work_cv_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
 }
 
 void ThreadPool::RunChunks() {
@@ -80,6 +90,12 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [&] { return active_ == 0 && next_ >= n_; });
   job_ = nullptr;
+}
+
+Status ValidateThreadCount(int n, const std::string& option) {
+  if (n >= 0 && n <= kMaxThreads) return Status::OK();
+  return Status::InvalidArgument(option + " " + std::to_string(n) + ": must be between 1 and " +
+                                 std::to_string(kMaxThreads) + " (0 or omitted: one per core)");
 }
 
 }  // namespace shardq

@@ -7,7 +7,10 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <string>
 #include <vector>
+
+#include "common/status.h"
 
 namespace shardq {
 
@@ -27,6 +30,7 @@ class ThreadPool {
 
  private:
   void WorkerLoop();
+  void StopAndJoin();
   void RunChunks();
 
   std::vector<std::thread> workers_;
@@ -42,5 +46,12 @@ class ThreadPool {
 
 // Threads to use when the user gave none: the cores this process may run on.
 int DefaultThreadCount();
+
+// The most threads a --threads option accepts: far beyond any core count that
+// helps, far below what exhausts the process's thread limit.
+constexpr int kMaxThreads = 1024;
+
+// Checks a --threads value (0: one per core). InvalidArgument naming `option`.
+Status ValidateThreadCount(int n, const std::string& option = "--threads");
 
 }  // namespace shardq

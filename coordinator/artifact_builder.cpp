@@ -35,7 +35,7 @@ Result<std::unique_ptr<ArtifactBuilder>> ArtifactBuilder::Create(const std::stri
   std::unique_ptr<ArtifactBuilder> b(new ArtifactBuilder());
   b->fs_ = options.fs ? options.fs : FileSystem::Default();
   b->path_ = path;
-  b->temp_path_ = path + ".partial";
+  b->temp_path_ = options.temp_path.empty() ? path + ".partial" : options.temp_path;
   SHARDQ_ASSIGN_OR_RETURN(b->layout_, LayoutGguf(path, metadata, tensors));
   b->tensors_.resize(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {

@@ -47,6 +47,7 @@ class ArtifactBuilder {
  public:
   struct Options {
     FileSystem* fs = FileSystem::Default();
+    std::string temp_path;  // empty: OUTPUT.partial
   };
 
   // Lays the file out and writes its header. Fails (naming the path and the

@@ -39,7 +39,12 @@ void CommitQueue::Run() {
     busy_ = true;
     changed_.notify_all();  // a slot is free for Push
     lock.unlock();
-    Status st = commit_(item.unit, item.from);
+    Status st;
+    try {
+      st = commit_(item.unit, item.from);
+    } catch (const std::exception& e) {  // never std::terminate: the job fails with the reason
+      st = Status::Internal(std::string("commit: ") + e.what());
+    }
     item.unit.blobs.clear();  // its memory goes before the lock is taken again
     lock.lock();
     busy_ = false;

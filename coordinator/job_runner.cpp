@@ -11,9 +11,14 @@
 #include <set>
 #include <thread>
 
+#include "common/file_identity.h"
 #include "common/job_spec.h"
 #include "common/model.h"
+#include "common/output_dir.h"
+#include "common/output_lock.h"
+#include "common/stop_request.h"
 #include "common/tensor_order.h"
+#include "common/thread_pool.h"
 #include "common/trace.h"
 #include "coordinator/assembler.h"
 #include "coordinator/commit_queue.h"
@@ -88,13 +93,19 @@ void MaybeReportPeakRss(int rank) {
 Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   const bool under_mpi = LaunchedUnderMpi();
+  SHARDQ_RETURN_IF_ERROR(ValidateThreadCount(o.threads));
   SHARDQ_ASSIGN_OR_RETURN(JobSpec spec, LoadJobSpec(o.spec_path));
   if (!o.output_override.empty()) spec.output_path = o.output_override;
   if (!o.state_override.empty()) spec.state_dir = o.state_override;
+  const bool run_eval = spec.eval && !o.skip_eval;
   // Validates the recipe (errors name the spec file and the field) and gives the plan's options.
   SHARDQ_ASSIGN_OR_RETURN(QuantPlanOptions plan_options, QuantPlanOptionsFromRecipe(spec, o.spec_path));
 
+  // Everything a job needs is checked before any work: an hour of compression
+  // must not end in a missing eval text or an unwritable directory.
+  SHARDQ_RETURN_IF_ERROR(PrepareOutputDirectory(spec.output_path).WithContext(o.spec_path + ": output.path: "));
   SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(spec.model));
+  SHARDQ_RETURN_IF_ERROR(ValidateJobInputs(spec, model, run_eval, o.spec_path));
   const std::vector<TensorInfo>& infos = model.source->tensors();
   std::vector<TensorInfo> ordered;
   for (size_t i : CanonicalTensorOrder(infos)) ordered.push_back(infos[i]);
@@ -124,6 +135,29 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   sum.job_id = DeriveJobId(spec, ordered);
   sum.output_path = spec.output_path;
   a.job_id = sum.job_id;
+  // The artifact's temp file is named after the job: a killed run's leftover is
+  // overwritten by its own rerun and never mistaken for another job's.
+  const std::string temp_path = spec.output_path + "." + sum.job_id + ".partial";
+  {
+    std::vector<LabelledPath> inputs;
+    for (const std::string& f : model.InputFiles()) inputs.push_back({f, "model file"});
+    inputs.push_back({o.spec_path, "job spec"});
+    if (spec.calibration) inputs.push_back({spec.calibration->text, "calibration text"});
+    if (spec.eval) inputs.push_back({spec.eval->text, "eval text"});
+    const std::string& out = spec.output_path;
+    SHARDQ_RETURN_IF_ERROR(CheckOutputsAreNotInputs({{out, "output"},
+                                                     {temp_path, "artifact's temp file"},
+                                                     {out + ".manifest.json", "manifest"},
+                                                     {out + ".report.json", "report"},
+                                                     {out + ".report.html", "report"},
+                                                     {out + ".eval.json", "eval result"},
+                                                     {out + ".lock", "output lock"}},
+                                                    inputs));
+  }
+  // Held to the end of the job (sidecars and eval included): one job per output path.
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<OutputLock> output_lock,
+                          OutputLock::Acquire(spec.output_path, "shardq run " + o.spec_path + " (job " + sum.job_id +
+                                                                    ", state " + spec.state_dir + ")"));
   const std::string fingerprint = SpecFingerprint(spec, ordered);
   std::error_code ec;
   std::filesystem::create_directories(spec.state_dir, ec);
@@ -158,8 +192,10 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   SHARDQ_ASSIGN_OR_RETURN(GgufMetadata metadata, BuildOutputMetadata(model, preset->file_type));
   std::vector<GgufTensorDecl> decls;
   for (size_t i = 0; i < ordered.size(); ++i) decls.push_back({ordered[i].name, ordered[i].shape, choices[i].type});
+  ArtifactBuilder::Options artifact_options;
+  artifact_options.temp_path = temp_path;
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<ArtifactBuilder> artifact,
-                          ArtifactBuilder::Create(spec.output_path, metadata, std::move(decls)));
+                          ArtifactBuilder::Create(spec.output_path, metadata, std::move(decls), artifact_options));
   SHARDQ_ASSIGN_OR_RETURN(std::set<int64_t> done, ReuseCommittedUnits(*store, sum.job_id, *artifact, &sum.units_reused,
                                                                       &sum.units_recovered));
   for (const Unit& u : plan.units)
@@ -211,7 +247,18 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     // (2 measured no faster on the bench), and rank 0 holds at most three units
     // (receiving, waiting, committing); a 70B model's block is ~0.5 GB packed.
     CommitQueue queue(/*capacity=*/1, commit);
+    bool stop_relayed = false;
     for (int waiting = n_workers; waiting > 0;) {
+      // Wait for the next message, relaying a stop (SIGTERM/SIGINT to this
+      // rank) to every worker: each finishes the unit in hand and reports done.
+      for (auto pause = std::chrono::microseconds(50); !t.Probe(Transport::kAnySource, kTagUnitResult);) {
+        if (StopSignal() != 0 && !stop_relayed) {
+          for (int r = 1; r < t.size(); ++r) SHARDQ_RETURN_IF_ERROR(t.Send(r, kTagStop, {}));
+          stop_relayed = true;
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::microseconds(2000));
+      }
       std::vector<uint8_t> payload;
       int from = 0;
       SHARDQ_RETURN_IF_ERROR(t.Recv(Transport::kAnySource, kTagUnitResult, &payload, &from));
@@ -242,6 +289,14 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     if (!committed.ok() && first_error.empty()) first_error = committed.message();
   }
   bar.Finish();
+  if (StopSignal() != 0) {
+    // Every committed unit is durable; the rest is computed by the next run.
+    const std::string why = std::string("stopped by ") + StopSignalName(StopSignal()) + " after " +
+                            std::to_string(sum.units_reused + sum.units_computed) + " of " +
+                            std::to_string(sum.units_total) + " units; run the same command again to resume";
+    store->SetJobState(sum.job_id, JobState::kCancelled, why);
+    return Status::Cancelled("job " + sum.job_id + " " + why);
+  }
   if (!first_error.empty()) {
     store->SetJobState(sum.job_id, JobState::kFailed, first_error);
     return Status::Internal(first_error);
@@ -258,7 +313,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     store->SetJobState(sum.job_id, JobState::kFailed, assembled.status().message());
     return assembled.status();
   }
-  if (spec.eval && !o.skip_eval) {
+  if (run_eval) {
     // On rank 0, after the workers are done: the artifact against the source model.
     Result<PerplexityResult> ev = EvaluateArtifact(spec.output_path, spec.model, *spec.eval, a.threads);
     if (!ev.ok()) {
@@ -280,9 +335,12 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
 }
 
 int RunJobCommand(const RunOptions& o) {
+  InstallStopSignalHandlers();
   auto report = [&](const Result<RunSummary>& r) {
     if (!r.ok()) {
       std::fprintf(stderr, "shardq run: %s\n", r.status().message().c_str());
+      // Stopped on request: the shell's convention for a signalled process, 128 + signal.
+      if (r.status().code() == Status::Code::kCancelled && StopSignal() != 0) return 128 + StopSignal();
       return 1;
     }
     if (!o.quiet) {
@@ -316,7 +374,7 @@ int RunJobCommand(const RunOptions& o) {
         return 0;
       }
       Result<RunSummary> r = RunCoordinator(mpi, o);
-      if (!r.ok()) {
+      if (!r.ok() && r.status().code() != Status::Code::kCancelled) {
         // Workers may be blocked mid-send: end the whole job rather than hang.
         report(r);
         std::fflush(nullptr);
@@ -330,8 +388,25 @@ int RunJobCommand(const RunOptions& o) {
   }
   std::vector<std::unique_ptr<Transport>> pair = MakeInProcessPair();
   Status worker_status;
-  std::thread worker([&] { worker_status = RunWorker(*pair[1]); });
-  Result<RunSummary> r = RunCoordinator(*pair[0], o);
+  std::thread worker([&] {
+    // An exception must not escape a thread (std::terminate): it becomes the worker's error.
+    try {
+      worker_status = RunWorker(*pair[1]);
+    } catch (const std::exception& e) {
+      worker_status = Status::Internal(std::string("worker: ") + e.what());
+      WorkerMessage done;
+      done.kind = WorkerMessage::kDone;
+      done.error = worker_status.message();
+      pair[1]->Send(0, kTagUnitResult, EncodeWorkerMessage(done));
+    }
+  });
+  Result<RunSummary> r = [&]() -> Result<RunSummary> {
+    try {
+      return RunCoordinator(*pair[0], o);
+    } catch (const std::exception& e) {  // the worker thread must still be joined
+      return Status::Internal(std::string("coordinator: ") + e.what());
+    }
+  }();
   DismissWorkers(*pair[0]);
   worker.join();
   MaybeReportPeakRss(0);

@@ -1,5 +1,11 @@
 #include "coordinator/job_validation.h"
 
+#include <fstream>
+#include <iterator>
+
+#include "common/hf_tokenizer_json.h"
+#include "worker/calibration.h"
+
 namespace shardq {
 
 Result<QuantPlanOptions> QuantPlanOptionsFromRecipe(const JobSpec& spec, const std::string& label) {
@@ -36,6 +42,46 @@ Result<QuantPlanOptions> QuantPlanOptionsFromRecipe(const JobSpec& spec, const s
 
 Status ValidateRecipe(const JobSpec& spec, const std::string& label) {
   return QuantPlanOptionsFromRecipe(spec, label).status();
+}
+
+namespace {
+
+Result<std::string> ReadText(const std::string& path, const std::string& field) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(field + ": " + path + ": cannot open");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Status::IOError(field + ": " + path + ": read failed");
+  if (text.empty()) return Status::InvalidArgument(field + ": " + path + ": the file is empty");
+  return text;
+}
+
+}  // namespace
+
+Status ValidateJobInputs(const JobSpec& spec, const Model& model, bool with_eval, const std::string& label) {
+  const bool calibrates = spec.quantize.algorithm == "imatrix" && spec.calibration;
+  if (!calibrates && !(with_eval && spec.eval)) return Status::OK();
+  Result<Tokenizer> tokenizer = TokenizerForModel(model);
+  if (!tokenizer.ok()) return tokenizer.status().WithContext(label + ": " + spec.model + ": ");
+  if (calibrates) {
+    const CalibrationSpec& c = *spec.calibration;
+    Result<std::string> text = ReadText(c.text, "calibration.text");
+    if (!text.ok()) return text.status().WithContext(label + ": ");
+    Result<std::vector<std::vector<int32_t>>> windows =
+        CalibrationWindows(*tokenizer, *text, c.samples, c.seq_len, c.text);
+    if (!windows.ok()) return windows.status().WithContext(label + ": calibration: ");
+  }
+  if (with_eval && spec.eval) {
+    const EvalSpec& e = *spec.eval;
+    Result<std::string> text = ReadText(e.text, "eval.text");
+    if (!text.ok()) return text.status().WithContext(label + ": ");
+    if (e.ctx < 4) return Status::InvalidArgument(label + ": eval.ctx " + std::to_string(e.ctx) + " is too small (at least 4)");
+    const int64_t n = static_cast<int64_t>(tokenizer->Encode(*text, /*add_bos=*/true).size());
+    if (n < 2 * e.ctx)
+      return Status::InvalidArgument(label + ": eval.ctx " + std::to_string(e.ctx) + ": " + e.text + " has " +
+                                     std::to_string(n) + " tokens; perplexity needs at least 2 x ctx = " +
+                                     std::to_string(2 * e.ctx));
+  }
+  return Status::OK();
 }
 
 }  // namespace shardq

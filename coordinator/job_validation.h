@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/job_spec.h"
+#include "common/model.h"
 #include "common/status.h"
 #include "worker/quant_plan.h"
 
@@ -17,5 +18,11 @@ Status ValidateRecipe(const JobSpec& spec, const std::string& label = "job spec"
 
 // The quantizer's options for this recipe (validates first, same errors).
 Result<QuantPlanOptions> QuantPlanOptionsFromRecipe(const JobSpec& spec, const std::string& label = "job spec");
+
+// What the job will read besides the model, checked before any work: the
+// calibration text gives the windows the recipe asks for, the eval text is
+// long enough for its ctx (llama-perplexity's rule: at least 2 x ctx tokens).
+// Errors name `label`, the field and the file.
+Status ValidateJobInputs(const JobSpec& spec, const Model& model, bool with_eval, const std::string& label);
 
 }  // namespace shardq

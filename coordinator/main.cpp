@@ -1,6 +1,10 @@
 // shardq command-line entry point: one binary for every role (DESIGN.md).
 #include <malloc.h>
 
+#include <cstdio>
+#include <exception>
+#include <new>
+
 #include <CLI/CLI.hpp>
 
 #include "coordinator/cli_commands.h"
@@ -20,9 +24,7 @@ void KeepLargeBuffersWarm() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int RunCommandLine(int argc, char** argv) {
   KeepLargeBuffersWarm();
   CLI::App app{"shardq: distributed compression of large language models"};
   app.require_subcommand(1);
@@ -40,3 +42,23 @@ int main(int argc, char** argv) {
   }
   return exit_code;
 }
+
+}  // namespace
+
+// Every command reports errors as Status values; an exception reaching here is
+// a bug or resource exhaustion (bad_alloc, a thread that could not start). It
+// still ends as one line on stderr and exit 1, never std::terminate's abort:
+// the commands' RAII guards (temp files, locks) have run by the time it lands.
+int main(int argc, char** argv) {
+  try {
+    return RunCommandLine(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "shardq: out of memory\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shardq: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "shardq: internal error: unknown exception\n");
+  }
+  return 1;
+}
+

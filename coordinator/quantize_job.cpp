@@ -2,8 +2,11 @@
 
 #include <chrono>
 
+#include "common/file_identity.h"
 #include "common/gguf_writer.h"
 #include "common/model.h"
+#include "common/output_dir.h"
+#include "common/output_lock.h"
 #include "common/tensor_order.h"
 #include "common/thread_pool.h"
 #include "coordinator/output_metadata.h"
@@ -16,7 +19,16 @@ namespace shardq {
 Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const ProgressFn& progress) {
   const auto start = std::chrono::steady_clock::now();
   if (options.output_path.empty()) return Status::InvalidArgument("--out: no output path given");
+  SHARDQ_RETURN_IF_ERROR(ValidateThreadCount(options.threads));
+  SHARDQ_RETURN_IF_ERROR(PrepareOutputDirectory(options.output_path));
   SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(options.model_path));
+  std::vector<LabelledPath> inputs;
+  for (const std::string& f : model.InputFiles()) inputs.push_back({f, "model file"});
+  if (!options.imatrix_path.empty()) inputs.push_back({options.imatrix_path, "--imatrix file"});
+  SHARDQ_RETURN_IF_ERROR(CheckOutputsAreNotInputs({{options.output_path, "output"}}, inputs));
+  // Held until the file is renamed into place (the writer is destroyed first).
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<OutputLock> lock,
+                          OutputLock::Acquire(options.output_path, "shardq quantize --model " + options.model_path));
   TensorSource& source = *model.source;
   const std::vector<TensorInfo>& infos = source.tensors();
   const std::vector<size_t> order = CanonicalTensorOrder(infos);

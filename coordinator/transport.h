@@ -19,6 +19,7 @@ enum MessageTag : int {
   kTagUnitResult = 2,  // worker -> rank 0: one unit's packed tensors
   kTagWorkerDone = 3,  // worker -> rank 0: finished (or failed, with the reason)
   kTagActivations = 4, // worker -> next worker: calibration hidden states
+  kTagStop = 5,        // rank 0 -> worker: stop at the next unit boundary (SIGTERM/SIGINT)
 };
 
 class Transport {
@@ -31,6 +32,8 @@ class Transport {
   // Waits for a message with `tag` from `source` (or any). Polls with short
   // sleeps, so a waiting rank does not spin a core the workers need.
   virtual Status Recv(int source, int tag, std::vector<uint8_t>* payload, int* from) = 0;
+  // Without waiting: whether a message with `tag` from `source` (or any) is there to Recv.
+  virtual bool Probe(int source, int tag) = 0;
   // Ends every rank of the job at once (MPI_Abort): for a coordinator that
   // fails while workers may be blocked sending to it. In process: nothing to do.
   virtual void Abort(int exit_code) = 0;

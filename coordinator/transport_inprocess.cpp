@@ -37,6 +37,13 @@ class InProcessTransport : public Transport {
 
   void Abort(int) override {}
 
+  bool Probe(int source, int tag) override {
+    std::lock_guard<std::mutex> lock(m_->mu);
+    for (const Message& m : m_->box[rank_])
+      if (m.tag == tag && (source == kAnySource || m.from == source)) return true;
+    return false;
+  }
+
   Status Recv(int source, int tag, std::vector<uint8_t>* payload, int* from) override {
     std::unique_lock<std::mutex> lock(m_->mu);
     auto& box = m_->box[rank_];

@@ -33,6 +33,12 @@ class MpiTransport : public Transport {
     return Status::OK();
   }
 
+  bool Probe(int source, int tag) override {
+    int flag = 0;
+    MPI_Iprobe(source == kAnySource ? MPI_ANY_SOURCE : source, tag, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+    return flag != 0;
+  }
+
   Status Recv(int source, int tag, std::vector<uint8_t>* payload, int* from) override {
     MPI_Status st;
     int flag = 0;

@@ -13,6 +13,7 @@
 
 #include "common/hf_tokenizer_json.h"
 #include "common/model.h"
+#include "common/stop_request.h"
 #include "common/tensor_order.h"
 #include "common/trace.h"
 #include "coordinator/job_messages.h"
@@ -26,6 +27,21 @@ namespace {
 int EnvInt(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoi(v) : fallback;
+}
+
+// A stop asked of this process (a signal) or relayed by rank 0 (kTagStop,
+// consumed here). Checked at unit and calibration-window boundaries only.
+bool StopAsked(Transport& t) {
+  if (StopSignal() != 0) return true;
+  if (!t.Probe(0, kTagStop)) return false;
+  std::vector<uint8_t> ignored;
+  t.Recv(0, kTagStop, &ignored, nullptr);
+  RequestStop(SIGTERM);  // remembered for the rest of this assignment
+  return true;
+}
+
+Status StoppedStatus() {
+  return Status::Cancelled(std::string("stopped by ") + StopSignalName(StopSignal()) + " at a unit boundary");
 }
 
 std::vector<uint8_t> FloatBytes(const std::vector<float>& v) {
@@ -83,9 +99,20 @@ Status CalibrationStage(Transport& t, const JobAssignment& a, const UnitPlan& pl
     const int64_t n = static_cast<int64_t>(w.size());
     forward.Reset();
     if (range.begin == 0) {
+      // Only the first stage decides to stop; an empty payload carries the
+      // stop down the pipeline, so no rank abandons a window another still sends.
+      if (StopAsked(t)) {
+        if (next >= 0) SHARDQ_RETURN_IF_ERROR(t.Send(next, kTagActivations, {}));
+        return StoppedStatus();
+      }
       SHARDQ_RETURN_IF_ERROR(forward.Embed(w, &hidden));
     } else {
       SHARDQ_RETURN_IF_ERROR(t.Recv(prev, kTagActivations, &payload, nullptr));
+      if (payload.empty()) {
+        if (next >= 0) SHARDQ_RETURN_IF_ERROR(t.Send(next, kTagActivations, {}));
+        if (StopSignal() == 0) RequestStop(SIGTERM);
+        return StoppedStatus();
+      }
       SHARDQ_TRACE(t.rank(), "calibration: window received");
       if (payload.size() != static_cast<size_t>(n * dim) * sizeof(float))
         return Status::Internal("calibration: rank " + std::to_string(prev) + " sent " +
@@ -134,6 +161,7 @@ Status DoAssignment(Transport& t, const JobAssignment& a, int* units_sent) {
   ThreadPool pool(a.threads);
   for (int64_t index : a.todo) {
     if (plan.OwnerOf(index) != t.rank()) continue;
+    if (StopAsked(t)) return StoppedStatus();
     const Unit& unit = plan.units[index];
     UnitCompressInput in;
     for (const std::string& name : unit.tensors) {

@@ -179,12 +179,16 @@ TEST_CASE("quantize: bad arguments and missing model", "[cli]") {
                 "/o.gguf --type Q4_K_X");
   REQUIRE(r.exit_code != 0);
   REQUIRE_THAT(r.output, Catch::Contains("Q4_K_X"));
-  r = RunShardq("quantize --model " + testing::SharedPath("models/shakespeare-5m") + " --out " + dir +
-                "/missing-dir/o.gguf");
+  // An output "directory" that is a file: refused before any work, naming it.
+  const std::string other = testing::MakeTempDir("args-file");
+  testing::WriteFileBytes(other + "/not-a-dir", {1, 2, 3});
+  r = RunShardq("quantize --model " + testing::SharedPath("models/shakespeare-5m") + " --out " + other +
+                "/not-a-dir/o.gguf");
   REQUIRE(r.exit_code != 0);
-  REQUIRE_THAT(r.output, Catch::Contains("missing-dir"));
+  REQUIRE_THAT(r.output, Catch::Contains("not-a-dir"));
   REQUIRE(fs::is_empty(dir));
   fs::remove_all(dir);
+  fs::remove_all(other);
 }
 
 TEST_CASE("quantize: a good run prints the table and writes the file", "[cli]") {
