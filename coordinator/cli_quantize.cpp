@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "common/stop_request.h"
 #include "coordinator/cli_commands.h"
 #include "coordinator/progress_bar.h"
 #include "coordinator/quantize_job.h"
@@ -75,12 +76,14 @@ int Run(const QuantizeFlags& flags) {
     std::fprintf(stderr, "shardq quantize: %s\n", opts.status().message().c_str());
     return 2;
   }
+  InstallStopSignalHandlers();
   ProgressBar bar(!flags.quiet && ProgressBar::StderrIsTerminal());
   Result<QuantizeReport> report = RunQuantizeJob(
       *opts, [&](size_t i, size_t n, const std::string& name) { bar.Update(i, n, name); });
   bar.Finish();
   if (!report.ok()) {
     std::fprintf(stderr, "shardq quantize: %s\n", report.status().message().c_str());
+    if (report.status().code() == Status::Code::kCancelled && StopSignal() != 0) return 128 + StopSignal();
     return 1;
   }
   if (!flags.quiet) PrintTable(*report);

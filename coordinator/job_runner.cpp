@@ -162,6 +162,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   std::error_code ec;
   std::filesystem::create_directories(spec.state_dir, ec);
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<StateStore> store, StateStore::Open(spec.state_dir));
+  if (!store->recovery_note().empty()) std::fprintf(stderr, "shardq: %s\n", store->recovery_note().c_str());
   SHARDQ_ASSIGN_OR_RETURN(std::optional<JobRecord> existing, store->GetJob(sum.job_id));
 
   const int n_workers = t.size() - 1;

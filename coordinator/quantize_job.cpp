@@ -7,6 +7,7 @@
 #include "common/model.h"
 #include "common/output_dir.h"
 #include "common/output_lock.h"
+#include "common/stop_request.h"
 #include "common/tensor_order.h"
 #include "common/thread_pool.h"
 #include "coordinator/output_metadata.h"
@@ -62,6 +63,9 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
   QuantizedTensor q;
   for (size_t i = 0; i < ordered.size(); ++i) {
     const TensorInfo& t = ordered[i];
+    if (StopSignal() != 0)  // the writer removes its temp file on the way out
+      return Status::Cancelled(std::string("stopped by ") + StopSignalName(StopSignal()) + " before tensor '" +
+                               t.name + "'; nothing was written to " + options.output_path);
     if (progress) progress(i, ordered.size(), t.name);
     bool weighted = false;
     SHARDQ_RETURN_IF_ERROR(CompressTensor(source, t, choices[i], options.imatrix_path.empty() ? nullptr : &stats,

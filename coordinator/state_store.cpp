@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -180,6 +181,7 @@ const char* JobStateName(JobState s) {
 
 struct StateStore::Impl {
   std::string dir;
+  bool read_only = false;
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::ColumnFamilyHandle* jobs = nullptr;
@@ -192,7 +194,7 @@ struct StateStore::Impl {
       // A clean close moves everything from the WAL into table files, so what a
       // job leaves behind rests under per-block checksums (and the next open
       // does not replay a long log). Best effort: the WAL already holds it all.
-      db->Flush(rocksdb::FlushOptions(), handles);
+      if (!read_only) db->Flush(rocksdb::FlushOptions(), handles);
       for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
       db->Close();
     }
@@ -246,11 +248,15 @@ struct StateStore::Impl {
 StateStore::StateStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 StateStore::~StateStore() = default;
 
-Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
+namespace {
+
+// Opens the RocksDB at `dir` with shardq's options into `impl`.
+rocksdb::Status OpenDb(const std::string& dir, StateStore::Impl* impl, bool read_only = false) {
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
-  db_options.paranoid_checks = true;
+  // Salvaging a damaged store reads what it can rather than refusing at open.
+  db_options.paranoid_checks = !read_only;
   // After kill -9 the WAL may end in a torn record: recover up to the last
   // complete write (every commit was synced, so none is lost) instead of
   // refusing to open.
@@ -293,25 +299,143 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& n : names) descriptors.emplace_back(n, n == kBlobs ? blob_options : cf_options);
 
-  auto impl = std::make_unique<Impl>();
-  impl->dir = dir;
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &impl->handles, &raw);
-  if (!s.ok()) {
-    const std::string text = s.ToString();
-    // RocksDB holds an fcntl lock on <dir>/LOCK while open ("lock hold by
-    // current process" within one process, EAGAIN from another).
-    if (s.IsIOError() && (text.find("LOCK") != std::string::npos || text.find("lock") != std::string::npos)) {
-      return Status::IOError("state dir " + dir + " is in use by another shardq (" + text + ")");
-    }
-    return impl->Convert(s, "cannot open");
-  }
+  // Read-only: no flushes, no compactions (which would trip over damaged blocks).
+  const rocksdb::Status s = read_only
+                                ? rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &impl->handles, &raw)
+                                : rocksdb::DB::Open(db_options, dir, descriptors, &impl->handles, &raw);
+  if (!s.ok()) return s;
+  impl->read_only = read_only;
   impl->db.reset(raw);
   impl->jobs = impl->handles[1];
   impl->units = impl->handles[2];
   impl->blobs = impl->handles[3];
   impl->stats = impl->handles[4];
-  return std::unique_ptr<StateStore>(new StateStore(std::move(impl)));
+  return s;
+}
+
+bool IsLockError(const rocksdb::Status& s) {
+  // RocksDB holds an fcntl lock on <dir>/LOCK while open ("lock hold by
+  // current process" within one process, EAGAIN from another).
+  const std::string text = s.ToString();
+  return s.IsIOError() && (text.find("LOCK") != std::string::npos || text.find("lock") != std::string::npos);
+}
+
+// Opens and reads every table block (and blob file) against its checksum.
+rocksdb::Status OpenVerified(const std::string& dir, std::unique_ptr<StateStore::Impl>* impl) {
+  *impl = std::make_unique<StateStore::Impl>();
+  (*impl)->dir = dir;
+  rocksdb::Status s = OpenDb(dir, impl->get());
+  if (s.ok()) s = (*impl)->db->VerifyChecksum();
+  if (!s.ok()) impl->reset();  // closes what did open
+  return s;
+}
+
+struct SalvageCounts {
+  int64_t units_kept = 0, units_lost = 0;
+};
+
+// Copies every record of the damaged store at `from` that still reads (and,
+// for a unit, whose blobs all pass their CRC-32C) into a new store at `to`.
+// Iteration of a family stops at its first unreadable block: what lies past it
+// is lost, which only costs recomputation. Fails when `from` cannot be opened
+// at all (its MANIFEST or CURRENT is gone).
+Status Salvage(const std::string& from, const std::string& to, SalvageCounts* counts) {
+  StateStore::Impl old;
+  old.dir = from;
+  rocksdb::Status s = OpenDb(from, &old, /*read_only=*/true);
+  if (!s.ok()) return old.Convert(s, "opening read-only");
+  StateStore::Impl fresh;
+  fresh.dir = to;
+  s = OpenDb(to, &fresh);
+  if (!s.ok()) return fresh.Convert(s, "creating");
+  auto copy_family = [&](rocksdb::ColumnFamilyHandle* src, rocksdb::ColumnFamilyHandle* dst) {
+    std::unique_ptr<rocksdb::Iterator> it(old.db->NewIterator(StateStore::Impl::Verified(), src));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) fresh.db->Put(rocksdb::WriteOptions(), dst, it->key(), it->value());
+  };
+  copy_family(old.jobs, fresh.jobs);
+  copy_family(old.stats, fresh.stats);
+  std::unique_ptr<rocksdb::Iterator> it(old.db->NewIterator(StateStore::Impl::Verified(), old.units));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string key = it->key().ToString();
+    Result<json> j = OpenJson(it->value().ToString(), "unit");
+    Result<UnitRecord> u = j.ok() ? UnitFromJson(*j, "unit") : Result<UnitRecord>(j.status());
+    bool good = u.ok() && key.find('\0') != std::string::npos;
+    rocksdb::WriteBatch batch;
+    if (good) {
+      const std::string prefix = key.substr(0, key.find('\0') + 1);
+      for (const std::string& name : u->tensors) {
+        std::string value;
+        if (!old.db->Get(StateStore::Impl::BlobRead(), old.blobs, prefix + name, &value).ok() ||
+            !DecodeTensorBlob(reinterpret_cast<const uint8_t*>(value.data()), value.size(), name).ok()) {
+          good = false;
+          break;
+        }
+        batch.Put(fresh.blobs, prefix + name, value);
+      }
+    }
+    if (!good) {
+      ++counts->units_lost;
+      continue;
+    }
+    batch.Put(fresh.units, it->key(), it->value());
+    s = fresh.db->Write(rocksdb::WriteOptions(), &batch);
+    if (!s.ok()) return fresh.Convert(s, "writing salvaged unit");
+    ++counts->units_kept;
+  }
+  // Everything salvaged is in table files before the swap.
+  s = fresh.db->Flush(rocksdb::FlushOptions(), fresh.handles);
+  return s.ok() ? Status::OK() : fresh.Convert(s, "flushing salvaged records");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
+  // A damaged store must never leave the user stuck. Damage found at open
+  // (RocksDB's paranoid checks and a full checksum pass) is repaired with
+  // RocksDB's own RepairDB, which keeps every record that still reads; units
+  // whose records are lost or fail shardq's own CRC are then recomputed. A
+  // store that cannot be repaired either is moved aside, named in the note,
+  // and the job starts over in a fresh one.
+  std::unique_ptr<Impl> impl;
+  rocksdb::Status s = OpenVerified(dir, &impl);
+  std::string note;
+  if (!s.ok() && IsLockError(s))
+    return Status::IOError("state dir " + dir + " is in use by another shardq (" + s.ToString() + ")");
+  if (!s.ok() && (s.IsCorruption() || s.IsIOError() || s.IsNotFound())) {
+    note = "state store " + dir + " is damaged (" + s.ToString() + ")";
+    const std::string stamp = std::to_string(NowUnix());
+    const std::string fresh = dir + ".salvage-" + stamp, aside = dir + ".damaged-" + stamp;
+    SalvageCounts counts;
+    std::error_code ec;
+    std::filesystem::remove_all(fresh, ec);
+    const Status salvaged = Salvage(dir, fresh, &counts);
+    std::filesystem::rename(dir, aside, ec);
+    if (ec) {
+      std::filesystem::remove_all(fresh, ec);
+      return Status::IOError(note + "; cannot move it aside to " + aside + ": " + ec.message());
+    }
+    if (salvaged.ok()) {
+      std::filesystem::rename(fresh, dir, ec);
+      note += "; moved aside to " + aside + "; " + std::to_string(counts.units_kept) +
+              " committed unit(s) whose records all read back were kept, " + std::to_string(counts.units_lost) +
+              " dropped (they are recomputed)";
+    } else {
+      std::filesystem::remove_all(fresh, ec);
+      std::filesystem::create_directories(dir, ec);
+      note += "; nothing could be read from it (" + salvaged.message() + "): moved aside to " + aside +
+              ", the job starts over";
+    }
+    s = OpenVerified(dir, &impl);
+  }
+  if (!s.ok()) {
+    Impl named;
+    named.dir = dir;
+    return named.Convert(s, "cannot open");
+  }
+  auto store = std::unique_ptr<StateStore>(new StateStore(std::move(impl)));
+  store->recovery_note_ = note;
+  return store;
 }
 
 Status StateStore::PutJob(const JobRecord& job) {

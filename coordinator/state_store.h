@@ -43,8 +43,15 @@ struct UnitRecord {
 
 class StateStore {
  public:
+  struct Impl;  // RocksDB's handles (state_store.cpp); named here for its open helpers
+
+  // Damage found at open is repaired or the store is moved aside (see
+  // recovery_note); IOError when another process has the directory open.
   static Result<std::unique_ptr<StateStore>> Open(const std::string& dir);
   ~StateStore();
+
+  // Empty after a clean open; else what was wrong and what Open did about it.
+  const std::string& recovery_note() const { return recovery_note_; }
 
   Status PutJob(const JobRecord& job);  // synced
   Result<std::optional<JobRecord>> GetJob(const std::string& id);
@@ -63,9 +70,9 @@ class StateStore {
   Result<std::optional<std::vector<uint8_t>>> GetStats(const std::string& job_id, const std::string& key);
 
  private:
-  struct Impl;
   explicit StateStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  std::string recovery_note_;
 };
 
 }  // namespace shardq
