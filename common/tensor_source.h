@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/source_fingerprint.h"
 #include "common/status.h"
 #include "common/tensor_info.h"
 
@@ -36,7 +37,9 @@ class TensorSource {
   // Decodes `t` to float32 in llama.cpp's layout (any stored type the block format
   // table can decode; the layout fix applied). Rejects NaN/Inf, naming the tensor
   // and the first bad index.
-  Status ReadF32(const TensorInfo& t, std::vector<float>* out);
+  // With `fingerprint`, also feeds it the stored bytes as they are decoded
+  // (a chunk at a time, so the CRC and the decode share the cache).
+  Status ReadF32(const TensorInfo& t, std::vector<float>* out, SourceFingerprint* fingerprint = nullptr);
 };
 
 }  // namespace shardq

@@ -87,6 +87,8 @@ std::vector<uint8_t> EncodeWorkerMessage(const WorkerMessage& m) {
     AppendPod<uint64_t>(&out, rec.size());
     out.insert(out.end(), rec.begin(), rec.end());
   }
+  AppendPod<uint32_t>(&out, static_cast<uint32_t>(m.source_fingerprints.size()));
+  for (uint32_t f : m.source_fingerprints) AppendPod<uint32_t>(&out, f);
   return out;
 }
 
@@ -114,6 +116,13 @@ Result<WorkerMessage> DecodeWorkerMessage(const std::vector<uint8_t>& bytes, int
     m.blobs.push_back(std::move(b));
     SHARDQ_RETURN_IF_ERROR(r.Skip(len, "blob"));
   }
+  uint32_t n_fp = 0;
+  SHARDQ_RETURN_IF_ERROR(r.Read(&n_fp, "fingerprint count"));
+  if (n_fp != n) return Status::Corruption(label + ": " + std::to_string(n_fp) + " source fingerprints for " +
+                                           std::to_string(n) + " blobs");
+  m.source_fingerprints.resize(n_fp);
+  for (uint32_t& f : m.source_fingerprints) SHARDQ_RETURN_IF_ERROR(r.Read(&f, "source fingerprint"));
+  if (r.remaining() != 0) return Status::Corruption(label + ": " + std::to_string(r.remaining()) + " trailing bytes");
   return m;
 }
 

@@ -43,6 +43,7 @@ struct WorkerMessage {
   int64_t unit = -1;            // kUnit
   double seconds = 0;           // kUnit: time to compress it
   std::vector<TensorBlob> blobs;  // kUnit
+  std::vector<uint32_t> source_fingerprints;  // kUnit: one per blob, of the source tensor read (source_fingerprint.h)
   std::string error;            // kDone: empty when the worker succeeded
 };
 

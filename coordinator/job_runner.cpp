@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -16,6 +18,8 @@
 #include "common/model.h"
 #include "common/output_dir.h"
 #include "common/output_lock.h"
+#include "common/sha256.h"
+#include "common/source_fingerprint.h"
 #include "common/stop_request.h"
 #include "common/tensor_order.h"
 #include "common/thread_pool.h"
@@ -48,14 +52,73 @@ int ThreadsPerWorker(const RunOptions& o, bool under_mpi) {
   return std::max(1, cores / local_workers);
 }
 
+// Fingerprints (source_fingerprint.h) of `names`' stored bytes, read on rank 0
+// with the pool; pages are released after each tensor.
+Result<std::map<std::string, uint32_t>> FingerprintSources(TensorSource& source, const std::set<std::string>& names,
+                                                           ThreadPool* pool) {
+  std::map<std::string, uint32_t> out;
+  for (const TensorInfo& t : source.tensors()) {
+    if (!names.count(t.name)) continue;
+    SHARDQ_ASSIGN_OR_RETURN(ByteSpan bytes, source.RawBytes(t));
+    out[t.name] = FingerprintBytes(bytes.data, bytes.size, pool);
+    source.Release(t);
+  }
+  return out;
+}
+
+// A calibrated unit's statistics depend on the calibration text and on every
+// block the hidden states flow through: one fingerprint over all of them.
+Result<std::string> CalibrationInputsFingerprint(const std::string& text_path,
+                                                 const std::map<std::string, uint32_t>& all_sources) {
+  std::ifstream in(text_path, std::ios::binary);
+  if (!in) return Status::NotFound(text_path + ": cannot open calibration text");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Sha256 h;
+  const uint32_t text_fp = FingerprintBytes(reinterpret_cast<const uint8_t*>(text.data()), text.size(), nullptr);
+  const std::string head = "text " + std::to_string(text_fp) + "\n";
+  h.Update(head.data(), head.size());
+  for (const auto& [name, fp] : all_sources) {
+    const std::string line = name + " " + std::to_string(fp) + "\n";
+    h.Update(line.data(), line.size());
+  }
+  return h.HexDigest();
+}
+
 // Reads every committed unit's blobs back (checksums verified) and checks them
-// against the artifact's plan; a good unit's blobs go into the artifact, a unit
-// with any bad blob is dropped so it is computed again. Returns the good units.
+// against the artifact's plan and against the model as it is now: a unit is
+// reused only if each of its source tensors still has the fingerprint it was
+// computed from. A good unit's blobs go into the artifact; any other is dropped
+// so it is computed again. Returns the good units.
 Result<std::set<int64_t>> ReuseCommittedUnits(StateStore& store, const std::string& job_id, ArtifactBuilder& artifact,
-                                              int64_t* reused, int64_t* recovered) {
+                                              TensorSource& source, std::map<std::string, uint32_t> fingerprints,
+                                              ThreadPool* pool, int64_t* reused, int64_t* recovered,
+                                              int64_t* stale) {
   SHARDQ_ASSIGN_OR_RETURN(std::vector<UnitRecord> units, store.ListUnits(job_id));
+  std::set<std::string> unknown;
+  for (const UnitRecord& u : units)
+    for (const std::string& name : u.tensors)
+      if (!fingerprints.count(name)) unknown.insert(name);
+  if (!unknown.empty()) {
+    SHARDQ_ASSIGN_OR_RETURN(auto more, FingerprintSources(source, unknown, pool));
+    fingerprints.merge(more);
+  }
   std::set<int64_t> good;
   for (const UnitRecord& u : units) {
+    std::string changed;
+    if (u.source_fingerprints.size() != u.tensors.size()) changed = "it has no record of its source bytes";
+    for (size_t i = 0; changed.empty() && i < u.tensors.size(); ++i) {
+      auto it = fingerprints.find(u.tensors[i]);
+      if (it == fingerprints.end()) changed = "tensor '" + u.tensors[i] + "' is no longer in the model";
+      else if (it->second != u.source_fingerprints[i])
+        changed = "tensor '" + u.tensors[i] + "' changed since it was computed (fingerprint " +
+                  std::to_string(u.source_fingerprints[i]) + ", now " + std::to_string(it->second) + ")";
+    }
+    if (!changed.empty()) {
+      std::fprintf(stderr, "shardq: unit %s: %s; recomputing it\n", u.name.c_str(), changed.c_str());
+      SHARDQ_RETURN_IF_ERROR(store.DropUnit(job_id, u));
+      ++*stale;
+      continue;
+    }
     Status bad;
     std::vector<TensorBlob> blobs;
     for (const std::string& name : u.tensors) {
@@ -169,11 +232,33 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   SHARDQ_ASSIGN_OR_RETURN(UnitPlan plan, MakeUnitPlan(ordered, n_workers, /*first_worker=*/1));
   a.ranges = plan.ranges;
   sum.units_total = static_cast<int64_t>(plan.units.size());
+  // Calibrated jobs: rank 0 fingerprints every source tensor (one read of the
+  // model, small beside calibrating it) and the text; see CalibrationInputsFingerprint.
+  ThreadPool pool(a.threads);
+  std::map<std::string, uint32_t> source_fingerprints;
+  std::string inputs_fingerprint;
+  if (a.use_importance) {
+    std::set<std::string> all;
+    for (const TensorInfo& t : ordered) all.insert(t.name);
+    SHARDQ_ASSIGN_OR_RETURN(source_fingerprints, FingerprintSources(*model.source, all, &pool));
+    SHARDQ_ASSIGN_OR_RETURN(inputs_fingerprint, CalibrationInputsFingerprint(a.calib_text, source_fingerprints));
+  }
   if (existing) {
     if (existing->fingerprint != fingerprint) {
       return Status::InvalidArgument(o.spec_path + ": job '" + sum.job_id + "' in " + spec.state_dir +
                                      " was created from a different spec or model; give this job another "
                                      "job_id or use another --state directory");
+    }
+    if (existing->inputs_fingerprint != inputs_fingerprint) {
+      // Statistics computed from other text or weights: nothing committed can stand.
+      SHARDQ_ASSIGN_OR_RETURN(std::vector<UnitRecord> stale, store->ListUnits(sum.job_id));
+      if (!stale.empty())
+        std::fprintf(stderr, "shardq: job %s: the calibration text or the model's weights changed since its units "
+                     "were computed; recomputing all %zu committed unit(s)\n", sum.job_id.c_str(), stale.size());
+      for (const UnitRecord& u : stale) SHARDQ_RETURN_IF_ERROR(store->DropUnit(sum.job_id, u));
+      sum.units_stale += static_cast<int64_t>(stale.size());
+      existing->inputs_fingerprint = inputs_fingerprint;
+      SHARDQ_RETURN_IF_ERROR(store->PutJob(*existing));
     }
     SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kPlanning));
   } else {
@@ -181,6 +266,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     job.id = sum.job_id;
     job.spec_json = spec.CanonicalJson();
     job.fingerprint = fingerprint;
+    job.inputs_fingerprint = inputs_fingerprint;
     job.state = JobState::kPlanning;
     job.n_units = sum.units_total;
     job.created_unix = job.updated_unix = NowUnix();
@@ -197,8 +283,9 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   artifact_options.temp_path = temp_path;
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<ArtifactBuilder> artifact,
                           ArtifactBuilder::Create(spec.output_path, metadata, std::move(decls), artifact_options));
-  SHARDQ_ASSIGN_OR_RETURN(std::set<int64_t> done, ReuseCommittedUnits(*store, sum.job_id, *artifact, &sum.units_reused,
-                                                                      &sum.units_recovered));
+  SHARDQ_ASSIGN_OR_RETURN(std::set<int64_t> done,
+                          ReuseCommittedUnits(*store, sum.job_id, *artifact, *model.source, source_fingerprints, &pool,
+                                              &sum.units_reused, &sum.units_recovered, &sum.units_stale));
   for (const Unit& u : plan.units)
     if (!done.count(u.index)) a.todo.push_back(u.index);
   std::fprintf(stderr, "shardq: job %s: %lld units on %d worker rank(s); %lld reused from %s, %lld to compute\n",
@@ -225,6 +312,11 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     rec.tensors = u.tensors;
     rec.worker_rank = from;
     rec.seconds = m.seconds;
+    rec.source_fingerprints = m.source_fingerprints;
+    if (rec.source_fingerprints.size() != rec.tensors.size())
+      return Status::Internal("unit " + u.name + " from rank " + std::to_string(from) + ": " +
+                              std::to_string(rec.source_fingerprints.size()) + " source fingerprints for " +
+                              std::to_string(rec.tensors.size()) + " tensors");
     Status st;
     for (const TensorBlob& b : m.blobs)
       if (st.ok()) st = artifact->Check(b);
@@ -345,9 +437,10 @@ int RunJobCommand(const RunOptions& o) {
       return 1;
     }
     if (!o.quiet) {
-      std::printf("job %s done: %lld units (%lld reused from the state store, %lld computed, %lld recovered), %.2f s\n",
+      std::printf("job %s done: %lld units (%lld reused from the state store, %lld computed, %lld recovered, "
+                  "%lld stale), %.2f s\n",
                   r->job_id.c_str(), (long long)r->units_total, (long long)r->units_reused,
-                  (long long)r->units_computed, (long long)r->units_recovered, r->seconds);
+                  (long long)r->units_computed, (long long)r->units_recovered, (long long)r->units_stale, r->seconds);
       std::printf("output: %s (%llu bytes, sha256 %s)\n", r->output_path.c_str(),
                   (unsigned long long)r->file_bytes, r->file_sha256.c_str());
       if (r->evaluated)

@@ -29,6 +29,7 @@ struct RunSummary {
   int64_t units_reused = 0;    // committed by an earlier run, read back from the state store
   int64_t units_computed = 0;  // compressed by this run
   int64_t units_recovered = 0; // found corrupt in the store, dropped and recomputed
+  int64_t units_stale = 0;     // committed from source bytes that have changed since, recomputed
   double seconds = 0;
   // The eval stage, when the spec has one.
   bool evaluated = false;

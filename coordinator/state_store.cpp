@@ -115,6 +115,7 @@ json JobToJson(const JobRecord& r) {
               {"fingerprint", r.fingerprint},
               {"state", JobStateName(r.state)},
               {"error", r.error},
+              {"inputs_fingerprint", r.inputs_fingerprint},
               {"n_units", r.n_units},
               {"created_unix", r.created_unix},
               {"updated_unix", r.updated_unix}};
@@ -125,7 +126,8 @@ json UnitToJson(const UnitRecord& u) {
               {"name", u.name},
               {"tensors", u.tensors},
               {"worker_rank", u.worker_rank},
-              {"seconds", u.seconds}};
+              {"seconds", u.seconds},
+              {"source_fingerprints", u.source_fingerprints}};
 }
 
 // nlohmann throws on a missing field or a wrong type; a record that reaches
@@ -140,6 +142,8 @@ Result<JobRecord> JobFromJson(const json& j, const std::string& what) {
     if (!state) return Status::Corruption(what + ": unknown state '" + j.at("state").get<std::string>() + "'");
     r.state = *state;
     r.error = j.at("error").get<std::string>();
+    // Absent in stores written before fingerprints existed.
+    if (j.contains("inputs_fingerprint")) r.inputs_fingerprint = j.at("inputs_fingerprint").get<std::string>();
     r.n_units = j.at("n_units").get<int64_t>();
     r.created_unix = j.at("created_unix").get<int64_t>();
     r.updated_unix = j.at("updated_unix").get<int64_t>();
@@ -157,6 +161,9 @@ Result<UnitRecord> UnitFromJson(const json& j, const std::string& what) {
     u.tensors = j.at("tensors").get<std::vector<std::string>>();
     u.worker_rank = j.at("worker_rank").get<int>();
     u.seconds = j.at("seconds").get<double>();
+    // Absent in stores written before fingerprints existed: such a unit is recomputed.
+    if (j.contains("source_fingerprints"))
+      u.source_fingerprints = j.at("source_fingerprints").get<std::vector<uint32_t>>();
     return u;
   } catch (const json::exception& e) {
     return Status::Corruption(what + ": " + e.what());

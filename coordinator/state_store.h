@@ -29,6 +29,10 @@ struct JobRecord {
   std::string fingerprint;  // SpecFingerprint(spec, model index): a resume must match it
   JobState state = JobState::kQueued;
   std::string error;        // why it failed
+  // Calibrated jobs: a fingerprint of everything the statistics flow through
+  // (the calibration text and every source tensor); a resume that finds it
+  // changed recomputes every unit. Empty for uncalibrated jobs.
+  std::string inputs_fingerprint;
   int64_t n_units = 0;
   int64_t created_unix = 0, updated_unix = 0;
 };
@@ -39,6 +43,9 @@ struct UnitRecord {
   std::vector<std::string> tensors;
   int worker_rank = 0;
   double seconds = 0;
+  // Of each tensor's source bytes as the worker read them (parallel to
+  // `tensors`; source_fingerprint.h). Reused only if the model still matches.
+  std::vector<uint32_t> source_fingerprints;
 };
 
 class StateStore {

@@ -171,9 +171,11 @@ Status DoAssignment(Transport& t, const JobAssignment& a, int* units_sent) {
     }
     in.stats = a.use_importance ? &stats : nullptr;
     const auto start = std::chrono::steady_clock::now();
-    Result<std::vector<TensorBlob>> blobs = CompressUnit(in, *model.source, &pool);
+    std::vector<uint32_t> fingerprints;
+    Result<std::vector<TensorBlob>> blobs = CompressUnit(in, *model.source, &pool, &fingerprints);
     if (!blobs.ok()) return blobs.status().WithContext("unit " + unit.name + ": ");
     WorkerMessage m;
+    m.source_fingerprints = std::move(fingerprints);
     m.kind = WorkerMessage::kUnit;
     m.unit = index;
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -8,8 +8,11 @@ namespace shardq {
 
 Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorChoice& choice,
                       const CalibrationStats* stats, const std::string& stats_label, ThreadPool* pool,
-                      std::vector<float>* data, QuantizedTensor* out, bool* weighted) {
-  SHARDQ_RETURN_IF_ERROR(source.ReadF32(t, data));
+                      std::vector<float>* data, QuantizedTensor* out, bool* weighted,
+                      uint32_t* source_fingerprint) {
+  SourceFingerprint fp;
+  SHARDQ_RETURN_IF_ERROR(source.ReadF32(t, data, source_fingerprint ? &fp : nullptr));
+  if (source_fingerprint) *source_fingerprint = fp.Finish();
   // Only quantized tensors are weighted; F32 copies ignore importance.
   std::vector<float> importance;
   const ChannelStats* s = (choice.quantized && stats) ? stats->Find(t.name) : nullptr;
@@ -29,7 +32,9 @@ Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorCho
   return Status::OK();
 }
 
-Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, TensorSource& source, ThreadPool* pool) {
+Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, TensorSource& source, ThreadPool* pool,
+                                             std::vector<uint32_t>* source_fingerprints) {
+  if (source_fingerprints) source_fingerprints->clear();
   if (in.tensors.size() != in.choices.size()) {
     return Status::InvalidArgument("compress unit: " + std::to_string(in.tensors.size()) + " tensors but " +
                                    std::to_string(in.choices.size()) + " type choices");
@@ -49,8 +54,10 @@ Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, Tensor
                                      choice.name + "'");
     }
     bool weighted = false;
-    SHARDQ_RETURN_IF_ERROR(
-        CompressTensor(source, *t, choice, in.stats, "calibration statistics", pool, &data, &q, &weighted));
+    uint32_t fingerprint = 0;
+    SHARDQ_RETURN_IF_ERROR(CompressTensor(source, *t, choice, in.stats, "calibration statistics", pool, &data, &q,
+                                          &weighted, source_fingerprints ? &fingerprint : nullptr));
+    if (source_fingerprints) source_fingerprints->push_back(fingerprint);
 
     TensorBlob blob;
     blob.name = t->name;

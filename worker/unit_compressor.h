@@ -20,10 +20,12 @@ namespace shardq {
 // entry (quantized tensors only), pack it, release its source pages. The step
 // `shardq quantize` and every worker rank both run, so they write the same bytes.
 // `stats_label` names the statistics in errors; `data` is scratch; *weighted
-// says whether importance was applied.
+// says whether importance was applied; `source_fingerprint`, when given,
+// receives the fingerprint of the tensor's stored bytes (source_fingerprint.h).
 Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorChoice& choice,
                       const CalibrationStats* stats, const std::string& stats_label, ThreadPool* pool,
-                      std::vector<float>* data, QuantizedTensor* out, bool* weighted);
+                      std::vector<float>* data, QuantizedTensor* out, bool* weighted,
+                      uint32_t* source_fingerprint = nullptr);
 
 struct UnitCompressInput {
   std::vector<const TensorInfo*> tensors;    // the unit's tensors, canonical order
@@ -33,6 +35,8 @@ struct UnitCompressInput {
 
 // One TensorBlob per tensor, in the given order, each with its crc32c and metrics.
 // `source` is the model: each tensor is read, packed, then its pages released.
-Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, TensorSource& source, ThreadPool* pool);
+// `source_fingerprints`, when given, gets one per tensor (what a resumed job checks before reuse).
+Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, TensorSource& source, ThreadPool* pool,
+                                             std::vector<uint32_t>* source_fingerprints = nullptr);
 
 }  // namespace shardq

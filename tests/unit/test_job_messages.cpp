@@ -48,10 +48,17 @@ TEST_CASE("job assignment and worker messages round-trip; damage is detected", "
   m.unit = 4;
   m.seconds = 0.25;
   m.blobs = {b, b};
+  m.source_fingerprints = {0x01020304u, 0xfffffffeu};
   const std::vector<uint8_t> wire = EncodeWorkerMessage(m);
   auto got = DecodeWorkerMessage(wire, 3);
   REQUIRE(got.ok());
   CHECK(got->unit == 4);
+  CHECK(got->source_fingerprints == m.source_fingerprints);
+  {
+    WorkerMessage no_fp = m;  // a unit without one fingerprint per blob is refused
+    no_fp.source_fingerprints.pop_back();
+    CHECK_FALSE(DecodeWorkerMessage(EncodeWorkerMessage(no_fp), 3).ok());
+  }
   CHECK(got->blobs.size() == 2);
   CHECK(got->blobs[1].bytes == b.bytes);
 
