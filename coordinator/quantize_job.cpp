@@ -1,6 +1,8 @@
 #include "coordinator/quantize_job.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <thread>
 
 #include "common/file_identity.h"
 #include "common/gguf_writer.h"
@@ -57,6 +59,9 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
   GgufWriter& writer = **created;
 
   ThreadPool pool(options.threads);
+  // Tests only (as in `shardq run`): a pause per tensor, so a signal lands mid-file.
+  const char* delay_env = std::getenv("SHARDQ_FAULT_DELAY_MS");
+  const int fault_delay_ms = delay_env ? std::atoi(delay_env) : 0;
   QuantizeReport report;
   report.output_path = options.output_path;
   std::vector<float> data;
@@ -67,6 +72,7 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
       return Status::Cancelled(std::string("stopped by ") + StopSignalName(StopSignal()) + " before tensor '" +
                                t.name + "'; nothing was written to " + options.output_path);
     if (progress) progress(i, ordered.size(), t.name);
+    if (fault_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(fault_delay_ms));
     bool weighted = false;
     SHARDQ_RETURN_IF_ERROR(CompressTensor(source, t, choices[i], options.imatrix_path.empty() ? nullptr : &stats,
                                           options.imatrix_path, &pool, &data, &q, &weighted));

@@ -23,7 +23,7 @@ run_job() {  # np spec state out [more args]; np 1 = no mpirun (embedded)
   if [ "$np" = 1 ]; then timeout 120 "$SHARDQ" run "$job" --state "$state" --out "$out" "$@"
   else timeout 120 "${MPIRUN[@]}" -np "$np" "$SHARDQ" run "$job" --state "$state" --out "$out" "$@"; fi
 }
-field() { sed -nE "s/.*\(([0-9]+) reused from the state store, ([0-9]+) computed, ([0-9]+) recovered\).*/\\$1/p"; }
+field() { sed -nE "s/.*\(([0-9]+) reused from the state store, ([0-9]+) computed, ([0-9]+) recovered[^)]*\).*/\\$1/p"; }
 
 for model in shakespeare-5m stories260K; do
   job=$(spec $model Q4_K_M "$MODELS/$model")
