@@ -46,8 +46,8 @@ Status CheckFinite(const TensorInfo& t, const float* values, int64_t n, int64_t 
   const int64_t e = first + i, row = t.row_length();
   const int64_t r = row > 0 ? e / row : 0, c = row > 0 ? e % row : e;
   std::string what = t.file + ": tensor '" + t.name + "': non-finite value " + std::to_string(values[i]) +
-                     " at element " + std::to_string(e) + " (row " + std::to_string(r) + ", column " +
-                     std::to_string(c) + ")";
+                     " at row " + std::to_string(r) + ", column " + std::to_string(c) + " (element " +
+                     std::to_string(e) + ")";
   const BlockFormat* fmt = FindBlockFormat(t.type);
   if (fmt && fmt->quantized)
     what += ", decoded from " + std::string(fmt->name) + " block " + std::to_string(c / fmt->block_size) +

@@ -117,7 +117,7 @@ TEST_CASE("LlamaWeights::Load rejects a NaN or Inf in a zero-copy matrix, naming
     CHECK_THAT(st.message(), Catch::Contains(dir + "/model.safetensors"));
     CHECK_THAT(st.message(), Catch::Contains("tensor 'token_embd.weight'"));
     CHECK_THAT(st.message(), Catch::Contains("non-finite value"));
-    CHECK_THAT(st.message(), Catch::Contains("element 777 (row 3, column 9)"));
+    CHECK_THAT(st.message(), Catch::Contains("at row 3, column 9 (element 777)"));
     fs::remove_all(dir);
   }
   const std::string dir = testing::MakeTempDir("nonfinite-load-bin");
@@ -125,7 +125,7 @@ TEST_CASE("LlamaWeights::Load rejects a NaN or Inf in a zero-copy matrix, naming
   INFO(st.message());
   REQUIRE_FALSE(st.ok());
   CHECK_THAT(st.message(), Catch::Contains("stories260K.bin: tensor 'blk.0.attn_q.weight'"));
-  CHECK_THAT(st.message(), Catch::Contains("element 100 (row 1, column 36)"));
+  CHECK_THAT(st.message(), Catch::Contains("at row 1, column 36 (element 100)"));
   fs::remove_all(dir);
 }
 
@@ -142,7 +142,7 @@ TEST_CASE("eval, generate and calibrate reject a NaN in token_embd or ffn_down (
     // ffn_down is 256 x 768: element 1000 is row 1, column 232.
     ShakespeareWithBadValue(dir, "model.layers.4.mlp.down_proj.weight", 1000, INFINITY);
     ExpectEveryCommandRejects(dir + "/", text,
-                              {"model.safetensors", "blk.4.ffn_down.weight", "element 1000 (row 1, column 232)"});
+                              {"model.safetensors", "blk.4.ffn_down.weight", "at row 1, column 232 (element 1000)"});
     fs::remove_all(dir);
   }
 }
@@ -185,7 +185,7 @@ TEST_CASE("eval rejects a quantized GGUF whose block decodes to Inf, naming the 
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("q8.gguf: tensor 'blk.1.attn_q.weight': non-finite value"));
-  CHECK_THAT(r.output, Catch::Contains("element 160 (row 2, column 32)"));
+  CHECK_THAT(r.output, Catch::Contains("at row 2, column 32 (element 160)"));
   CHECK_THAT(r.output, Catch::Contains("decoded from Q8_0 block 1 of that row"));
   fs::remove_all(dir);
 }
