@@ -38,6 +38,24 @@ Status PermuteRopeRows(const TensorInfo& t, std::vector<float>* data) {
 
 }  // namespace
 
+Status CheckFinite(const TensorInfo& t, const float* values, int64_t n, int64_t first) {
+  int64_t i = 0;
+  // The common case stays a tight loop; only a hit builds the message.
+  for (; i < n; ++i)
+    if (!std::isfinite(values[i])) break;
+  if (i == n) return Status::OK();
+  const int64_t e = first + i, row = t.row_length();
+  const int64_t r = row > 0 ? e / row : 0, c = row > 0 ? e % row : e;
+  std::string what = t.file + ": tensor '" + t.name + "': non-finite value " + std::to_string(values[i]) +
+                     " at row " + std::to_string(r) + ", column " + std::to_string(c) + " (element " +
+                     std::to_string(e) + ")";
+  const BlockFormat* fmt = FindBlockFormat(t.type);
+  if (fmt && fmt->quantized)
+    what += ", decoded from " + std::string(fmt->name) + " block " + std::to_string(c / fmt->block_size) +
+            " of that row";
+  return Status::InvalidArgument(what);
+}
+
 const TensorInfo* TensorSource::Find(const std::string& name) const {
   for (const auto& t : tensors())
     if (t.name == name) return &t;
@@ -79,14 +97,7 @@ Status TensorSource::ReadF32(const TensorInfo& t, std::vector<float>* out, Sourc
       fmt->dequantize_row(src, out->data() + r0 * row, rows * row);
     }
   }
-  for (int64_t i = 0; i < n; ++i) {
-    if (!std::isfinite((*out)[i])) {
-      const int64_t r = i / row, c = i % row;
-      return Status::InvalidArgument(t.file + ": tensor '" + t.name + "': non-finite value " +
-                                     std::to_string((*out)[i]) + " at row " + std::to_string(r) +
-                                     ", column " + std::to_string(c));
-    }
-  }
+  SHARDQ_RETURN_IF_ERROR(CheckFinite(t, out->data(), n));
   if (t.fix == LayoutFix::kRopeHalfToInterleaved) {
     Status st = PermuteRopeRows(t, out);
     if (!st.ok()) return st.WithContext(t.file + ": ");

@@ -42,4 +42,11 @@ class TensorSource {
   Status ReadF32(const TensorInfo& t, std::vector<float>* out, SourceFingerprint* fingerprint = nullptr);
 };
 
+// OK when the n decoded values of `t` from element `first` on (row-major, the
+// stored layout) are all finite; else an error naming the file, the tensor, the
+// first bad value, its element index, row and column, and for a quantized type
+// the block it was decoded from. The one non-finite check: ReadF32 and the
+// forward pass's zero-copy weights (worker/llama_weights.cpp) both use it.
+Status CheckFinite(const TensorInfo& t, const float* values, int64_t n, int64_t first = 0);
+
 }  // namespace shardq

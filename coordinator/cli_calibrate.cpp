@@ -6,6 +6,7 @@
 #include "common/hf_tokenizer_json.h"
 #include "common/model.h"
 #include "coordinator/cli_commands.h"
+#include "coordinator/cli_option_checks.h"
 #include "worker/calibration.h"
 #include "worker/llama_weights.h"
 
@@ -17,7 +18,16 @@ struct CalibrateFlags {
   int64_t samples = 32, seq_len = 128;
   bool hessian = false, quiet = false;
   int threads = 0;
+  const CLI::Option* threads_opt = nullptr;
 };
+
+// Every numeric option, before any file is opened.
+Status CheckFlags(const CalibrateFlags& f) {
+  SHARDQ_RETURN_IF_ERROR(CheckThreads(f.threads_opt, f.threads));
+  SHARDQ_RETURN_IF_ERROR(CheckAtLeast("--samples", f.samples, 1));
+  SHARDQ_RETURN_IF_ERROR(CheckAtLeast("--seq-len", f.seq_len, 2));
+  return Status::OK();
+}
 
 Status Run(const CalibrateFlags& f) {
   std::ifstream in(f.text, std::ios::binary);
@@ -27,6 +37,14 @@ Status Run(const CalibrateFlags& f) {
   SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(f.model));
   SHARDQ_ASSIGN_OR_RETURN(Tokenizer tokenizer, TokenizerForModel(model));
   SHARDQ_ASSIGN_OR_RETURN(auto windows, CalibrationWindows(tokenizer, text, f.samples, f.seq_len, f.text));
+  if (static_cast<int64_t>(windows.size()) < f.samples) {
+    // Asked for more than the text holds: say so rather than calibrate on fewer windows.
+    const size_t n_tokens = tokenizer.Encode(text, /*add_bos=*/false).size();
+    return Status::InvalidArgument(f.text + ": " + std::to_string(n_tokens) + " tokens hold " +
+                                   std::to_string(windows.size()) + " windows of --seq-len " +
+                                   std::to_string(f.seq_len) + " (BOS + " + std::to_string(f.seq_len - 1) +
+                                   " text tokens each), fewer than --samples " + std::to_string(f.samples));
+  }
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<LlamaWeights> weights, LlamaWeights::Load(std::move(model)));
   ForwardOptions fo;
   fo.n_threads = f.threads;
@@ -53,13 +71,16 @@ void AddCalibrateCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--model,-m", f->model, "model (any supported format)")->required();
   cmd->add_option("--text", f->text, "calibration text file")->required();
   cmd->add_option("--out,-o", f->out, "statistics file to write")->required();
-  cmd->add_option("--samples", f->samples, "number of windows")->capture_default_str();
-  cmd->add_option("--seq-len", f->seq_len, "tokens per window (BOS included)")->capture_default_str();
+  cmd->add_option("--samples", f->samples, "number of windows, >= 1 (the text must hold them all)")
+      ->capture_default_str();
+  cmd->add_option("--seq-len", f->seq_len, "tokens per window (BOS included), >= 2")->capture_default_str();
   cmd->add_flag("--hessian", f->hessian, "also accumulate X^T X in float64 (for GPTQ/SparseGPT)");
-  cmd->add_option("--threads", f->threads, "threads (default: all cores)");
+  f->threads_opt = cmd->add_option("--threads", f->threads,
+                                   "threads, 1.." + std::to_string(kMaxThreads) + " (default: all cores)");
   cmd->add_flag("--quiet,-q", f->quiet, "print nothing on success");
   cmd->callback([f, exit_code] {
-    Status st = Run(*f);
+    Status st = CheckFlags(*f);
+    if (st.ok()) st = Run(*f);
     if (!st.ok()) std::fprintf(stderr, "shardq calibrate: %s\n", st.message().c_str());
     *exit_code = st.ok() ? 0 : 1;
   });

@@ -12,6 +12,8 @@
 #include "common/model.h"
 #include "common/tokenizer.h"
 #include "coordinator/cli_commands.h"
+#include "coordinator/cli_option_checks.h"
+#include "coordinator/eval_progress.h"
 #include "worker/llama_forward.h"
 #include "worker/llama_weights.h"
 #include "worker/perplexity.h"
@@ -24,8 +26,19 @@ struct EvalFlags {
   int64_t ctx = 256;
   int64_t chunks = 0;
   int threads = 0;
-  bool json = false;
+  bool json = false, quiet = false;
+  const CLI::Option* threads_opt = nullptr;
+  const CLI::Option* chunks_opt = nullptr;
 };
+
+// Every numeric option, before any file is opened.
+Status CheckFlags(const EvalFlags& f) {
+  SHARDQ_RETURN_IF_ERROR(CheckThreads(f.threads_opt, f.threads));
+  if (f.ctx < 4 || f.ctx > (int64_t{1} << 20))
+    return Status::InvalidArgument("--ctx " + std::to_string(f.ctx) + ": must be 4..1048576 (tokens per chunk)");
+  if (f.chunks_opt->count() > 0) SHARDQ_RETURN_IF_ERROR(CheckAtLeast("--chunks", f.chunks, 1));
+  return Status::OK();
+}
 
 Result<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -83,6 +96,7 @@ Status Run(const EvalFlags& f) {
   ForwardOptions fo;
   fo.n_threads = f.threads;
   fo.max_context = f.ctx;
+  fo.thread_independent = true;  // the same numbers for any --threads (and in a job's eval.json)
   SHARDQ_ASSIGN_OR_RETURN(auto weights, LlamaWeights::Load(std::move(model)));
   LlamaForward forward(*weights, fo);
   std::unique_ptr<LlamaWeights> ref_weights;
@@ -97,17 +111,18 @@ Status Run(const EvalFlags& f) {
   po.ctx = f.ctx;
   po.bos_id = bos;
   po.max_chunks = f.chunks;
-  FILE* progress_out = f.json ? stderr : stdout;
-  std::fprintf(progress_out, "perplexity: %zu tokens, %lld chunks, n_ctx=%lld\n", tokens.size(),
-               static_cast<long long>(f.chunks > 0 ? std::min<int64_t>(f.chunks, tokens.size() / f.ctx)
-                                                   : static_cast<int64_t>(tokens.size()) / f.ctx),
-               static_cast<long long>(f.ctx));
-  auto progress = [&](int64_t chunk, double ppl) {
-    std::fprintf(progress_out, "[%lld]%.4f,", static_cast<long long>(chunk), ppl);
-    std::fflush(progress_out);
-  };
-  auto result = EvaluatePerplexity(forward, ref_forward.get(), tokens, po, progress);
-  std::fprintf(progress_out, "\n");
+  const int64_t n_chunks = f.chunks > 0 ? std::min<int64_t>(f.chunks, tokens.size() / f.ctx)
+                                       : static_cast<int64_t>(tokens.size()) / f.ctx;
+  if (!f.json)
+    std::printf("perplexity: %zu tokens, %lld chunks, n_ctx=%lld\n", tokens.size(), static_cast<long long>(n_chunks),
+                static_cast<long long>(f.ctx));
+  std::fflush(stdout);
+  // Chunks done / total and the running PPL on stderr (nothing with --quiet or --json).
+  EvalProgress bar(!f.quiet && !f.json, ProgressBar::StderrIsTerminal(), "shardq eval");
+  bar.Start(n_chunks, f.ctx);
+  auto result = EvaluatePerplexity(forward, ref_forward.get(), tokens, po,
+                                   [&](int64_t chunk, double ppl) { bar.Update(chunk, ppl); });
+  bar.Finish();
   if (!result.ok()) return result.status();
   const PerplexityResult& r = *result;
   if (f.json) {
@@ -160,14 +175,19 @@ void AddEvalCommand(CLI::App& app, int* exit_code) {
   auto* toks = cmd->add_option("--tokens", flags->tokens, "whitespace-separated token ids instead of text");
   text->excludes(toks);
   toks->excludes(text);
-  cmd->add_option("--ctx,-c", flags->ctx, "chunk length")->capture_default_str()->check(CLI::Range(4, 1 << 20));
-  cmd->add_option("--chunks", flags->chunks, "evaluate at most this many chunks (default: all)");
-  cmd->add_option("--threads", flags->threads, "threads (default: all cores)");
-  cmd->add_flag("--json", flags->json, "print the result as JSON");
+  cmd->add_option("--ctx,-c", flags->ctx, "chunk length")->capture_default_str();
+  flags->chunks_opt = cmd->add_option("--chunks", flags->chunks, "evaluate at most this many chunks, >= 1 (default: all)");
+  flags->threads_opt = cmd->add_option("--threads", flags->threads,
+                                       "threads, 1.." + std::to_string(kMaxThreads) +
+                                           " (default: all cores; results are the same for any count)");
+  cmd->add_flag("--json", flags->json, "print the result as JSON (and no progress)");
+  cmd->add_flag("--quiet,-q", flags->quiet, "no progress on stderr");
   cmd->callback([flags, exit_code] {
-    Status st = flags->text.empty() && flags->tokens.empty()
-                    ? Status::InvalidArgument("give the text with --text FILE or ids with --tokens FILE")
-                    : Run(*flags);
+    Status st = CheckFlags(*flags);
+    if (st.ok())
+      st = flags->text.empty() && flags->tokens.empty()
+               ? Status::InvalidArgument("give the text with --text FILE or ids with --tokens FILE")
+               : Run(*flags);
     if (!st.ok()) {
       std::fprintf(stderr, "shardq eval: %s\n", st.message().c_str());
       *exit_code = 1;

@@ -7,13 +7,14 @@
 #include "common/atomic_file.h"
 #include "common/hf_tokenizer_json.h"
 #include "common/model.h"
+#include "coordinator/eval_progress.h"
 #include "worker/llama_forward.h"
 #include "worker/llama_weights.h"
 
 namespace shardq {
 
 Result<PerplexityResult> EvaluateArtifact(const std::string& artifact, const std::string& reference_model,
-                                          const EvalSpec& eval, int threads) {
+                                          const EvalSpec& eval, int threads, bool show_progress) {
   std::ifstream in(eval.text, std::ios::binary);
   if (!in) return Status::NotFound(eval.text + ": cannot open evaluation text");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -28,11 +29,18 @@ Result<PerplexityResult> EvaluateArtifact(const std::string& artifact, const std
   ForwardOptions fo;
   fo.n_threads = threads;
   fo.max_context = eval.ctx;
+  fo.thread_independent = true;  // eval.json must not depend on the thread or rank count
   LlamaForward model(*w, fo), ref(*ref_w, fo);
   PerplexityOptions po;
   po.ctx = eval.ctx;
   po.bos_id = static_cast<int32_t>(tokenizer.vocab().bos_id);
-  Result<PerplexityResult> r = EvaluatePerplexity(model, &ref, tokens, po);
+  // The same chunk count EvaluatePerplexity uses (it rejects a text shorter than two chunks).
+  EvalProgress progress(show_progress, ProgressBar::StderrIsTerminal(), "shardq: eval");
+  if (eval.ctx > 0 && static_cast<int64_t>(tokens.size()) >= 2 * eval.ctx)
+    progress.Start(static_cast<int64_t>(tokens.size()) / eval.ctx, eval.ctx);
+  Result<PerplexityResult> r =
+      EvaluatePerplexity(model, &ref, tokens, po, [&](int64_t chunk, double ppl) { progress.Update(chunk, ppl); });
+  progress.Finish();
   if (!r.ok()) return r.status().WithContext(eval.text + ": ");
   return r;
 }

@@ -12,8 +12,12 @@
 
 namespace shardq {
 
+// The numbers do not depend on `threads` (ForwardOptions::thread_independent),
+// so eval.json is the same for any rank or thread count. With show_progress,
+// chunks done / total go to stderr (a bar on a terminal, else a line about every
+// tenth of the chunks).
 Result<PerplexityResult> EvaluateArtifact(const std::string& artifact, const std::string& reference_model,
-                                          const EvalSpec& eval, int threads);
+                                          const EvalSpec& eval, int threads, bool show_progress = true);
 
 // {"text", "ctx", "chunks", "ppl", "ppl_err", "reference_ppl", "delta_ppl_pct", "kl_mean", "kl_p99",
 //  "top1_pct"} via AtomicFile.

@@ -408,7 +408,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   }
   if (run_eval) {
     // On rank 0, after the workers are done: the artifact against the source model.
-    Result<PerplexityResult> ev = EvaluateArtifact(spec.output_path, spec.model, *spec.eval, a.threads);
+    Result<PerplexityResult> ev = EvaluateArtifact(spec.output_path, spec.model, *spec.eval, a.threads, /*show_progress=*/!o.quiet);
     if (!ev.ok()) {
       store->SetJobState(sum.job_id, JobState::kFailed, ev.status().message());
       return ev.status().WithContext("eval: ");

@@ -69,6 +69,10 @@ Status ValidateJobInputs(const JobSpec& spec, const Model& model, bool with_eval
     Result<std::vector<std::vector<int32_t>>> windows =
         CalibrationWindows(*tokenizer, *text, c.samples, c.seq_len, c.text);
     if (!windows.ok()) return windows.status().WithContext(label + ": calibration: ");
+    if (static_cast<int64_t>(windows->size()) < c.samples)
+      return Status::InvalidArgument(label + ": calibration.samples " + std::to_string(c.samples) + ": " + c.text +
+                                     " holds only " + std::to_string(windows->size()) + " windows of seq_len " +
+                                     std::to_string(c.seq_len) + "; lower samples or give more text");
   }
   if (with_eval && spec.eval) {
     const EvalSpec& e = *spec.eval;

@@ -133,32 +133,45 @@ void LlamaForward::AttentionBatched(int64_t layer, const float* q, int64_t n, fl
   const int64_t hd = c.head_dim(), dim = c.dim, kv_dim = c.n_kv_heads * hd, group = c.n_heads / c.n_kv_heads;
   const int64_t n_keys = n_past_ + n;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  scores_.resize(static_cast<size_t>(n * n_keys));
-  float* s = scores_.data();
-  for (int64_t h = 0; h < c.n_heads; ++h) {
+  auto softmax_rows = [&](float* s, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      float* row = s + i * n_keys;
+      const int64_t visible = n_past_ + i + 1;  // causal: this position and every earlier one
+      float max_s = -INFINITY;
+      for (int64_t t = 0; t < visible; ++t) max_s = std::max(max_s, row[t]);
+      ExpShifted(row, visible, max_s);
+      double sum = 0;
+      for (int64_t t = 0; t < visible; ++t) sum += row[t];
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t t = 0; t < visible; ++t) row[t] *= inv;
+      std::fill(row + visible, row + n_keys, 0.0f);
+    }
+  };
+  auto head = [&](int64_t h, float* s, bool parallel_softmax) {
     const float* kh = k_cache_[layer].data() + (h / group) * hd;
     const float* vh = v_cache_[layer].data() + (h / group) * hd;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(n_keys),
                 static_cast<int>(hd), scale, q + h * hd, static_cast<int>(dim), kh, static_cast<int>(kv_dim), 0.0f, s,
                 static_cast<int>(n_keys));
-    pool_->ParallelFor(n, 16, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        float* row = s + i * n_keys;
-        const int64_t visible = n_past_ + i + 1;  // causal: this position and every earlier one
-        float max_s = -INFINITY;
-        for (int64_t t = 0; t < visible; ++t) max_s = std::max(max_s, row[t]);
-        ExpShifted(row, visible, max_s);
-        double sum = 0;
-        for (int64_t t = 0; t < visible; ++t) sum += row[t];
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t t = 0; t < visible; ++t) row[t] *= inv;
-        std::fill(row + visible, row + n_keys, 0.0f);
-      }
-    });
+    if (parallel_softmax)
+      pool_->ParallelFor(n, 16, [&](int64_t b, int64_t e) { softmax_rows(s, b, e); });
+    else
+      softmax_rows(s, 0, n);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(hd),
                 static_cast<int>(n_keys), 1.0f, s, static_cast<int>(n_keys), vh, static_cast<int>(kv_dim), 0.0f,
                 out + h * hd, static_cast<int>(dim));
+  };
+  if (thread_independent_) {
+    // OpenBLAS runs single-threaded here, so the heads are the pool's tasks: each is
+    // computed whole by one thread, the same way whatever the thread count.
+    pool_->ParallelFor(c.n_heads, 1, [&](int64_t b, int64_t e) {
+      std::vector<float> s(static_cast<size_t>(n * n_keys));
+      for (int64_t h = b; h < e; ++h) head(h, s.data(), /*parallel_softmax=*/false);
+    });
+    return;
   }
+  scores_.resize(static_cast<size_t>(n * n_keys));
+  for (int64_t h = 0; h < c.n_heads; ++h) head(h, scores_.data(), /*parallel_softmax=*/true);
 }
 
 void LlamaForward::Attention(int64_t layer, const float* q, int64_t n, float* out) {

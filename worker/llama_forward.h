@@ -5,7 +5,9 @@
 //    integer dot kernels (activations encoded as vec_dot_type once per product),
 //    rows split over the thread pool;
 //  - Eval(tokens): a batch of positions (prompt, perplexity chunk), each weight
-//    dequantized to F32 a tile of rows at a time and multiplied with cblas_sgemm.
+//    dequantized to F32 a slice of rows at a time and multiplied with cblas_sgemm.
+// By default (ForwardOptions::thread_independent) both give the same bits for
+// any thread count.
 #pragma once
 
 #include <cstdint>
@@ -29,11 +31,15 @@ struct ForwardOptions {
   // thread counts. Ignored when thread_independent is set.
   int blas_threads = 0;
   // Results a function of the inputs alone, whatever n_threads is (calibration:
-  // the artifact must not depend on how many threads a rank has). Batched
-  // products are cut into fixed slices of weight rows, each a single-threaded
-  // sgemm, and the pool runs the slices: every thread count computes the same
-  // slices the same way, and still uses every thread.
-  bool thread_independent = false;
+  // the artifact must not depend on how many threads a rank has; eval: a job's
+  // eval.json must not depend on the ranks' thread counts). Batched products are
+  // cut into fixed slices of weight rows, each a single-threaded sgemm, and the
+  // pool runs the slices; batched attention runs one head per task. Every thread
+  // count computes the same pieces the same way, and still uses every thread.
+  // The single-token path (Decode) is independent of the thread count either
+  // way: each output row is one dot product on one thread. Off only for
+  // benchmarks of multi-threaded OpenBLAS.
+  bool thread_independent = true;
 };
 
 // Sees the input of every linear layer in the batched path, before the

@@ -1,5 +1,6 @@
 #include "worker/llama_weights.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -41,7 +42,10 @@ class Loader {
                                   std::to_string(cols) + " " + stored->name + " values");
       out->format = stored;
       out->data = span.data;
-      return Status::OK();
+      // The zero-copy bytes skip ReadF32, so they are checked here: decoded a
+      // tile of rows at a time, each value must be finite (a NaN weight gives
+      // PPL nan, or a believable wrong one).
+      return CheckDecodedFinite(*t, *out);
     }
     // Decode (applying any layout fix), then encode to the wanted type.
     std::vector<float> f32;
@@ -58,6 +62,17 @@ class Loader {
     for (int64_t r = 0; r < rows; ++r)
       target->quantize_row(f32.data() + r * cols, out->owned.data() + r * target->row_bytes(cols), cols, nullptr);
     out->data = out->owned.data();
+    return Status::OK();
+  }
+
+  static Status CheckDecodedFinite(const TensorInfo& t, const WeightMatrix& w) {
+    const int64_t tile = std::max<int64_t>(1, std::min<int64_t>(w.rows, (int64_t{1} << 16) / w.cols));
+    std::vector<float> buf(static_cast<size_t>(tile * w.cols));
+    for (int64_t r0 = 0; r0 < w.rows; r0 += tile) {
+      const int64_t n = std::min(tile, w.rows - r0);
+      w.DequantizeRows(r0, n, buf.data());
+      SHARDQ_RETURN_IF_ERROR(CheckFinite(t, buf.data(), n * w.cols, r0 * w.cols));
+    }
     return Status::OK();
   }
 
