@@ -10,11 +10,9 @@
 #include <string>
 
 #include "common/status.h"
+#include "common/thread_pool.h"  // kMaxThreads
 
 namespace shardq {
-
-// More threads than this is a typo, not a machine (and would fail to start them).
-constexpr int kMaxThreads = 1024;
 
 // --threads N when given: 1..kMaxThreads (not given: every core).
 inline Status CheckThreads(const CLI::Option* opt, int threads) {
