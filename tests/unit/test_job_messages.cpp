@@ -7,7 +7,7 @@
 
 using namespace shardq;
 
-TEST_CASE("job assignment and worker messages round-trip; damage is detected", "[messages]") {
+TEST_CASE("job assignment and worker messages round-trip and damage is detected", "[messages]") {
   JobAssignment a;
   a.job_id = "job-1";
   a.model_path = "/m";
