@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <unistd.h>
@@ -233,4 +234,5 @@ TEST_CASE("calibration statistics equal llama-imatrix's on the same tokens", "[c
   INFO("worst relative difference " << worst);
   CHECK(compared == 6 * 7);  // every linear of every block (llama-imatrix skips the head by default)
   CHECK(compared == stats.size() - 1);
+  std::filesystem::remove_all(dir);
 }
