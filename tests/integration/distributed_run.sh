@@ -85,16 +85,28 @@ for np in 1 2 3 4; do
   cmp -s "$WORK/imat-np$np.gguf" "$WORK/imat-ref.gguf" && pass "imatrix example: -np $np identical to calibrate + quantize --imatrix" ||
     fail "imatrix example: -np $np differs"
 done
-# The eval stage: llama-perplexity's measure of the artifact against the source model.
+# The eval stage (ctx 128 on shakespeare-eval.txt) must show Q4_K_M's quality, not a
+# lesser type's. llama-perplexity's numbers for llama-quantize's files at ctx 128
+# (golden/gguf/llama-cpp-results.md): Q4_K_M (no imatrix) mean KL 0.003717, top-1
+# 94.712 %; Q4_0 mean KL 0.005249, top-1 93.879 %. With importance the artifact must do
+# at least about as well as plain Q4_K_M: KL within 5 % of it, top-1 within 0.3 points,
+# both far from Q4_0's.
 ev="$WORK/imat-np1.gguf.eval.json"
 if [ -f "$ev" ] && awk '/"kl_mean"/{gsub(/[,]/,"",$2); k=$2} /"top1_pct"/{gsub(/[,]/,"",$2); t=$2}
-     /"delta_ppl_pct"/{gsub(/[,]/,"",$2); d=$2} END{exit !(k > 0 && k < 0.006 && t > 93 && d < 1.5)}' "$ev"; then
+     /"delta_ppl_pct"/{gsub(/[,]/,"",$2); d=$2} END{exit !(k > 0 && k < 0.003717 * 1.05 && t > 94.712 - 0.3 && d < 1.0)}' "$ev"; then
   pass "eval stage: $(tr -d '\n ' < "$ev" | grep -oE '"(delta_ppl_pct|kl_mean|top1_pct)":[0-9.e-]+' | tr '\n' ' ')"
 else fail "eval stage: $(cat "$ev" 2>/dev/null || echo no $ev)"; fi
-if SHARDQ_FAULT_KILL_RANK=3 SHARDQ_FAULT_KILL_AFTER=1 run_job 4 examples/shakespeare-5m.yaml "$WORK/state-imat-k" "$WORK/imat-k.gguf" --no-eval > /dev/null 2>&1; then
+if SHARDQ_FAULT_KILL_RANK=3 SHARDQ_FAULT_KILL_AFTER=1 run_job 4 examples/shakespeare-5m.yaml "$WORK/state-imat-k" "$WORK/imat-k.gguf" --no-eval > "$WORK/log5k" 2>&1; then
   fail "imatrix fault injection: job did not fail"; fi
 run_job 4 examples/shakespeare-5m.yaml "$WORK/state-imat-k" "$WORK/imat-k.gguf" --no-eval > "$WORK/log5" 2>&1 || { fail "imatrix resume"; cat "$WORK/log5"; }
-cmp -s "$WORK/imat-k.gguf" "$WORK/imat-ref.gguf" && pass "imatrix job resumed after a killed worker ($(field 1 < "$WORK/log5") units reused): identical" ||
+reused=$(field 1 < "$WORK/log5"); computed=$(field 2 < "$WORK/log5")
+committed_before=$(grep -c "committed (rank" "$WORK/log5k" || true)
+# Every unit logged as committed before the kill is reused (none recomputed), the rest computed.
+if [ -n "$reused" ] && [ "$reused" -ge "$committed_before" ] && [ "$reused" -le $((committed_before + 1)) ] &&
+   [ $((reused + computed)) -eq 8 ]; then
+  pass "imatrix resume counts: $reused reused ($committed_before logged committed before the kill), $computed computed"
+else fail "imatrix resume counts: reused '$reused', computed '$computed', committed before '$committed_before'"; fi
+cmp -s "$WORK/imat-k.gguf" "$WORK/imat-ref.gguf" && pass "imatrix job resumed after a killed worker: identical" ||
   fail "imatrix resume: artifact differs"
 
 # Same explicit job id, different recipe: refused, naming the job.

@@ -2,6 +2,7 @@
 // would, each with its own view of the model) and assembled through a
 // map-backed fetcher give exactly the file `shardq quantize` writes; the
 // manifest and reports describe that file; a corrupt blob leaves nothing behind.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crc32c.h"
+#include "common/gguf_reader.h"
 #include "common/model.h"
 #include "common/sha256.h"
 #include "common/tensor_order.h"
@@ -361,6 +363,110 @@ TEST_CASE("assemble: report JSON and a self-contained HTML page with SVG charts"
   for (const char* kind : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
     CHECK(html.find(std::string(">") + kind + "</text>") != std::string::npos);
   CHECK(html.find("&quot;preset&quot;") != std::string::npos);  // the spec, escaped
+  fs::remove_all(dir);
+}
+
+// The report's numbers against an independent computation: every tensor of the written
+// GGUF decoded back to F32 and compared with the source model here, its size taken from
+// the file; the totals summed and maxed here. The HTML table must show the same values.
+TEST_CASE("assemble: report numbers equal a recomputation from the written file and the source", "[assemble]") {
+  const std::string dir = testing::MakeTempDir("assemble_report");
+  Compressed c = CompressByRanks(kShakespeare, QuantPlanOptions(), 2, nullptr);
+  const std::string out = dir + "/model.gguf";
+  Result<AssembleResult> r = AssembleGguf(MapFetcher(c.blobs), Input(c, out));
+  REQUIRE(r.ok());
+  const nlohmann::json rep = nlohmann::json::parse(ReadText(r->report_json_path));
+  const std::string html = ReadText(r->report_html_path);
+
+  Result<Model> src = OpenModel(kShakespeare);
+  REQUIRE(src.ok());
+  auto gguf = GgufFile::Open(out);
+  REQUIRE(gguf.ok());
+  REQUIRE(rep["tensors"].size() == (*gguf)->tensors().size());
+
+  // The table row of one tensor, as cell texts.
+  auto html_row = [&](const std::string& name) {
+    std::vector<std::string> cells;
+    const std::string start = "<tr><td class=\"l\">" + name + "</td>";
+    const size_t at = html.find(start);
+    if (at == std::string::npos) return cells;
+    const size_t end = html.find("</tr>", at);
+    for (size_t p = html.find("<td", at); p != std::string::npos && p < end; p = html.find("<td", p + 1)) {
+      const size_t open = html.find('>', p) + 1;
+      cells.push_back(html.substr(open, html.find("</td>", open) - open));
+    }
+    return cells;
+  };
+  auto near = [](const std::string& cell, double want, double rel, double abs) {
+    if (std::isinf(want)) return cell == "&infin;";
+    const double got = std::strtod(cell.c_str(), nullptr);
+    return std::fabs(got - want) <= abs + rel * std::fabs(want);
+  };
+
+  double tot_err = 0, tot_ref = 0, tot_max = 0;
+  int64_t tot_count = 0;
+  uint64_t tot_bytes = 0;
+  for (size_t i = 0; i < (*gguf)->tensors().size(); ++i) {
+    const TensorInfo& t = (*gguf)->tensors()[i];
+    const nlohmann::json& j = rep["tensors"][i];
+    INFO(t.name);
+    REQUIRE(j["name"] == t.name);
+    CHECK(j["type"] == GgmlTypeName(t.type));
+    CHECK(j["n_elements"] == t.n_elements());
+    CHECK(j["bytes"] == t.nbytes);
+    CHECK(j["bpw"].get<double>() == Approx(8.0 * t.nbytes / t.n_elements()).epsilon(1e-12));
+    std::vector<float> x, x_hat;
+    const TensorInfo* s = src->source->Find(t.name);
+    REQUIRE(s != nullptr);
+    REQUIRE(src->source->ReadF32(*s, &x).ok());
+    REQUIRE((*gguf)->ReadF32(t, &x_hat).ok());
+    REQUIRE(x.size() == x_hat.size());
+    double err = 0, ref = 0, mx = 0;
+    for (size_t k = 0; k < x.size(); ++k) {
+      const double d = double(x[k]) - double(x_hat[k]);
+      err += d * d;
+      ref += double(x[k]) * x[k];
+      mx = std::max(mx, std::fabs(d));
+    }
+    const double n = static_cast<double>(x.size());
+    const double rmse = std::sqrt(err / n), rel = std::sqrt(err / ref);
+    const double sqnr = err == 0 ? INFINITY : 10 * std::log10(ref / err);
+    CHECK(j["rmse"].get<double>() == Approx(rmse).epsilon(1e-9).margin(1e-15));
+    CHECK(j["relative_rmse"].get<double>() == Approx(rel).epsilon(1e-9).margin(1e-15));
+    if (err == 0) {
+      CHECK(j["sqnr_db"].is_null());
+    } else {
+      CHECK(j["sqnr_db"].get<double>() == Approx(sqnr).epsilon(1e-9));
+    }
+    CHECK(j["max_abs_err"].get<double>() == mx);
+    tot_err += err;
+    tot_ref += ref;
+    tot_max = std::max(tot_max, mx);
+    tot_count += static_cast<int64_t>(x.size());
+    tot_bytes += t.nbytes;
+
+    const std::vector<std::string> cells = html_row(t.name);
+    REQUIRE(cells.size() == 10);
+    CHECK(cells[1] == GgmlTypeName(t.type));
+    CHECK(cells[3] == std::to_string(t.nbytes));
+    CHECK(near(cells[4], 8.0 * t.nbytes / t.n_elements(), 0, 0.0005));
+    CHECK(near(cells[5], rmse, 6e-4, 1e-30));  // %.4g: 4 significant digits
+    CHECK(near(cells[6], rel, 6e-4, 1e-30));
+    CHECK(near(cells[7], sqnr, 0, 0.006));     // %.2f
+    CHECK(near(cells[8], mx, 6e-4, 1e-30));
+  }
+  const nlohmann::json& tot = rep["totals"];
+  CHECK(tot["tensors"] == (*gguf)->tensors().size());
+  CHECK(tot["weights"] == tot_count);
+  CHECK(tot["tensor_bytes"] == tot_bytes);
+  CHECK(tot["f32_bytes"] == 4 * tot_count);
+  CHECK(tot["bpw"].get<double>() == Approx(8.0 * tot_bytes / tot_count).epsilon(1e-12));
+  CHECK(tot["compression_ratio"].get<double>() == Approx(4.0 * tot_count / fs::file_size(out)).epsilon(1e-12));
+  CHECK(tot["rmse"].get<double>() == Approx(std::sqrt(tot_err / tot_count)).epsilon(1e-9));
+  CHECK(tot["relative_rmse"].get<double>() == Approx(std::sqrt(tot_err / tot_ref)).epsilon(1e-9));
+  CHECK(tot["sqnr_db"].get<double>() == Approx(10 * std::log10(tot_ref / tot_err)).epsilon(1e-9));
+  CHECK(tot["max_abs_err"].get<double>() == tot_max);
+  CHECK(rep["bytes"] == fs::file_size(out));
   fs::remove_all(dir);
 }
 

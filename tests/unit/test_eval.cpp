@@ -142,7 +142,7 @@ TEST_CASE("perplexity rejects a stream shorter than two chunks and a ctx beyond 
   CHECK(r.status().message().find("999") != std::string::npos);
 }
 
-TEST_CASE("shardq eval: bad inputs fail with one clear line; --json parses", "[forward][eval]") {
+TEST_CASE("shardq eval: bad inputs fail with one clear line and --json parses", "[forward][eval]") {
   const std::string dir = testing::MakeTempDir("eval_cli");
   const std::string model = testing::SharedPath("models/stories260K/stories260K.gguf");
   auto write = [&](const std::string& name, const std::string& body) {

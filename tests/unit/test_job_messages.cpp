@@ -7,7 +7,7 @@
 
 using namespace shardq;
 
-TEST_CASE("job assignment and worker messages round-trip; damage is detected", "[messages]") {
+TEST_CASE("job assignment and worker messages round-trip and damage is detected", "[messages]") {
   JobAssignment a;
   a.job_id = "job-1";
   a.model_path = "/m";
@@ -81,4 +81,127 @@ TEST_CASE("job assignment and worker messages round-trip; damage is detected", "
   REQUIRE(d.ok());
   CHECK(d->kind == WorkerMessage::kDone);
   CHECK(d->error == "rank 2: disk full");
+}
+
+// Every field, each set to a value other than its default, so that a field the codec
+// drops (or swaps with another) shows up here rather than as a worker that silently
+// plans or calibrates differently from rank 0.
+TEST_CASE("every job assignment and worker message field survives the round trip", "[messages]") {
+  JobAssignment a;
+  a.job_id = "job-7";
+  a.model_path = "/models/m";
+  a.preset = "Q5_K_S";
+  a.pure = true;
+  a.tensor_types = {"attn_v=Q8_0", "ffn_down=Q6_K"};
+  a.output_tensor_type = "Q8_0";
+  a.token_embedding_type = "Q6_K";
+  a.use_importance = true;
+  a.calib_text = "/corpus/c.txt";
+  a.calib_samples = 9;
+  a.calib_seq_len = 33;
+  a.calib_hessian = true;
+  a.ranges = {{1, 0, 2}, {2, 2, 5}, {3, 5, 8}};
+  a.todo = {0, 3, 6, 7};
+  a.threads = 5;
+  auto back = DecodeAssignment(EncodeAssignment(a));
+  REQUIRE(back.ok());
+  CHECK(back->job_id == a.job_id);
+  CHECK(back->model_path == a.model_path);
+  CHECK(back->preset == a.preset);
+  CHECK(back->pure == a.pure);
+  CHECK(back->tensor_types == a.tensor_types);
+  CHECK(back->output_tensor_type == a.output_tensor_type);
+  CHECK(back->token_embedding_type == a.token_embedding_type);
+  CHECK(back->use_importance == a.use_importance);
+  CHECK(back->calib_text == a.calib_text);
+  CHECK(back->calib_samples == a.calib_samples);
+  CHECK(back->calib_seq_len == a.calib_seq_len);
+  CHECK(back->calib_hessian == a.calib_hessian);
+  REQUIRE(back->ranges.size() == a.ranges.size());
+  for (size_t i = 0; i < a.ranges.size(); ++i) {
+    CHECK(back->ranges[i].rank == a.ranges[i].rank);
+    CHECK(back->ranges[i].begin == a.ranges[i].begin);
+    CHECK(back->ranges[i].end == a.ranges[i].end);
+  }
+  CHECK(back->todo == a.todo);
+  CHECK(back->threads == a.threads);
+  // The options the workers plan from are the recipe's, field by field.
+  auto opts = PlanOptionsOf(*back);
+  REQUIRE(opts.ok());
+  CHECK(std::string(opts->preset.name) == "Q5_K_S");
+  CHECK(opts->pure);
+  CHECK(opts->has_imatrix);
+  REQUIRE(opts->overrides.size() == 2);
+  CHECK(opts->overrides[0].pattern == "attn_v");
+  CHECK(opts->overrides[0].type == GgmlType::Q8_0);
+  CHECK(opts->overrides[1].pattern == "ffn_down");
+  CHECK(opts->overrides[1].type == GgmlType::Q6_K);
+  CHECK(opts->output_tensor_type == std::optional<GgmlType>(GgmlType::Q8_0));
+  CHECK(opts->token_embedding_type == std::optional<GgmlType>(GgmlType::Q6_K));
+  // Defaults round-trip as defaults (an rtn recipe has no importance and no overrides).
+  JobAssignment plain;
+  plain.preset = "Q8_0";
+  plain.ranges = {{1, 0, 8}};  // a job always has at least one worker range
+  auto pb = DecodeAssignment(EncodeAssignment(plain));
+  INFO(pb.status().ToString());
+  REQUIRE(pb.ok());
+  auto popts = PlanOptionsOf(*pb);
+  REQUIRE(popts.ok());
+  CHECK_FALSE(popts->pure);
+  CHECK_FALSE(popts->has_imatrix);
+  CHECK_FALSE(popts->output_tensor_type.has_value());
+  CHECK_FALSE(popts->token_embedding_type.has_value());
+
+  TensorBlob b;
+  b.name = "blk.3.ffn_down.weight";
+  b.type = GgmlType::Q8_0;
+  b.shape = {2, 32};
+  b.bytes.assign(2 * 34, 0);
+  for (size_t i = 0; i < b.bytes.size(); ++i) b.bytes[i] = static_cast<uint8_t>(i * 7 + 1);
+  b.crc32c = Crc32c(b.bytes.data(), b.bytes.size());
+  b.metrics.sum_sq_err = 0.125;
+  b.metrics.sum_sq_ref = 3.5;
+  b.metrics.max_abs_err = 0.0625;
+  b.metrics.count = 64;
+  b.reason = "more bits (ffn_down)";
+  TensorBlob c = b;
+  c.name = "blk.3.ffn_up.weight";
+  c.type = GgmlType::F32;
+  c.shape = {3};
+  c.bytes.assign(12, 0x5a);
+  c.crc32c = Crc32c(c.bytes.data(), c.bytes.size());
+  c.metrics = {};
+  c.reason = "preset";
+  WorkerMessage m;
+  m.unit = 6;
+  m.seconds = 1.75;
+  m.blobs = {b, c};
+  auto got = DecodeWorkerMessage(EncodeWorkerMessage(m), 2);
+  REQUIRE(got.ok());
+  CHECK(got->kind == WorkerMessage::kUnit);
+  CHECK(got->unit == 6);
+  CHECK(got->seconds == 1.75);
+  CHECK(got->error.empty());
+  REQUIRE(got->blobs.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    const TensorBlob& want = m.blobs[i];
+    const TensorBlob& have = got->blobs[i];
+    INFO("blob " << i);
+    CHECK(have.name == want.name);
+    CHECK(have.type == want.type);
+    CHECK(have.shape == want.shape);
+    CHECK(have.bytes == want.bytes);
+    CHECK(have.crc32c == want.crc32c);
+    CHECK(have.metrics.sum_sq_err == want.metrics.sum_sq_err);
+    CHECK(have.metrics.sum_sq_ref == want.metrics.sum_sq_ref);
+    CHECK(have.metrics.max_abs_err == want.metrics.max_abs_err);
+    CHECK(have.metrics.count == want.metrics.count);
+    CHECK(have.reason == want.reason);
+  }
+  // A message of an unknown kind is an error naming the sender, not a crash.
+  std::vector<uint8_t> odd = EncodeWorkerMessage(m);
+  odd[0] = 'X';
+  auto bad = DecodeWorkerMessage(odd, 4);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains("rank 4"));
 }

@@ -260,4 +260,56 @@ TEST_CASE("job spec: fingerprint follows the spec and the tensor index", "[state
   CHECK(DeriveJobId(named, index) == "nightly-7");
 }
 
+// Which spec changes give a new job id (today's rule: every field of the canonical JSON,
+// i.e. everything but job_id, output path and state_dir), one field at a time, each
+// from a spec that sets all of them, written as YAML and parsed, as `shardq run` does.
+TEST_CASE("job id: each result-defining spec field changes it, output path and state dir do not", "[state]") {
+  const std::string full = R"(model: m
+output: {path: o.gguf, format: gguf}
+state_dir: s
+recipe:
+  quantize: {preset: Q4_K_M, algorithm: imatrix, pure: false, tensor_types: [attn_v=Q8_0],
+             output_tensor_type: Q8_0, token_embedding_type: Q6_K}
+calibration: {text: c.txt, samples: 8, seq_len: 64, hessian: false}
+eval: {text: e.txt, ctx: 128}
+)";
+  const auto index = SmallIndex();
+  auto base = ParseJobSpec(full, "full.yaml");
+  REQUIRE(base.ok());
+  const std::string id = DeriveJobId(*base, index);
+  auto id_with = [&](const std::string& from, const std::string& to) {
+    std::string text = full;
+    const size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+    auto s = ParseJobSpec(text, "changed.yaml");
+    INFO(text);
+    REQUIRE(s.ok());
+    return DeriveJobId(*s, index);
+  };
+  const std::pair<const char*, const char*> changes[] = {
+      {"model: m", "model: m2"},
+      {"preset: Q4_K_M", "preset: Q5_K_M"},
+      {"algorithm: imatrix", "algorithm: rtn"},
+      {"pure: false", "pure: true"},
+      {"[attn_v=Q8_0]", "[attn_v=Q6_K]"},
+      {"output_tensor_type: Q8_0", "output_tensor_type: Q6_K"},
+      {"token_embedding_type: Q6_K", "token_embedding_type: Q8_0"},
+      {"text: c.txt", "text: c2.txt"},
+      {"samples: 8", "samples: 9"},
+      {"seq_len: 64", "seq_len: 32"},
+      {"hessian: false", "hessian: true"},
+      {"text: e.txt", "text: e2.txt"},
+      {"ctx: 128", "ctx: 64"},
+  };
+  for (const auto& [from, to] : changes) {
+    INFO(from << " -> " << to);
+    CHECK(id_with(from, to) != id);
+  }
+  CHECK(id_with("path: o.gguf", "path: other.gguf") == id);
+  CHECK(id_with("state_dir: s", "state_dir: /elsewhere") == id);
+  CHECK(id_with("format: gguf", "format: gguf") == id);
+  CHECK(id_with("[attn_v=Q8_0]", "[\"attn_v=Q8_0\"]") == id);  // same value, other spelling
+}
+
 }  // namespace shardq

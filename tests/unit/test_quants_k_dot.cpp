@@ -66,7 +66,7 @@ void CheckRow(const DotKernel& k, const uint8_t* row, const uint8_t* act, int64_
 }  // namespace
 
 TEST_CASE("AVX2 K-quant vec_dot matches the scalar one on ggml's golden rows", "[kquant-dot]") {
-  if (!GetCpuFeatures().avx2) return;  // nothing to compare on this CPU
+  if (!GetCpuFeatures().avx2) SHARDQ_SKIP("CPU without AVX2 (or SHARDQ_FORCE_SCALAR set)");
   const std::vector<float> input = testing::ReadFloats(testing::SharedPath("golden/blocks/input.f32"));
   REQUIRE(input.size() == 16 * kCols);
   for (const DotKernel& k : kKernels) {
@@ -84,7 +84,7 @@ TEST_CASE("AVX2 K-quant vec_dot matches the scalar one on ggml's golden rows", "
 }
 
 TEST_CASE("AVX2 K-quant vec_dot matches the scalar one on Gaussian rows", "[kquant-dot]") {
-  if (!GetCpuFeatures().avx2) return;
+  if (!GetCpuFeatures().avx2) SHARDQ_SKIP("CPU without AVX2 (or SHARDQ_FORCE_SCALAR set)");
   std::mt19937 rng(1234);
   std::normal_distribution<float> gauss(0.0f, 1.0f);
   for (const DotKernel& k : kKernels) {
@@ -104,7 +104,7 @@ TEST_CASE("AVX2 K-quant vec_dot matches the scalar one on Gaussian rows", "[kqua
 }
 
 TEST_CASE("AVX2 K-quant vec_dot is exact on random-byte blocks and extreme activations", "[kquant-dot]") {
-  if (!GetCpuFeatures().avx2) return;
+  if (!GetCpuFeatures().avx2) SHARDQ_SKIP("CPU without AVX2 (or SHARDQ_FORCE_SCALAR set)");
   std::mt19937 rng(99);
   std::uniform_int_distribution<int> byte(0, 255);
   std::uniform_real_distribution<float> unit(0.01f, 1.0f);
@@ -150,7 +150,11 @@ TEST_CASE("The dispatched K-quant table uses the AVX2 vec_dot when the CPU has i
   for (const DotKernel& k : kKernels) {
     INFO(k.name);
     REQUIRE(FindReferenceBlockFormat(k.type)->vec_dot != k.avx2);
-    if (GetCpuFeatures().avx2) CHECK(FindBlockFormat(k.type)->vec_dot == k.avx2);
+    if (GetCpuFeatures().avx2) {
+      CHECK(FindBlockFormat(k.type)->vec_dot == k.avx2);
+    } else {
+      CHECK(FindBlockFormat(k.type)->vec_dot == FindReferenceBlockFormat(k.type)->vec_dot);
+    }
   }
 }
 
@@ -163,6 +167,7 @@ TEST_CASE("AVX2 Q4_K/Q6_K dot_f32 match the scalar ones", "[kquant-dot]") {
   };
   const F32Kernel kernels[] = {{GgmlType::Q4_K, "Q4_K", kquant::DotF32Q4KAvx2},
                                {GgmlType::Q6_K, "Q6_K", kquant::DotF32Q6KAvx2}};
+  if (!GetCpuFeatures().avx2) SHARDQ_SKIP("CPU without AVX2 (or SHARDQ_FORCE_SCALAR set)");
   const std::vector<float> input = testing::ReadFloats(testing::SharedPath("golden/blocks/input.f32"));
   REQUIRE(input.size() == 16 * kCols);
   std::mt19937 rng(7);
@@ -170,7 +175,6 @@ TEST_CASE("AVX2 Q4_K/Q6_K dot_f32 match the scalar ones", "[kquant-dot]") {
   for (const F32Kernel& k : kernels) {
     const BlockFormat* ref = FindReferenceBlockFormat(k.type);
     REQUIRE(ref->dot_f32 != k.avx2);
-    if (!GetCpuFeatures().avx2) continue;
     CHECK(FindBlockFormat(k.type)->dot_f32 == k.avx2);
     const std::vector<uint8_t> rows =
         testing::ReadFileBytes(testing::SharedPath(std::string("golden/blocks/") + k.name + ".bin"));

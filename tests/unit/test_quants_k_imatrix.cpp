@@ -275,16 +275,14 @@ TEST_CASE("K-quant imatrix random rows reach the weighted searches' rare paths",
 
 TEST_CASE("K-quant AVX2 encoders with importance give the reference's bytes", "[kquant-imatrix]") {
   if (!GetCpuFeatures().avx2) {
-    WARN("CPU without AVX2 (or SHARDQ_FORCE_SCALAR set): AVX2 K-quant imatrix encoders not checked");
-    return;
+    SHARDQ_SKIP("CPU without AVX2 (or SHARDQ_FORCE_SCALAR set): AVX2 K-quant imatrix encoders not checked");
   }
   CheckIsa(false);
 }
 
 TEST_CASE("K-quant AVX-512 encoders with importance give the reference's bytes", "[kquant-imatrix]") {
   if (!GetCpuFeatures().avx512 || !GetCpuFeatures().avx2) {
-    WARN("CPU without AVX-512 (or SHARDQ_FORCE_SCALAR set): AVX-512 K-quant imatrix encoders not checked");
-    return;
+    SHARDQ_SKIP("CPU without AVX-512 (or SHARDQ_FORCE_SCALAR set): AVX-512 K-quant imatrix encoders not checked");
   }
   CheckIsa(true);
 }

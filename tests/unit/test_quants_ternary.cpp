@@ -206,8 +206,7 @@ TEST_CASE("ternary: dot_f32 and vec_dot match decoded double dots", "[ternary]")
 TEST_CASE("ternary: vec_dot against the table's own Q8_K encoder", "[ternary]") {
   const BlockFormat* q8k = FindReferenceBlockFormat(GgmlType::Q8_K);
   if (q8k == nullptr || q8k->quantize_row == nullptr) {
-    WARN("Q8_K not registered yet: covered by the hand-built Q8_K test above");
-    return;
+    SHARDQ_SKIP("Q8_K not registered yet: covered by the hand-built Q8_K test above");
   }
   std::mt19937 rng(7);
   std::normal_distribution<float> dist(0.0f, 1.0f);

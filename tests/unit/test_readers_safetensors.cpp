@@ -207,7 +207,7 @@ TEST_CASE("config.json: fields, defaults and errors naming the field", "[readers
   fs::remove_all(dir);
 }
 
-TEST_CASE("HF tensor names map to GGUF names; unknown names are errors", "[readers]") {
+TEST_CASE("HF tensor names map to GGUF names and unknown names are errors", "[readers]") {
   CHECK(*HfToGgufTensorName("model.embed_tokens.weight") == "token_embd.weight");
   CHECK(*HfToGgufTensorName("model.layers.11.self_attn.o_proj.weight") == "blk.11.attn_output.weight");
   CHECK(*HfToGgufTensorName("model.layers.0.mlp.down_proj.weight") == "blk.0.ffn_down.weight");

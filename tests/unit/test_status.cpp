@@ -16,7 +16,7 @@ Result<int> Quarter(int x) {
 }
 }  // namespace
 
-TEST_CASE("Status carries code and message; Result propagates the first error") {
+TEST_CASE("Status carries code and message and Result propagates the first error") {
   REQUIRE(Quarter(8).ok());
   REQUIRE(*Quarter(8) == 2);
   Result<int> r = Quarter(6);

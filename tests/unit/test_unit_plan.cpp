@@ -186,7 +186,7 @@ TEST_CASE("unit plan: more workers than units are capped, one unit each", "[asse
   }
 }
 
-TEST_CASE("unit plan: unknown tensors join the head; uneven units balance", "[assemble]") {
+TEST_CASE("unit plan: unknown tensors join the head and uneven units balance", "[assemble]") {
   // Synthetic: out-of-order input, a gap in the block numbers, an unknown tensor.
   std::vector<TensorInfo> tensors = {
       Tensor("rope_freqs.weight", {16}),           Tensor("blk.3.attn_q.weight", {100, 10}),

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -35,7 +36,31 @@ inline std::vector<float> ReadFloats(const std::string& path) {
   return f;
 }
 
+// A test case that cannot check its subject (an ISA this CPU lacks, a tool that is not
+// installed) calls SHARDQ_SKIP("why"): it is reported as skipped, never as passed. The
+// runner (catch_main.cpp) exits with kSkipExitCode when nothing failed but something was
+// skipped; ctest maps that code to "skipped" (SKIP_RETURN_CODE, set in CMakeLists.txt).
+inline constexpr int kSkipExitCode = 77;
+inline int& SkippedCountRef() {
+  static int n = 0;
+  return n;
+}
+inline int SkippedCount() { return SkippedCountRef(); }
+inline void MarkSkipped(const std::string& why) {
+  ++SkippedCountRef();
+  std::cout << "SKIPPED: " << why << std::endl;
+}
+
 // A fresh empty directory under the build tree's tmp, removed by the caller if wanted.
 std::string MakeTempDir(const std::string& tag);
 
 }  // namespace shardq::testing
+
+// Marks the running test case skipped (see above) and leaves it. Use at the top of a
+// TEST_CASE body, before any check, so that a skip can never hide a failure.
+#define SHARDQ_SKIP(why)                                   \
+  do {                                                     \
+    WARN("skipped: " << (why));                            \
+    ::shardq::testing::MarkSkipped(std::string() + (why)); \
+    return;                                                \
+  } while (0)
