@@ -176,8 +176,10 @@ TEST_CASE("every job assignment and worker message field survives the round trip
   m.unit = 6;
   m.seconds = 1.75;
   m.blobs = {b, c};
+  m.source_fingerprints = {0xdeadbeefu, 7u};
   auto got = DecodeWorkerMessage(EncodeWorkerMessage(m), 2);
   REQUIRE(got.ok());
+  CHECK(got->source_fingerprints == m.source_fingerprints);
   CHECK(got->kind == WorkerMessage::kUnit);
   CHECK(got->unit == 6);
   CHECK(got->seconds == 1.75);

@@ -41,6 +41,7 @@ class TamperingTransport : public Transport {
   Status Recv(int source, int tag, std::vector<uint8_t>* payload, int* from) override {
     return inner_.Recv(source, tag, payload, from);
   }
+  bool Probe(int source, int tag) override { return inner_.Probe(source, tag); }
   void Abort(int exit_code) override { inner_.Abort(exit_code); }
 
  private:
