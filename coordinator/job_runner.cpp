@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "common/fault_injection.h"
 #include "common/file_identity.h"
 #include "common/job_spec.h"
 #include "common/model.h"
@@ -326,6 +327,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
       if (st.ok()) st = artifact->Put(b);
     if (!st.ok()) return st.WithContext("unit " + u.name + " from rank " + std::to_string(from) + ": ");
     SHARDQ_TRACE(0, "unit %s written into the artifact", u.name.c_str());
+    FaultPoint("commit-done");
     ++sum.units_computed;
     const int64_t finished = sum.units_reused + sum.units_computed;
     bar.Update(finished, sum.units_total, u.name);

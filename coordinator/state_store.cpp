@@ -11,6 +11,7 @@
 #include <set>
 
 #include "common/crc32c.h"
+#include "common/fault_injection.h"
 
 namespace shardq {
 namespace {
@@ -526,6 +527,7 @@ Status StateStore::CommitUnit(const std::string& job_id, const UnitRecord& unit,
   rocksdb::WriteOptions unlogged;
   unlogged.disableWAL = true;
   if (s.ok()) s = impl_->db->Write(unlogged, &batch);
+  FaultPoint("commit-written");
   if (s.ok()) {
     rocksdb::FlushOptions flush;
     flush.wait = true;
