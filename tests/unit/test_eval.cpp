@@ -48,22 +48,8 @@ std::vector<int32_t> IdFile(const std::string& rel) {
   return ids;
 }
 
-struct RunResult {
-  int exit_code;
-  std::string output;
-};
-
-RunResult RunShardq(const std::string& args) {
-  const std::string cmd = std::string(SHARDQ_BINARY) + " " + args + " 2>&1";
-  RunResult r{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::RunResult;
+using testing::RunShardq;
 
 }  // namespace
 

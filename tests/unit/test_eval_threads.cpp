@@ -21,22 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct RunResult {
-  int exit_code;
-  std::string output;  // stdout + stderr
-};
-
-RunResult RunShardq(const std::string& args) {
-  const std::string cmd = std::string(SHARDQ_BINARY) + " " + args + " 2>&1";
-  RunResult r{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::RunResult;
+using testing::RunShardq;
 
 std::unique_ptr<LlamaWeights> LoadShakespeare(GgmlType requantize) {
   auto m = OpenModel(testing::SharedPath("models/shakespeare-5m"));

@@ -25,22 +25,8 @@ using json = nlohmann::json;
 
 namespace {
 
-struct RunResult {
-  int exit_code;
-  std::string output;  // stdout + stderr
-};
-
-RunResult RunShardq(const std::string& args) {
-  const std::string cmd = std::string(SHARDQ_BINARY) + " " + args + " 2>&1";
-  RunResult r{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::RunResult;
+using testing::RunShardq;
 
 // shakespeare-5m's folder in `dir` with one float of safetensors tensor `victim` set to `bad`.
 std::string ShakespeareWithBadValue(const std::string& dir, const std::string& victim, int64_t element, float bad) {

@@ -54,6 +54,13 @@ inline void MarkSkipped(const std::string& why) {
 // A fresh empty directory under the build tree's tmp, removed by the caller if wanted.
 std::string MakeTempDir(const std::string& tag);
 
+// The shardq binary run with `args` through the shell, stdout and stderr together.
+struct RunResult {
+  int exit_code;       // -1 when it did not exit normally (a signal)
+  std::string output;  // stdout + stderr
+};
+RunResult RunShardq(const std::string& args);
+
 }  // namespace shardq::testing
 
 // Marks the running test case skipped (see above) and leaves it. Use at the top of a
