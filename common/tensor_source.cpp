@@ -62,7 +62,7 @@ const TensorInfo* TensorSource::Find(const std::string& name) const {
   return nullptr;
 }
 
-Status TensorSource::ReadF32(const TensorInfo& t, std::vector<float>* out, SourceFingerprint* fingerprint) {
+Status TensorSource::ReadF32(const TensorInfo& t, std::vector<float>* out) {
   const BlockFormat* fmt = FindBlockFormat(t.type);
   if (!fmt || !fmt->dequantize_row) {
     return Status::Unsupported(t.file + ": tensor '" + t.name + "': cannot decode type " +
@@ -83,20 +83,7 @@ Status TensorSource::ReadF32(const TensorInfo& t, std::vector<float>* out, Sourc
   }
   SHARDQ_ASSIGN_OR_RETURN(ByteSpan bytes, RawBytes(t));
   out->resize(static_cast<size_t>(n));
-  if (fingerprint == nullptr) {
-    fmt->dequantize_row(bytes.data, out->data(), n);
-  } else {
-    // Rows in chunks of ~256 KiB of stored bytes: fingerprinted, then decoded
-    // while still in L2, instead of a second pass over the whole tensor.
-    const uint64_t row_bytes = fmt->row_bytes(row);
-    const int64_t rows_per_chunk = std::max<int64_t>(1, static_cast<int64_t>((256 << 10) / std::max<uint64_t>(1, row_bytes)));
-    for (int64_t r0 = 0; r0 < t.n_rows(); r0 += rows_per_chunk) {
-      const int64_t rows = std::min(rows_per_chunk, t.n_rows() - r0);
-      const uint8_t* src = bytes.data + r0 * row_bytes;
-      fingerprint->Update(src, rows * row_bytes);
-      fmt->dequantize_row(src, out->data() + r0 * row, rows * row);
-    }
-  }
+  fmt->dequantize_row(bytes.data, out->data(), n);
   SHARDQ_RETURN_IF_ERROR(CheckFinite(t, out->data(), n));
   if (t.fix == LayoutFix::kRopeHalfToInterleaved) {
     Status st = PermuteRopeRows(t, out);

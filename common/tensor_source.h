@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "common/source_fingerprint.h"
 #include "common/status.h"
 #include "common/tensor_info.h"
 
@@ -37,9 +36,7 @@ class TensorSource {
   // Decodes `t` to float32 in llama.cpp's layout (any stored type the block format
   // table can decode; the layout fix applied). Rejects NaN/Inf, naming the tensor
   // and the first bad index.
-  // With `fingerprint`, also feeds it the stored bytes as they are decoded
-  // (a chunk at a time, so the CRC and the decode share the cache).
-  Status ReadF32(const TensorInfo& t, std::vector<float>* out, SourceFingerprint* fingerprint = nullptr);
+  Status ReadF32(const TensorInfo& t, std::vector<float>* out);
 };
 
 // OK when the n decoded values of `t` from element `first` on (row-major, the

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/crc32c.h"
+#include "common/source_fingerprint.h"
 
 namespace shardq {
 
@@ -10,9 +11,13 @@ Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorCho
                       const CalibrationStats* stats, const std::string& stats_label, ThreadPool* pool,
                       std::vector<float>* data, QuantizedTensor* out, bool* weighted,
                       uint32_t* source_fingerprint) {
-  SourceFingerprint fp;
-  SHARDQ_RETURN_IF_ERROR(source.ReadF32(t, data, source_fingerprint ? &fp : nullptr));
-  if (source_fingerprint) *source_fingerprint = fp.Finish();
+  if (source_fingerprint) {
+    // Over the mapped bytes just before they are decoded: one extra read at
+    // ~20 GB/s (bench_fingerprint), cheaper than interleaving it with the decode.
+    SHARDQ_ASSIGN_OR_RETURN(ByteSpan raw, source.RawBytes(t));
+    *source_fingerprint = FingerprintBytes(raw.data, raw.size, pool);
+  }
+  SHARDQ_RETURN_IF_ERROR(source.ReadF32(t, data));
   // Only quantized tensors are weighted; F32 copies ignore importance.
   std::vector<float> importance;
   const ChannelStats* s = (choice.quantized && stats) ? stats->Find(t.name) : nullptr;
