@@ -51,7 +51,10 @@ Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
     a.calib_hessian = c.at(3);
     a.todo = j.at("todo").get<std::vector<int64_t>>();
     a.threads = j.at("threads");
-    for (const auto& r : j.at("ranges")) a.ranges.push_back({r[0].get<int>(), r[1].get<int64_t>(), r[2].get<int64_t>()});
+    // at(), not []: const operator[] does not check the index, and a range
+    // with fewer than three entries would be read out of bounds.
+    for (const auto& r : j.at("ranges"))
+      a.ranges.push_back({r.at(0).get<int>(), r.at(1).get<int64_t>(), r.at(2).get<int64_t>()});
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("job assignment: ") + e.what());
   }
