@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "common/crc32c.h"
+#include "common/json_integer.h"
 
 namespace shardq {
 namespace {
@@ -78,11 +79,11 @@ Result<JobRecord> JobFromJson(const json& j, const std::string& what) {
     if (!state) return Status::Corruption(what + ": unknown state '" + j.at("state").get<std::string>() + "'");
     r.state = *state;
     r.error = j.at("error").get<std::string>();
-    r.n_units = j.at("n_units").get<int64_t>();
-    r.created_unix = j.at("created_unix").get<int64_t>();
-    r.updated_unix = j.at("updated_unix").get<int64_t>();
+    r.n_units = JsonInteger<int64_t>(j.at("n_units"), "n_units");
+    r.created_unix = JsonInteger<int64_t>(j.at("created_unix"), "created_unix");
+    r.updated_unix = JsonInteger<int64_t>(j.at("updated_unix"), "updated_unix");
     return r;
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {  // from json or from JsonInteger
     return Status::Corruption(what + ": " + e.what());
   }
 }
@@ -90,13 +91,13 @@ Result<JobRecord> JobFromJson(const json& j, const std::string& what) {
 Result<UnitRecord> UnitFromJson(const json& j, const std::string& what) {
   try {
     UnitRecord u;
-    u.index = j.at("index").get<int64_t>();
+    u.index = JsonInteger<int64_t>(j.at("index"), "index");
     u.name = j.at("name").get<std::string>();
     u.tensors = j.at("tensors").get<std::vector<std::string>>();
-    u.worker_rank = j.at("worker_rank").get<int>();
+    u.worker_rank = JsonInteger<int>(j.at("worker_rank"), "worker_rank");
     u.seconds = j.at("seconds").get<double>();
     return u;
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {  // from json or from JsonInteger
     return Status::Corruption(what + ": " + e.what());
   }
 }

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/crc32c.h"
 #include "common/gguf_reader.h"
 #include "common/gguf_value.h"
@@ -21,6 +23,7 @@
 #include "common/llama2c_reader.h"
 #include "common/safetensors_reader.h"
 #include "coordinator/job_messages.h"
+#include "coordinator/state_records.h"
 #include "tests/unit/test_util.h"
 
 using namespace shardq;
@@ -214,4 +217,33 @@ TEST_CASE("tokenizer.json: token ids are bounded by the entries that name them",
                                              "content": "\u2581"}})";
   auto t = ParseHfTokenizerJson(doc, "tokenizer.json");
   ExpectMessage(t.status(), {"tokenizer.json", "'a'", "id 16777215 out of range (1 tokens named)"});
+}
+
+TEST_CASE("job assignment and state records: a float where an integer belongs is an error", "[limits]") {
+  // get<int>() cast 1e300 to int: undefined behaviour (UBSan: float-cast-overflow).
+  JobAssignment a;
+  a.preset = "Q8_0";
+  a.threads = 2;
+  std::vector<uint8_t> bytes = EncodeAssignment(a);
+  std::string text(bytes.begin(), bytes.end());
+  const size_t at = text.find("\"threads\":2");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 11, "\"threads\":1e300");
+  ExpectMessage(DecodeAssignment(std::vector<uint8_t>(text.begin(), text.end())).status(),
+                {"job assignment", "threads", "expected an integer"});
+
+  UnitRecord u;
+  u.index = 4;
+  u.worker_rank = 1;
+  auto sealed = EncodeUnitRecord(u, "unit");
+  REQUIRE(sealed.ok());
+  REQUIRE(DecodeUnitRecord(*sealed, "unit").ok());
+  // Re-sealed with the float, so that the checksum is right and the field is what fails.
+  nlohmann::json j = nlohmann::json::parse(*sealed);
+  j.erase("crc32c");
+  j["worker_rank"] = 1e300;
+  const std::string body = j.dump();
+  j["crc32c"] = Crc32c(body.data(), body.size());
+  ExpectMessage(DecodeUnitRecord(j.dump(), "state store: unit 4").status(),
+                {"state store: unit 4", "worker_rank", "expected an integer"});
 }
