@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -246,4 +248,20 @@ TEST_CASE("job assignment and state records: a float where an integer belongs is
   j["crc32c"] = Crc32c(body.data(), body.size());
   ExpectMessage(DecodeUnitRecord(j.dump(), "state store: unit 4").status(),
                 {"state store: unit 4", "worker_rank", "expected an integer"});
+}
+
+TEST_CASE("GGUF: a float general.alignment is an error, NaN included", "[limits]") {
+  // Found by fuzz_gguf: the message quoted the value through as_int(), which
+  // cast NaN to int64 (undefined behaviour; -9223372036854775808 on x86-64).
+  std::string kv;
+  PutStr(&kv, "general.alignment");
+  Put<uint32_t>(&kv, static_cast<uint32_t>(GgufValueType::FLOAT32));
+  Put<float>(&kv, std::numeric_limits<float>::quiet_NaN());
+  const std::string path = TempPath("nan-alignment.gguf");
+  WriteString(path, GgufWithMetadata(1, kv));
+  ExpectMessage(GgufFile::Open(path).status(), {path, "general.alignment must be a u32 power of two, got f32 0"});
+
+  CHECK(GgufValue::F64(1e300).as_int() == std::numeric_limits<int64_t>::max());
+  CHECK(GgufValue::F64(-1e300).as_int() == std::numeric_limits<int64_t>::min());
+  CHECK(GgufValue::F32(-2.5f).as_int() == -2);
 }
