@@ -39,6 +39,8 @@ if [ ${#targets[@]} -eq 0 ]; then
   for f in tests/fuzz/fuzz_*.cpp; do targets+=("$(basename "$f" .cpp)"); done
 fi
 
+# Stack traces for UBSan reports (ASan prints its own).
+export UBSAN_OPTIONS="print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 failed=()
 printf '%-26s %12s %8s %8s  %s\n' target executions cov ft result
 for t in "${targets[@]}"; do
