@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <unordered_set>
 
 namespace shardq {
 namespace {
@@ -25,12 +26,25 @@ constexpr Geometry kGeometry[] = {
 
 constexpr int kMaxDims = 4;          // GGML_MAX_DIMS
 constexpr int kMaxArrayDepth = 16;   // nesting beyond this is a malformed file, not a model
+// Every metadata value becomes a GgufValue of ~100 bytes however few bytes it
+// took in the file (a u8 takes one): without a cap a 100 MB file of u8 arrays
+// would allocate 10 GB. The largest vocabularies (256K tokens, with scores,
+// types and merges) need about 1M values.
+constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 23;
 
 // Bounds-checked little-endian reader over the mapped header; every failure
 // says what was being read and at which offset.
 class Cursor {
  public:
   Cursor(const MappedFile& f) : data_(f.data()), size_(f.size()), label_(f.path()) {}
+  // Charges `n` metadata values against kMaxMetadataValues.
+  Status CountValues(uint64_t n, const std::string& key) {
+    if (n > values_left_)
+      return Status::Corruption(label_ + ": key '" + key + "': more than " + std::to_string(kMaxMetadataValues) +
+                                " metadata values in the file");
+    values_left_ -= n;
+    return Status::OK();
+  }
   uint64_t pos() const { return pos_; }
   uint64_t remaining() const { return size_ - pos_; }
   const std::string& label() const { return label_; }
@@ -63,6 +77,7 @@ class Cursor {
   uint64_t size_;
   uint64_t pos_ = 0;
   std::string label_;
+  uint64_t values_left_ = kMaxMetadataValues;
 };
 
 // Smallest encoding of one value of `t` (used to reject absurd array counts
@@ -120,6 +135,7 @@ Status ReadValue(Cursor& c, GgufValueType type, const std::string& key, int dept
       if (n > c.remaining() / MinValueBytes(v->array_type))
         return Status::Corruption(c.label() + ": key '" + key + "': array of " + std::to_string(n) +
                                   " elements runs past the end of the file");
+      SHARDQ_RETURN_IF_ERROR(c.CountValues(n, key));
       v->arr.resize(n);
       for (uint64_t k = 0; k < n; ++k)
         SHARDQ_RETURN_IF_ERROR(ReadValue(c, v->array_type, key, depth + 1, &v->arr[k]));
@@ -170,6 +186,9 @@ Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
     return Status::Corruption(path + ": tensor count " + std::to_string(n_tensors) +
                               " cannot fit in the file");
 
+  // A set, not GgufMetadata::Find: a file may hold ~size/13 keys, and a
+  // linear search per key would make that quadratic.
+  std::unordered_set<std::string> keys;
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string key;
     SHARDQ_RETURN_IF_ERROR(c.ReadString(&key, "key " + std::to_string(k)));
@@ -177,11 +196,11 @@ Result<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
     SHARDQ_RETURN_IF_ERROR(c.Read(&type, "type of key '" + key + "'"));
     if (!ValidValueType(type))
       return Status::Corruption(path + ": key '" + key + "': unknown value type " + std::to_string(type));
+    if (!keys.insert(key).second) return Status::Corruption(path + ": duplicate metadata key '" + key + "'");
+    SHARDQ_RETURN_IF_ERROR(c.CountValues(1, key));
     GgufValue v;
     SHARDQ_RETURN_IF_ERROR(ReadValue(c, static_cast<GgufValueType>(type), key, 0, &v));
-    if (g->metadata_.Find(key))
-      return Status::Corruption(path + ": duplicate metadata key '" + key + "'");
-    g->metadata_.Set(key, std::move(v));
+    g->metadata_.Append(key, std::move(v));
   }
 
   if (const GgufValue* a = g->metadata_.Find("general.alignment")) {

@@ -1,5 +1,8 @@
 #include "common/gguf_value.h"
 
+#include <cmath>
+#include <limits>
+
 namespace shardq {
 
 const char* GgufValueTypeName(GgufValueType t) {
@@ -41,6 +44,11 @@ int64_t GgufValue::as_int() const {
     case GgufValueType::INT64:
       return i;
     case GgufValueType::FLOAT32: case GgufValueType::FLOAT64:
+      // Saturating: the value comes from a file, and casting NaN or a float
+      // beyond int64's range is undefined behaviour (found by fuzz_gguf).
+      if (std::isnan(f)) return 0;
+      if (f >= 9223372036854775808.0) return std::numeric_limits<int64_t>::max();
+      if (f <= -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
       return static_cast<int64_t>(f);
     case GgufValueType::BOOL:
       return b ? 1 : 0;

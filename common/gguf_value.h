@@ -72,6 +72,9 @@ struct GgufValue {
 class GgufMetadata {
  public:
   void Set(const std::string& key, GgufValue v);  // replaces in place or appends
+  // Appends without looking for `key`: for readers that have checked it is new
+  // (Set is linear in the number of keys).
+  void Append(const std::string& key, GgufValue v) { entries_.emplace_back(key, std::move(v)); }
   const GgufValue* Find(const std::string& key) const;
   bool Erase(const std::string& key);
   const std::vector<std::pair<std::string, GgufValue>>& entries() const { return entries_; }

@@ -93,13 +93,20 @@ Result<HfTokenizerJson> Parse(const json& doc, const std::string& label) {
   // Pieces by id: the vocab plus added tokens (which may also appear in the vocab).
   auto vocab_it = model.find("vocab");
   if (vocab_it == model.end() || !vocab_it->is_object()) return bad("model.vocab is not an object");
-  constexpr int64_t kMaxTokens = int64_t{1} << 24;
+  // Ids must be dense, so none can reach the number of entries that name one:
+  // checked before the table is sized, else one entry {"x": 16777215} would
+  // allocate 16M strings.
+  auto added_it = doc.find("added_tokens");
+  const size_t n_added = added_it != doc.end() && added_it->is_array() ? added_it->size() : 0;
+  const int64_t kMaxTokens = static_cast<int64_t>(vocab_it->size() + n_added);
   std::vector<std::string> pieces;
   std::vector<bool> seen;
   auto put = [&](const std::string& piece, const json& id_json, const std::string& where) -> Status {
     if (!id_json.is_number_integer()) return bad(where + " '" + piece + "': id is not an integer");
     const int64_t id = id_json.get<int64_t>();
-    if (id < 0 || id >= kMaxTokens) return bad(where + " '" + piece + "': id " + std::to_string(id) + " out of range");
+    if (id < 0 || id >= kMaxTokens)
+      return bad(where + " '" + piece + "': id " + std::to_string(id) + " out of range (" +
+                 std::to_string(kMaxTokens) + " tokens named)");
     if (static_cast<size_t>(id) >= pieces.size()) {
       pieces.resize(id + 1);
       seen.resize(id + 1, false);

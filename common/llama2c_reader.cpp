@@ -1,5 +1,7 @@
 #include "common/llama2c_reader.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 
@@ -8,6 +10,14 @@
 
 namespace shardq {
 namespace {
+
+// Bytes of one F32 array stacked over `layers` (0: a single tensor). Every
+// dimension is at most 2^24, so 128 bits hold the product of any header's values.
+unsigned __int128 ArrayBytes(const std::vector<int64_t>& shape, int64_t layers) {
+  unsigned __int128 n = 4 * static_cast<unsigned __int128>(std::max<int64_t>(layers, 1));
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
 
 class Llama2cSource : public TensorSource {
  public:
@@ -42,6 +52,13 @@ Result<Llama2cCheckpoint> OpenLlama2c(const std::string& path) {
       return Status::Corruption(path + ": header field " + names[i] + " = " + std::to_string(h[i]) +
                                 " is not a plausible size");
   }
+  // Each layer is nine TensorInfos of ~200 bytes however few floats it holds:
+  // a tiny-dim file claiming millions of layers could still fit its size.
+  // Llama models have at most a few hundred blocks.
+  constexpr int32_t kMaxLayers = 1 << 16;
+  if (h[2] > kMaxLayers)
+    return Status::Corruption(path + ": header field n_layers = " + std::to_string(h[2]) + " is more than " +
+                              std::to_string(kMaxLayers) + " layers");
   LlamaConfig c;
   c.name = std::filesystem::path(path).stem().string();
   c.dim = h[0];
@@ -59,17 +76,46 @@ Result<Llama2cCheckpoint> OpenLlama2c(const std::string& path) {
   const int64_t kv_dim = head_dim * c.n_kv_heads;
   const int64_t L = c.n_layers;
 
+  // The header's counts are checked against the file's size before any tensor
+  // is listed: a corrupt n_layers (up to 2^24) would otherwise allocate
+  // millions of TensorInfos first. Products are 128-bit: 2^24 layers of
+  // 2^24 x 2^24 floats do not fit in 64 bits.
+  struct Array {
+    const char* name;
+    std::vector<int64_t> shape;
+    int64_t layers;  // 0: one tensor named `name`; else blk.N.<name> for N < layers
+  };
+  std::vector<Array> arrays = {
+      {"token_embd.weight", {c.vocab_size, c.dim}, 0},      {"attn_norm.weight", {c.dim}, L},
+      {"attn_q.weight", {c.dim, c.dim}, L},                 {"attn_k.weight", {kv_dim, c.dim}, L},
+      {"attn_v.weight", {kv_dim, c.dim}, L},                {"attn_output.weight", {c.dim, c.dim}, L},
+      {"ffn_norm.weight", {c.dim}, L},                      {"ffn_gate.weight", {c.hidden_dim, c.dim}, L},
+      {"ffn_down.weight", {c.dim, c.hidden_dim}, L},        {"ffn_up.weight", {c.hidden_dim, c.dim}, L},
+      {"output_norm.weight", {c.dim}, 0},
+  };
+  const Array classifier = {"output.weight", {c.vocab_size, c.dim}, 0};
+  const uint64_t freq_cis_bytes = static_cast<uint64_t>(c.context_length) * head_dim * 4;  // < 2^50
+  unsigned __int128 implied = kHeader + freq_cis_bytes;
+  for (const Array& a : arrays) implied += ArrayBytes(a.shape, a.layers);
+  if (!c.tied_embeddings) implied += ArrayBytes(classifier.shape, classifier.layers);
+  if (implied != file->size()) {
+    const std::string implied_str = implied > UINT64_MAX ? std::string("more than 2^64")
+                                                         : std::to_string(static_cast<uint64_t>(implied));
+    return Status::Corruption(path + ": header (dim " + std::to_string(c.dim) + ", " + std::to_string(L) +
+                              " layers, vocab " + std::to_string(h[5]) + ") implies " + implied_str +
+                              " bytes, the file has " + std::to_string(file->size()));
+  }
+
   std::vector<TensorInfo> ts;
   uint64_t off = kHeader;
-  // One stacked array: `per_layer` tensors of `shape`, named blk.N.<suffix> (or `name` when L == 0).
-  auto add = [&](const std::string& name, std::vector<int64_t> shape, int64_t layers) {
+  auto add = [&](const Array& a) {
     int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    for (int64_t l = 0; l < std::max<int64_t>(layers, 1); ++l) {
+    for (int64_t d : a.shape) n *= d;
+    for (int64_t l = 0; l < std::max<int64_t>(a.layers, 1); ++l) {
       TensorInfo t;
-      t.name = layers ? "blk." + std::to_string(l) + "." + name : name;
+      t.name = a.layers ? "blk." + std::to_string(l) + "." + a.name : a.name;
       t.source_name = t.name;
-      t.shape = shape;
+      t.shape = a.shape;
       t.type = GgmlType::F32;
       t.file = path;
       t.offset = off;
@@ -78,23 +124,9 @@ Result<Llama2cCheckpoint> OpenLlama2c(const std::string& path) {
       ts.push_back(std::move(t));
     }
   };
-  add("token_embd.weight", {c.vocab_size, c.dim}, 0);
-  add("attn_norm.weight", {c.dim}, L);
-  add("attn_q.weight", {c.dim, c.dim}, L);
-  add("attn_k.weight", {kv_dim, c.dim}, L);
-  add("attn_v.weight", {kv_dim, c.dim}, L);
-  add("attn_output.weight", {c.dim, c.dim}, L);
-  add("ffn_norm.weight", {c.dim}, L);
-  add("ffn_gate.weight", {c.hidden_dim, c.dim}, L);
-  add("ffn_down.weight", {c.dim, c.hidden_dim}, L);
-  add("ffn_up.weight", {c.hidden_dim, c.dim}, L);
-  add("output_norm.weight", {c.dim}, 0);
-  off += static_cast<uint64_t>(c.context_length) * head_dim * 4;  // freq_cis_real + imag
-  if (!c.tied_embeddings) add("output.weight", {c.vocab_size, c.dim}, 0);
-  if (off != file->size())
-    return Status::Corruption(path + ": header (dim " + std::to_string(c.dim) + ", " + std::to_string(L) +
-                              " layers, vocab " + std::to_string(h[5]) + ") implies " + std::to_string(off) +
-                              " bytes, the file has " + std::to_string(file->size()));
+  for (const Array& a : arrays) add(a);
+  off += freq_cis_bytes;  // freq_cis_real + imag: skipped
+  if (!c.tied_embeddings) add(classifier);
   SortTensorsCanonically(&ts);
   Llama2cCheckpoint ck;
   ck.config = c;
@@ -108,6 +140,10 @@ Result<Vocab> LoadLlama2cTokenizer(const std::string& path, int64_t vocab_size) 
   const uint64_t size = file->size();
   uint64_t pos = 4;
   if (size < 4) return Status::Corruption(path + ": too short for the max_token_length field");
+  // Each token takes at least 8 bytes (score, length): a larger count is a mismatch, not a reason to loop.
+  if (vocab_size < 0 || static_cast<uint64_t>(vocab_size) > (size - 4) / 8)
+    return Status::Corruption(path + ": truncated: " + std::to_string(size) + " bytes cannot hold " +
+                              std::to_string(vocab_size) + " tokens (does the tokenizer match the model?)");
   Vocab v;
   for (int64_t i = 0; i < vocab_size; ++i) {
     float score;

@@ -110,6 +110,12 @@ Result<std::vector<TensorInfo>> ParseSafetensorsHeader(const MappedFile& file) {
     return Status::Corruption(label + ": header length " + std::to_string(header_len) +
                               " runs past the end of the file (" + std::to_string(file.size()) +
                               " bytes)");
+  // The format's own reader refuses headers over 100 MB; the JSON parser
+  // would turn such a header into many times its size in nodes.
+  constexpr uint64_t kMaxHeaderLen = 100'000'000;
+  if (header_len > kMaxHeaderLen)
+    return Status::Corruption(label + ": header length " + std::to_string(header_len) + " is more than " +
+                              std::to_string(kMaxHeaderLen) + " bytes");
   const char* h = reinterpret_cast<const char*>(file.data()) + 8;
   SHARDQ_ASSIGN_OR_RETURN(json header, ParseJsonNoDuplicates(label, h, h + header_len));
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/byte_io.h"
+#include "common/json_integer.h"
 #include "common/job_spec.h"
 #include "coordinator/job_validation.h"
 
@@ -46,12 +47,17 @@ Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
     a.use_importance = j.at("use_importance");
     const auto& c = j.at("calib");
     a.calib_text = c.at(0);
-    a.calib_samples = c.at(1);
-    a.calib_seq_len = c.at(2);
+    a.calib_samples = JsonInteger<int64_t>(c.at(1), "calib samples");
+    a.calib_seq_len = JsonInteger<int64_t>(c.at(2), "calib seq_len");
     a.calib_hessian = c.at(3);
-    a.todo = j.at("todo").get<std::vector<int64_t>>();
-    a.threads = j.at("threads");
-    for (const auto& r : j.at("ranges")) a.ranges.push_back({r[0].get<int>(), r[1].get<int64_t>(), r[2].get<int64_t>()});
+    if (!j.at("todo").is_array()) throw std::invalid_argument("todo: expected an array");
+    for (const auto& u : j.at("todo")) a.todo.push_back(JsonInteger<int64_t>(u, "todo"));
+    a.threads = JsonInteger<int>(j.at("threads"), "threads");
+    // at(), not []: const operator[] does not check the index, and a range
+    // with fewer than three entries would be read out of bounds.
+    for (const auto& r : j.at("ranges"))
+      a.ranges.push_back({JsonInteger<int>(r.at(0), "range rank"), JsonInteger<int64_t>(r.at(1), "range begin"),
+                          JsonInteger<int64_t>(r.at(2), "range end")});
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("job assignment: ") + e.what());
   }

@@ -7,16 +7,14 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/crc32c.h"
 #include "common/fault_injection.h"
+#include "coordinator/state_records.h"
 
 namespace shardq {
 namespace {
-
-using nlohmann::json;
 
 // Column family names and the keys inside them: docs/formats.md, "State store keys".
 constexpr const char* kJobs = "jobs";
@@ -47,16 +45,6 @@ int64_t NowUnix() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-constexpr JobState kAllStates[] = {JobState::kQueued,      JobState::kPlanning,   JobState::kCalibrating,
-                                   JobState::kCompressing, JobState::kAssembling, JobState::kDone,
-                                   JobState::kFailed,      JobState::kCancelled};
-
-std::optional<JobState> ParseJobState(const std::string& s) {
-  for (JobState st : kAllStates)
-    if (s == JobStateName(st)) return st;
-  return std::nullopt;
-}
-
 // The pipeline's forward order; failed/cancelled sit outside it.
 int PipelineRank(JobState s) {
   switch (s) {
@@ -81,94 +69,6 @@ bool TransitionAllowed(JobState from, JobState to) {
   if (to == JobState::kQueued || to == JobState::kPlanning) return true;
   if (from == JobState::kFailed || from == JobState::kCancelled) return false;
   return PipelineRank(to) > PipelineRank(from);
-}
-
-// JSON records carry their own CRC-32C (of the compact, key-sorted JSON text
-// without the "crc32c" field), so a damaged value is detected even where
-// RocksDB's block checksums do not look (memtable, a bug on our side).
-// dump() throws on invalid UTF-8 (a tensor name from a broken model): an error, not a crash.
-Result<std::string> SealJson(json j, const std::string& what) {
-  try {
-    j.erase("crc32c");
-    const std::string body = j.dump();
-    j["crc32c"] = Crc32c(body.data(), body.size());
-    return j.dump();
-  } catch (const json::exception& e) {
-    return Status::InvalidArgument(what + ": cannot store record: " + e.what());
-  }
-}
-
-Result<json> OpenJson(const std::string& value, const std::string& what) {
-  json j = json::parse(value, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return Status::Corruption(what + ": record is not a JSON object");
-  auto it = j.find("crc32c");
-  if (it == j.end() || !it->is_number_unsigned()) return Status::Corruption(what + ": record has no crc32c");
-  const auto stored = it->get<uint64_t>();
-  j.erase(it);
-  const std::string body = j.dump();
-  if (Crc32c(body.data(), body.size()) != stored) return Status::Corruption(what + ": record checksum mismatch");
-  return j;
-}
-
-json JobToJson(const JobRecord& r) {
-  return json{{"id", r.id},
-              {"spec_json", r.spec_json},
-              {"fingerprint", r.fingerprint},
-              {"state", JobStateName(r.state)},
-              {"error", r.error},
-              {"inputs_fingerprint", r.inputs_fingerprint},
-              {"n_units", r.n_units},
-              {"created_unix", r.created_unix},
-              {"updated_unix", r.updated_unix}};
-}
-
-json UnitToJson(const UnitRecord& u) {
-  return json{{"index", u.index},
-              {"name", u.name},
-              {"tensors", u.tensors},
-              {"worker_rank", u.worker_rank},
-              {"seconds", u.seconds},
-              {"source_fingerprints", u.source_fingerprints}};
-}
-
-// nlohmann throws on a missing field or a wrong type; a record that reaches
-// here passed its CRC, so that would be a bug or a foreign writer: Corruption.
-Result<JobRecord> JobFromJson(const json& j, const std::string& what) {
-  try {
-    JobRecord r;
-    r.id = j.at("id").get<std::string>();
-    r.spec_json = j.at("spec_json").get<std::string>();
-    r.fingerprint = j.at("fingerprint").get<std::string>();
-    const auto state = ParseJobState(j.at("state").get<std::string>());
-    if (!state) return Status::Corruption(what + ": unknown state '" + j.at("state").get<std::string>() + "'");
-    r.state = *state;
-    r.error = j.at("error").get<std::string>();
-    // Absent in stores written before fingerprints existed.
-    if (j.contains("inputs_fingerprint")) r.inputs_fingerprint = j.at("inputs_fingerprint").get<std::string>();
-    r.n_units = j.at("n_units").get<int64_t>();
-    r.created_unix = j.at("created_unix").get<int64_t>();
-    r.updated_unix = j.at("updated_unix").get<int64_t>();
-    return r;
-  } catch (const json::exception& e) {
-    return Status::Corruption(what + ": " + e.what());
-  }
-}
-
-Result<UnitRecord> UnitFromJson(const json& j, const std::string& what) {
-  try {
-    UnitRecord u;
-    u.index = j.at("index").get<int64_t>();
-    u.name = j.at("name").get<std::string>();
-    u.tensors = j.at("tensors").get<std::vector<std::string>>();
-    u.worker_rank = j.at("worker_rank").get<int>();
-    u.seconds = j.at("seconds").get<double>();
-    // Absent in stores written before fingerprints existed: such a unit is recomputed.
-    if (j.contains("source_fingerprints"))
-      u.source_fingerprints = j.at("source_fingerprints").get<std::vector<uint32_t>>();
-    return u;
-  } catch (const json::exception& e) {
-    return Status::Corruption(what + ": " + e.what());
-  }
 }
 
 }  // namespace
@@ -366,8 +266,7 @@ Status Salvage(const std::string& from, const std::string& to, SalvageCounts* co
   std::unique_ptr<rocksdb::Iterator> it(old.db->NewIterator(StateStore::Impl::Verified(), old.units));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string key = it->key().ToString();
-    Result<json> j = OpenJson(it->value().ToString(), "unit");
-    Result<UnitRecord> u = j.ok() ? UnitFromJson(*j, "unit") : Result<UnitRecord>(j.status());
+    Result<UnitRecord> u = DecodeUnitRecord(it->value().ToString(), "unit");
     bool good = u.ok() && key.find('\0') != std::string::npos;
     rocksdb::WriteBatch batch;
     if (good) {
@@ -454,7 +353,7 @@ Status StateStore::PutJob(const JobRecord& job) {
   const int64_t now = NowUnix();
   if (r.created_unix == 0) r.created_unix = now;
   r.updated_unix = now;
-  SHARDQ_ASSIGN_OR_RETURN(std::string value, SealJson(JobToJson(r), "state store " + impl_->dir + ": job " + r.id));
+  SHARDQ_ASSIGN_OR_RETURN(std::string value, EncodeJobRecord(r, "state store " + impl_->dir + ": job " + r.id));
   const rocksdb::Status s = impl_->db->Put(Impl::Synced(), impl_->jobs, r.id, value);
   return s.ok() ? Status::OK() : impl_->Convert(s, "job " + job.id);
 }
@@ -463,8 +362,7 @@ Result<std::optional<JobRecord>> StateStore::GetJob(const std::string& id) {
   const std::string what = "state store " + impl_->dir + ": job " + id;
   SHARDQ_ASSIGN_OR_RETURN(auto value, impl_->Get(impl_->jobs, id, "job " + id));
   if (!value) return std::optional<JobRecord>();
-  SHARDQ_ASSIGN_OR_RETURN(json j, OpenJson(*value, what));
-  SHARDQ_ASSIGN_OR_RETURN(JobRecord r, JobFromJson(j, what));
+  SHARDQ_ASSIGN_OR_RETURN(JobRecord r, DecodeJobRecord(*value, what));
   if (r.id != id) return Status::Corruption(what + ": record names job '" + r.id + "'");
   return std::optional<JobRecord>(std::move(r));
 }
@@ -521,7 +419,7 @@ Status StateStore::CommitUnit(const std::string& job_id, const UnitRecord& unit,
                                         rocksdb::Slice(reinterpret_cast<const char*>(rec.data()), rec.size()));
     if (!s.ok()) return impl_->Convert(s, "job " + job_id + ": tensor '" + b.name + "'");
   }
-  SHARDQ_ASSIGN_OR_RETURN(std::string value, SealJson(UnitToJson(record), what));
+  SHARDQ_ASSIGN_OR_RETURN(std::string value, EncodeUnitRecord(record, what));
   const std::string unit_what = "job " + job_id + ": unit " + std::to_string(unit.index);
   rocksdb::Status s = batch.Put(impl_->units, UnitKey(job_id, unit.index), value);
   rocksdb::WriteOptions unlogged;
@@ -548,8 +446,7 @@ Result<std::vector<UnitRecord>> StateStore::ListUnits(const std::string& job_id)
     uint64_t index = 0;
     for (size_t i = prefix.size(); i < key.size(); ++i) index = (index << 8) | static_cast<uint8_t>(key[i]);
     const std::string uwhat = "state store " + impl_->dir + ": job " + job_id + ": unit " + std::to_string(index);
-    SHARDQ_ASSIGN_OR_RETURN(json j, OpenJson(it->value().ToString(), uwhat));
-    SHARDQ_ASSIGN_OR_RETURN(UnitRecord u, UnitFromJson(j, uwhat));
+    SHARDQ_ASSIGN_OR_RETURN(UnitRecord u, DecodeUnitRecord(it->value().ToString(), uwhat));
     if (static_cast<uint64_t>(u.index) != index) {
       return Status::Corruption(uwhat + ": record says index " + std::to_string(u.index));
     }
@@ -578,11 +475,8 @@ Status StateStore::DropUnit(const std::string& job_id, const UnitRecord& unit) {
   std::string value;
   const rocksdb::Status gs = impl_->db->Get(Impl::Verified(), impl_->units, key, &value);
   if (gs.ok()) {
-    auto j = OpenJson(value, "unit");
-    if (j.ok()) {
-      auto stored = UnitFromJson(*j, "unit");
-      if (stored.ok()) tensors.insert(stored->tensors.begin(), stored->tensors.end());
-    }
+    auto stored = DecodeUnitRecord(value, "unit");
+    if (stored.ok()) tensors.insert(stored->tensors.begin(), stored->tensors.end());
     // A damaged record is dropped all the same: that is what dropping is for.
   } else if (!gs.IsNotFound() && !gs.IsCorruption()) {
     return impl_->Convert(gs, "job " + job_id + ": unit " + std::to_string(unit.index));

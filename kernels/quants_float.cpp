@@ -8,14 +8,25 @@
 namespace shardq {
 namespace {
 
+// Element i of a row that may sit at any byte offset: safetensors data starts
+// right after a header of any length, so an F16/BF16 tensor handed out of the
+// mapped file can be misaligned, and loading it through a uint16_t* (or a
+// float*) is undefined behaviour (UBSan, tests/unit/test_readers_safetensors).
+// memcpy compiles to the same single load.
+template <typename T>
+T LoadUnaligned(const void* row, int64_t i) {
+  T v;
+  std::memcpy(&v, static_cast<const uint8_t*>(row) + sizeof(T) * i, sizeof(T));
+  return v;
+}
+
 void QuantizeF32(const float* x, void* y, int64_t n, const float*) {
   std::memcpy(y, x, sizeof(float) * n);
 }
 void DequantizeF32(const void* x, float* y, int64_t n) { std::memcpy(y, x, sizeof(float) * n); }
 float DotF32(const void* x, const float* v, int64_t n) {
-  const float* a = static_cast<const float*>(x);
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * v[i];
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(LoadUnaligned<float>(x, i)) * v[i];
   return static_cast<float>(sum);
 }
 
@@ -24,13 +35,11 @@ void QuantizeF16(const float* x, void* y, int64_t n, const float*) {
   for (int64_t i = 0; i < n; ++i) out[i] = F32ToFp16(x[i]);
 }
 void DequantizeF16(const void* x, float* y, int64_t n) {
-  const uint16_t* in = static_cast<const uint16_t*>(x);
-  for (int64_t i = 0; i < n; ++i) y[i] = Fp16ToF32(in[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = Fp16ToF32(LoadUnaligned<uint16_t>(x, i));
 }
 float DotF16(const void* x, const float* v, int64_t n) {
-  const uint16_t* in = static_cast<const uint16_t*>(x);
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(Fp16ToF32(in[i])) * v[i];
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(Fp16ToF32(LoadUnaligned<uint16_t>(x, i))) * v[i];
   return static_cast<float>(sum);
 }
 
@@ -39,13 +48,11 @@ void QuantizeBF16(const float* x, void* y, int64_t n, const float*) {
   for (int64_t i = 0; i < n; ++i) out[i] = F32ToBf16(x[i]);
 }
 void DequantizeBF16(const void* x, float* y, int64_t n) {
-  const uint16_t* in = static_cast<const uint16_t*>(x);
-  for (int64_t i = 0; i < n; ++i) y[i] = Bf16ToF32(in[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = Bf16ToF32(LoadUnaligned<uint16_t>(x, i));
 }
 float DotBF16(const void* x, const float* v, int64_t n) {
-  const uint16_t* in = static_cast<const uint16_t*>(x);
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(Bf16ToF32(in[i])) * v[i];
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(Bf16ToF32(LoadUnaligned<uint16_t>(x, i))) * v[i];
   return static_cast<float>(sum);
 }
 

@@ -95,7 +95,7 @@ TEST_CASE("shakespeare-5m Q8_0 vs F32 at ctx 256: perplexity, KL and top-1 as ll
   CHECK(r->top1_pct < 100.0);
 }
 
-TEST_CASE("stories260K F32 and Q4_K_M perplexity on tinystories equal llama-perplexity's", "[forward][eval]") {
+TEST_CASE("stories260K F32 and Q4_K_M perplexity on tinystories equal llama-perplexity's", "[forward][eval][asan-slow]") {
   // The Q4_K_M file mixes types (row lengths 64 and 172 force llama-quantize's fallbacks),
   // so this covers every decode path the golden files use.
   auto f32 = Load("models/stories260K/stories260K.gguf");

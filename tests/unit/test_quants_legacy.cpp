@@ -280,7 +280,7 @@ TEST_CASE("legacy: encoding input.f32 reproduces ggml's bytes", "[legacy]") {
 
 // ---- 4. error on a seeded Gaussian matrix ----------------------------------------------
 
-TEST_CASE("legacy: relative RMSE on a 4096x4096 Gaussian matrix", "[legacy][slow]") {
+TEST_CASE("legacy: relative RMSE on a 4096x4096 Gaussian matrix", "[legacy][slow][asan-slow]") {
   const auto& x = GaussianMatrix();
   // Q4_0 and Q8_0: ggml's own numbers on such a matrix, times 1.02. The others:
   // table.md's rows 0-14 value (mostly Gaussian rows) times 1.05.
