@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz) with clang, ASan and UBSan in
-# ./build-fuzz and runs each for SECONDS (default 20) from seeds made of
+# ./build-fuzz (scripts/configure_sanitized.sh) and runs each for SECONDS (default 20) from seeds made of
 # ../shared's small models. Fails on any crash, leak, OOM (> 2 GB RSS) or
 # slow input (> 10 s); the input is kept in build-fuzz/artifacts/.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET ...]
@@ -10,22 +10,7 @@ SECONDS_PER_TARGET="${1:-20}"
 shift || true
 SHARED="${SHARDQ_SHARED_DIR:-$(cd .. && pwd)/shared}"
 
-# clang and its libFuzzer runtime, as scripts/setup.sh installs the rest.
-if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "fuzz: installing clang libclang-rt-14-dev"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev
-fi
-bash scripts/setup.sh
-
-# -O1 as OSS-Fuzz builds: faster to compile than -O2, and ASan reports stay readable.
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHARDQ_FUZZ=ON \
-  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSHARDQ_SHARED_DIR="$SHARED" \
-  > build-fuzz.log 2>&1 || { cat build-fuzz.log; exit 1; }
+bash scripts/configure_sanitized.sh
 ninja -C build-fuzz -j"$(nproc)" shardq_fuzzers >> build-fuzz.log 2>&1 || { tail -50 build-fuzz.log; exit 1; }
 
 BIN=build-fuzz/tests/fuzz

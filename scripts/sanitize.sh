@@ -1,29 +1,22 @@
 #!/usr/bin/env bash
 # Builds the unit tests with AddressSanitizer and UndefinedBehaviorSanitizer
-# (gcc, -O1 -g) in ./build-asan and runs them: the Catch2 tests only, not the
+# (clang, -O1 -g) in ./build-fuzz, the build the fuzz targets share
+# (scripts/configure_sanitized.sh), and runs them: the Catch2 tests only, not the
 # shell-level integration tests (those drive llama.cpp and mpirun for minutes).
 # Tests tagged [asan-slow] take minutes under ASan and are left out here; they
 # run in the plain build (scripts/test.sh).
 # Usage: scripts/sanitize.sh [extra Catch2 test spec, e.g. "[limits]"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARED="${SHARDQ_SHARED_DIR:-$(cd .. && pwd)/shared}"
 # MPI tests run as root in containers and CI.
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
-bash scripts/setup.sh
-
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
-  -DCMAKE_C_FLAGS="$SAN" -DCMAKE_CXX_FLAGS="$SAN" \
-  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DSHARDQ_SHARED_DIR="$SHARED" \
-  > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
-ninja -C build-asan -j"$(nproc)" shardq_tests >> build-asan.log 2>&1 || { tail -50 build-asan.log; exit 1; }
+bash scripts/configure_sanitized.sh
+ninja -C build-fuzz -j"$(nproc)" shardq_tests >> build-fuzz.log 2>&1 || { tail -50 build-fuzz.log; exit 1; }
 echo "sanitize: build ok"
 
 # halt_on_error / abort_on_error: the first report fails the run.
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-cd build-asan
+cd build-fuzz
 spec="~[asan-slow]${1:+ $1}"
 ./shardq_tests "$spec" --durations no
