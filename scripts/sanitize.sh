@@ -18,5 +18,11 @@ echo "sanitize: build ok"
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 cd build-fuzz
-spec="~[asan-slow]${1:+ $1}"
-./shardq_tests "$spec" --durations no
+# Hidden tests ([.]: children of other tests) would run under a pure exclusion.
+spec="~[asan-slow]~[.]${1:+ $1}"
+rc=0
+./shardq_tests "$spec" --durations no || rc=$?
+# 77: every test that ran passed and some reported skipped (SHARDQ_SKIP: an ISA
+# this CPU lacks), as ctest's SKIP_RETURN_CODE counts it: not a failure.
+if [ "$rc" -eq 77 ]; then echo "sanitize: passed (some tests skipped)"; exit 0; fi
+exit "$rc"
