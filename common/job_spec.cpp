@@ -241,6 +241,8 @@ Result<JobSpec> ParseJobSpec(const std::string& text, const std::string& label) 
       (void)nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       return Status::InvalidArgument(label + ": not valid JSON (byte " + std::to_string(e.byte) + "): " + e.what());
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number out of range (fuzz_job_spec)
+      return Status::InvalidArgument(label + ": not valid JSON: " + e.what());
     }
   }
   // YAML::Load reads the first document only and ignores the rest: a second
@@ -271,6 +273,8 @@ Result<JobSpec> ParseJobSpec(const std::string& text, const std::string& label) 
     return SpecParser(label).Parse(root);
   } catch (const YAML::Exception& e) {
     // Accessors should not throw after the checks above; never let one escape.
+    return Status::InvalidArgument(label + ": " + e.what());
+  } catch (const std::exception& e) {  // a conversion the checks missed: still an error, not a crash
     return Status::InvalidArgument(label + ": " + e.what());
   }
 }

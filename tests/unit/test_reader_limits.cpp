@@ -293,3 +293,11 @@ TEST_CASE("job spec: the input that hung YAML::LoadAll is an error", "[limits]")
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().message().find("job.yaml") == 0);
 }
+
+// Found by fuzz_job_spec: a JSON number beyond double's range made the strict
+// JSON check throw out_of_range (not a parse_error), which escaped the parser.
+TEST_CASE("job spec: a JSON number out of range is an error, not an exception", "[limits]") {
+  auto r = ParseJobSpec("{\"model\": \"m\", \"output\": 66E671}", "job.json");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("job.json: not valid JSON") == 0);
+}
