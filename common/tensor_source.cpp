@@ -1,6 +1,5 @@
 #include "common/tensor_source.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 
