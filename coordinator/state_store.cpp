@@ -266,19 +266,20 @@ Status Salvage(const std::string& from, const std::string& to, SalvageCounts* co
   std::unique_ptr<rocksdb::Iterator> it(old.db->NewIterator(StateStore::Impl::Verified(), old.units));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string key = it->key().ToString();
+    const size_t id_end = key.find('\0');  // unit keys are JobPrefix(id) + index
     Result<UnitRecord> u = DecodeUnitRecord(it->value().ToString(), "unit");
-    bool good = u.ok() && key.find('\0') != std::string::npos;
+    bool good = u.ok() && id_end != std::string::npos;
     rocksdb::WriteBatch batch;
     if (good) {
-      const std::string prefix = key.substr(0, key.find('\0') + 1);
+      const std::string job_id = key.substr(0, id_end);
       for (const std::string& name : u->tensors) {
         std::string value;
-        if (!old.db->Get(StateStore::Impl::BlobRead(), old.blobs, prefix + name, &value).ok() ||
+        if (!old.db->Get(StateStore::Impl::BlobRead(), old.blobs, NamedKey(job_id, name), &value).ok() ||
             !DecodeTensorBlob(reinterpret_cast<const uint8_t*>(value.data()), value.size(), name).ok()) {
           good = false;
           break;
         }
-        batch.Put(fresh.blobs, prefix + name, value);
+        batch.Put(fresh.blobs, NamedKey(job_id, name), value);
       }
     }
     if (!good) {
@@ -299,11 +300,12 @@ Status Salvage(const std::string& from, const std::string& to, SalvageCounts* co
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
   // A damaged store must never leave the user stuck. Damage found at open
-  // (RocksDB's paranoid checks and a full checksum pass) is repaired with
-  // RocksDB's own RepairDB, which keeps every record that still reads; units
-  // whose records are lost or fail shardq's own CRC are then recomputed. A
-  // store that cannot be repaired either is moved aside, named in the note,
-  // and the job starts over in a fresh one.
+  // (RocksDB's paranoid checks and a full checksum pass) is salvaged: every
+  // record that still reads is copied into a fresh store (Salvage), the damaged
+  // one is moved aside, and units that were lost are recomputed. A store that
+  // cannot be opened at all is moved aside and the job starts over. Not
+  // RocksDB's RepairDB: it dropped the blob files, and closing the repaired
+  // store hung here.
   std::unique_ptr<Impl> impl;
   rocksdb::Status s = OpenVerified(dir, &impl);
   std::string note;
@@ -324,6 +326,9 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
     }
     if (salvaged.ok()) {
       std::filesystem::rename(fresh, dir, ec);
+      if (ec)
+        return Status::IOError(note + "; moved aside to " + aside + ", but the salvaged store " + fresh +
+                               " cannot be moved to " + dir + ": " + ec.message());
       note += "; moved aside to " + aside + "; " + std::to_string(counts.units_kept) +
               " committed unit(s) whose records all read back were kept, " + std::to_string(counts.units_lost) +
               " dropped (they are recomputed)";
