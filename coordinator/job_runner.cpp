@@ -6,8 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
-#include <iterator>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -71,9 +69,7 @@ Result<std::map<std::string, uint32_t>> FingerprintSources(TensorSource& source,
 // block the hidden states flow through: one fingerprint over all of them.
 Result<std::string> CalibrationInputsFingerprint(const std::string& text_path,
                                                  const std::map<std::string, uint32_t>& all_sources) {
-  std::ifstream in(text_path, std::ios::binary);
-  if (!in) return Status::NotFound(text_path + ": cannot open calibration text");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  SHARDQ_ASSIGN_OR_RETURN(const std::string text, ReadJobText(text_path, "calibration.text"));
   Sha256 h;
   const uint32_t text_fp = FingerprintBytes(reinterpret_cast<const uint8_t*>(text.data()), text.size(), nullptr);
   const std::string head = "text " + std::to_string(text_fp) + "\n";

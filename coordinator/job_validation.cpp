@@ -44,9 +44,7 @@ Status ValidateRecipe(const JobSpec& spec, const std::string& label) {
   return QuantPlanOptionsFromRecipe(spec, label).status();
 }
 
-namespace {
-
-Result<std::string> ReadText(const std::string& path, const std::string& field) {
+Result<std::string> ReadJobText(const std::string& path, const std::string& field) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(field + ": " + path + ": cannot open");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -55,8 +53,6 @@ Result<std::string> ReadText(const std::string& path, const std::string& field) 
   return text;
 }
 
-}  // namespace
-
 Status ValidateJobInputs(const JobSpec& spec, const Model& model, bool with_eval, const std::string& label) {
   const bool calibrates = spec.quantize.algorithm == "imatrix" && spec.calibration;
   if (!calibrates && !(with_eval && spec.eval)) return Status::OK();
@@ -64,7 +60,7 @@ Status ValidateJobInputs(const JobSpec& spec, const Model& model, bool with_eval
   if (!tokenizer.ok()) return tokenizer.status().WithContext(label + ": " + spec.model + ": ");
   if (calibrates) {
     const CalibrationSpec& c = *spec.calibration;
-    Result<std::string> text = ReadText(c.text, "calibration.text");
+    Result<std::string> text = ReadJobText(c.text, "calibration.text");
     if (!text.ok()) return text.status().WithContext(label + ": ");
     Result<std::vector<std::vector<int32_t>>> windows =
         CalibrationWindows(*tokenizer, *text, c.samples, c.seq_len, c.text);
@@ -76,7 +72,7 @@ Status ValidateJobInputs(const JobSpec& spec, const Model& model, bool with_eval
   }
   if (with_eval && spec.eval) {
     const EvalSpec& e = *spec.eval;
-    Result<std::string> text = ReadText(e.text, "eval.text");
+    Result<std::string> text = ReadJobText(e.text, "eval.text");
     if (!text.ok()) return text.status().WithContext(label + ": ");
     if (e.ctx < 4) return Status::InvalidArgument(label + ": eval.ctx " + std::to_string(e.ctx) + " is too small (at least 4)");
     const int64_t n = static_cast<int64_t>(tokenizer->Encode(*text, /*add_bos=*/true).size());

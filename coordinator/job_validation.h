@@ -19,6 +19,10 @@ Status ValidateRecipe(const JobSpec& spec, const std::string& label = "job spec"
 // The quantizer's options for this recipe (validates first, same errors).
 Result<QuantPlanOptions> QuantPlanOptionsFromRecipe(const JobSpec& spec, const std::string& label = "job spec");
 
+// A text the job reads (calibration, eval), whole; errors name `field` and the
+// path: cannot open, read failed, empty.
+Result<std::string> ReadJobText(const std::string& path, const std::string& field);
+
 // What the job will read besides the model, checked before any work: the
 // calibration text gives the windows the recipe asks for, the eval text is
 // long enough for its ctx (llama-perplexity's rule: at least 2 x ctx tokens).
