@@ -43,4 +43,9 @@ void FaultPoint(const char* point) {
   raise(SIGKILL);
 }
 
+int FaultDelayMs() {
+  const char* v = std::getenv("SHARDQ_FAULT_DELAY_MS");
+  return v && *v ? std::atoi(v) : 0;
+}
+
 }  // namespace shardq

@@ -4,10 +4,17 @@
 // state store's memtable but not yet flushed: the middle of a commit),
 // "commit-done" (rank 0, the unit is durable and written into the artifact).
 // Unset, a point costs one relaxed atomic increment.
+// The other hooks: SHARDQ_FAULT_KILL_RANK/AFTER (coordinator/worker_loop.cpp)
+// and the delay below.
 #pragma once
 
 namespace shardq {
 
 void FaultPoint(const char* point);
+
+// SHARDQ_FAULT_DELAY_MS (0 when unset): the pause `shardq run`'s workers take
+// after each unit and `shardq quantize` before each tensor, so a test's kill or
+// signal lands mid-job.
+int FaultDelayMs();
 
 }  // namespace shardq

@@ -1,9 +1,9 @@
 #include "coordinator/quantize_job.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <thread>
 
+#include "common/fault_injection.h"
 #include "common/file_identity.h"
 #include "common/gguf_writer.h"
 #include "common/model.h"
@@ -59,9 +59,7 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
   GgufWriter& writer = **created;
 
   ThreadPool pool(options.threads);
-  // Tests only (as in `shardq run`): a pause per tensor, so a signal lands mid-file.
-  const char* delay_env = std::getenv("SHARDQ_FAULT_DELAY_MS");
-  const int fault_delay_ms = delay_env ? std::atoi(delay_env) : 0;
+  const int fault_delay_ms = FaultDelayMs();  // tests only: a signal lands mid-file
   QuantizeReport report;
   report.output_path = options.output_path;
   std::vector<float> data;

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "common/fault_injection.h"
 #include "common/hf_tokenizer_json.h"
 #include "common/model.h"
 #include "common/stop_request.h"
@@ -155,7 +156,7 @@ Status DoAssignment(Transport& t, const JobAssignment& a, int* units_sent) {
 
   const int kill_rank = EnvInt("SHARDQ_FAULT_KILL_RANK", -1);
   const int kill_after = EnvInt("SHARDQ_FAULT_KILL_AFTER", -1);
-  const int delay_ms = EnvInt("SHARDQ_FAULT_DELAY_MS", 0);
+  const int delay_ms = FaultDelayMs();
   std::map<std::string, size_t> index_of;  // tensor name -> position in `ordered`
   for (size_t i = 0; i < ordered.size(); ++i) index_of[ordered[i].name] = i;
   ThreadPool pool(a.threads);
