@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "common/cpu_features.h"
+#include "kernels/cpu_features.h"
 #include "common/model.h"
 #include "common/source_fingerprint.h"
 #include "common/thread_pool.h"

@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/cpu_features.h"
-#include "common/ggml_type.h"
+#include "kernels/cpu_features.h"
+#include "kernels/ggml_type.h"
 #include "kernels/block_format.h"
 #include "kernels/quants_k.h"
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "common/ggml_type.h"
+#include "kernels/ggml_type.h"
 #include "common/gguf_value.h"
 #include "common/status.h"
 

@@ -11,7 +11,7 @@
 
 #include "common/atomic_file.h"
 #include "common/gguf_layout.h"
-#include "common/ggml_type.h"
+#include "kernels/ggml_type.h"
 #include "common/gguf_value.h"
 #include "common/status.h"
 

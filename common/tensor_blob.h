@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "common/ggml_type.h"
+#include "kernels/ggml_type.h"
 #include "common/status.h"
 
 namespace shardq {

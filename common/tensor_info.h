@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "common/ggml_type.h"
+#include "kernels/ggml_type.h"
 
 namespace shardq {
 

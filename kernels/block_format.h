@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "common/ggml_type.h"
+#include "kernels/ggml_type.h"
 
 namespace shardq {
 

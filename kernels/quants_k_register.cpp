@@ -1,5 +1,5 @@
 // The K-quant entries of the block format table (Q2_K..Q6_K and Q8_K).
-#include "common/cpu_features.h"
+#include "kernels/cpu_features.h"
 #include "kernels/block_format.h"
 #include "kernels/quants_k.h"
 

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "common/cpu_features.h"
+#include "kernels/cpu_features.h"
 #include "kernels/block_format.h"
 #include "kernels/block_structs.h"
 #include "kernels/fp16.h"

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/ggml_type.h"
+#include "kernels/ggml_type.h"
 #include "common/model.h"
 #include "common/status.h"
 #include "common/tensor_info.h"

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/ggml_type.h"
+#include "kernels/ggml_type.h"
 #include "common/status.h"
 #include "common/thread_pool.h"
 #include "worker/quant_error.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/ggml_type.h"
+#include "kernels/ggml_type.h"
 #include "kernels/block_format.h"
 #include "kernels/block_structs.h"
 #include "kernels/fp16.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "common/cpu_features.h"
+#include "kernels/cpu_features.h"
 #include "kernels/block_format.h"
 #include "kernels/block_structs.h"
 #include "kernels/fp16.h"

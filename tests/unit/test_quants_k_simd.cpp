@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/cpu_features.h"
+#include "kernels/cpu_features.h"
 #include "kernels/block_structs.h"
 #include "kernels/quants_k.h"
 #include "kernels/quants_k_scales.h"

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "common/ggml_type.h"
+#include "kernels/ggml_type.h"
 #include "common/status.h"
 
 using namespace shardq;

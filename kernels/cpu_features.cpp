@@ -1,4 +1,4 @@
-#include "common/cpu_features.h"
+#include "kernels/cpu_features.h"
 
 #include <cstdlib>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "common/ggml_type.h"
+#include "kernels/ggml_type.h"
 
 #include <cctype>
 
