@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/recipe.h"
 #include "common/sha256.h"
 
 namespace shardq {
@@ -93,9 +94,8 @@ class SpecParser {
     }
     if (node["algorithm"]) {
       SHARDQ_ASSIGN_OR_RETURN(q.algorithm, String(node["algorithm"], p + ".algorithm"));
-      if (q.algorithm != "rtn" && q.algorithm != "imatrix") {
-        return Err(p + ".algorithm", "unknown algorithm '" + q.algorithm + "' (choose rtn or imatrix)");
-      }
+      const std::optional<Algorithm> a = ParseAlgorithm(q.algorithm);
+      if (!a) return Err(p + ".algorithm", "unknown algorithm '" + q.algorithm + "' (choose " + AlgorithmNames() + ")");
     }
     if (node["pure"]) {
       SHARDQ_ASSIGN_OR_RETURN(q.pure, Bool(node["pure"], p + ".pure"));
@@ -187,8 +187,8 @@ class SpecParser {
     if (root["recipe"]) SHARDQ_RETURN_IF_ERROR(ParseRecipe(root["recipe"], spec));
     if (root["calibration"]) SHARDQ_RETURN_IF_ERROR(ParseCalibration(root["calibration"], spec));
     if (root["eval"]) SHARDQ_RETURN_IF_ERROR(ParseEval(root["eval"], spec));
-    if (spec.quantize.algorithm == "imatrix" && !spec.calibration) {
-      return Err("recipe.quantize.algorithm", "imatrix needs a calibration section (calibration.text)");
+    if (ParseAlgorithm(spec.quantize.algorithm) != Algorithm::kRtn && !spec.calibration) {
+      return Err("recipe.quantize.algorithm", spec.quantize.algorithm + " needs a calibration section (calibration.text)");
     }
     return spec;
   }

@@ -11,7 +11,7 @@
 #include "common/thread_pool.h"
 #include "common/tensor_blob.h"
 #include "worker/calibration_stats.h"
-#include "worker/quant_plan.h"
+#include "common/quant_plan.h"
 #include "worker/tensor_quantizer.h"
 
 namespace shardq {

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crc32c.h"
-#include "coordinator/state_records.h"
+#include "coordinator/store/state_records.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;

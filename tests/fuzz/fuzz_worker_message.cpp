@@ -2,7 +2,7 @@
 // inside carry CRCs the fuzzer rarely matches; fuzz_tensor_blob covers them.
 #include <vector>
 
-#include "coordinator/job_messages.h"
+#include "runtime/job_messages.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)shardq::DecodeWorkerMessage(std::vector<uint8_t>(data, data + size), 1);

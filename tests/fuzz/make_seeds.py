@@ -129,11 +129,12 @@ for b in (f32_blob, q8_blob):
 seed("fuzz_worker_message", "unit", msg)
 seed("fuzz_worker_message", "done", b"Dworker failed: out of memory")
 
-# Job assignment (coordinator/job_messages.cpp's JSON).
-assignment = {"job_id": "job-1", "model": "m", "preset": "Q4_K_M", "pure": False,
-              "tensor_types": ["attn_v=Q8_0"], "output_tensor_type": "", "token_embedding_type": "",
-              "use_importance": True, "calib": ["calib.txt", 4, 16, False], "todo": [0, 1, 2],
-              "threads": 2, "ranges": [[1, 0, 2], [2, 2, 3]]}
+# Job assignment (runtime/job_messages.cpp's JSON).
+assignment = {"job_id": "job-1", "model": "m",
+              "recipe": {"algorithm": "imatrix", "preset": "Q4_K_M", "pure": False,
+                         "overrides": [["attn_v", "Q8_0"]], "output_tensor_type": "", "token_embedding_type": "",
+                         "calibration": {"text": "calib.txt", "samples": 4, "seq_len": 16, "hessian": False}},
+              "todo": [0, 1, 2], "threads": 2, "ranges": [[1, 0, 2], [2, 2, 3]]}
 seed("fuzz_job_assignment", "imatrix", json.dumps(assignment).encode())
 
 

@@ -10,7 +10,7 @@
 #include "common/crc32c.h"
 #include "common/gguf_writer.h"
 #include "common/sha256.h"
-#include "coordinator/artifact_builder.h"
+#include "coordinator/artifact/artifact_builder.h"
 #include "tests/unit/failing_file_system.h"
 #include "tests/unit/test_util.h"
 

@@ -9,10 +9,10 @@
 
 #include "common/model.h"
 #include "common/tensor_order.h"
-#include "coordinator/assembler.h"
-#include "coordinator/output_metadata.h"
+#include "coordinator/artifact/assembler.h"
+#include "coordinator/artifact/output_metadata.h"
 #include "test_util.h"
-#include "worker/quant_plan.h"
+#include "common/quant_plan.h"
 #include "worker/unit_compressor.h"
 
 namespace shardq {

@@ -8,7 +8,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "coordinator/commit_queue.h"
+#include "coordinator/job/commit_queue.h"
 
 namespace shardq {
 

@@ -3,36 +3,49 @@
 #include <catch2/catch.hpp>
 
 #include "common/crc32c.h"
-#include "coordinator/job_messages.h"
+#include "common/recipe.h"
+#include "runtime/job_messages.h"
 
 using namespace shardq;
+
+namespace {
+
+// The typed recipe rank 0 builds from a spec's recipe section.
+Recipe RecipeOf(const QuantizeRecipe& q, std::optional<CalibrationSpec> calibration = std::nullopt) {
+  JobSpec spec;
+  spec.quantize = q;
+  spec.calibration = calibration;
+  Result<Recipe> r = RecipeFromSpec(spec, "test");
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  return *r;
+}
+
+}  // namespace
 
 TEST_CASE("job assignment and worker messages round-trip and damage is detected", "[messages]") {
   JobAssignment a;
   a.job_id = "job-1";
   a.model_path = "/m";
-  a.preset = "Q4_K_M";
-  a.tensor_types = {"attn_v=Q8_0"};
-  a.use_importance = true;
-  a.calib_text = "/t.txt";
-  a.calib_samples = 8;
-  a.calib_seq_len = 64;
+  QuantizeRecipe q;
+  q.tensor_types = {"attn_v=Q8_0"};
+  q.algorithm = "imatrix";
+  a.recipe = RecipeOf(q, CalibrationSpec{"/t.txt", 8, 64, false});
   a.ranges = {{1, 0, 3}, {2, 3, 8}};
   a.todo = {2, 5, 7};
   a.threads = 3;
   auto back = DecodeAssignment(EncodeAssignment(a));
   REQUIRE(back.ok());
   CHECK(back->job_id == "job-1");
-  CHECK(back->tensor_types == a.tensor_types);
   CHECK(back->ranges.size() == 2);
   CHECK(back->ranges[1].rank == 2);
   CHECK(back->ranges[1].end == 8);
   CHECK(back->todo == a.todo);
-  CHECK(back->calib_seq_len == 64);
-  auto opts = PlanOptionsOf(*back);
-  REQUIRE(opts.ok());
-  CHECK(opts->has_imatrix);
-  CHECK(opts->overrides.size() == 1);
+  REQUIRE(back->recipe.calibration.has_value());
+  CHECK(back->recipe.calibration->seq_len == 64);
+  CHECK(back->recipe.algorithm == Algorithm::kImatrix);
+  CHECK(back->recipe.quant.has_imatrix);
+  CHECK(back->recipe.quant.overrides.size() == 1);
   std::vector<uint8_t> cut = EncodeAssignment(a);
   cut.resize(5);
   CHECK_FALSE(DecodeAssignment(cut).ok());
@@ -90,16 +103,14 @@ TEST_CASE("every job assignment and worker message field survives the round trip
   JobAssignment a;
   a.job_id = "job-7";
   a.model_path = "/models/m";
-  a.preset = "Q5_K_S";
-  a.pure = true;
-  a.tensor_types = {"attn_v=Q8_0", "ffn_down=Q6_K"};
-  a.output_tensor_type = "Q8_0";
-  a.token_embedding_type = "Q6_K";
-  a.use_importance = true;
-  a.calib_text = "/corpus/c.txt";
-  a.calib_samples = 9;
-  a.calib_seq_len = 33;
-  a.calib_hessian = true;
+  QuantizeRecipe q;
+  q.preset = "q5_k_s";  // typed on rank 0: the worker gets the preset, not the spelling
+  q.pure = true;
+  q.tensor_types = {"attn_v=Q8_0", "ffn_down=q6_k"};
+  q.output_tensor_type = "Q8_0";
+  q.token_embedding_type = "Q6_K";
+  q.algorithm = "imatrix";
+  a.recipe = RecipeOf(q, CalibrationSpec{"/corpus/c.txt", 9, 33, true});
   a.ranges = {{1, 0, 2}, {2, 2, 5}, {3, 5, 8}};
   a.todo = {0, 3, 6, 7};
   a.threads = 5;
@@ -107,16 +118,12 @@ TEST_CASE("every job assignment and worker message field survives the round trip
   REQUIRE(back.ok());
   CHECK(back->job_id == a.job_id);
   CHECK(back->model_path == a.model_path);
-  CHECK(back->preset == a.preset);
-  CHECK(back->pure == a.pure);
-  CHECK(back->tensor_types == a.tensor_types);
-  CHECK(back->output_tensor_type == a.output_tensor_type);
-  CHECK(back->token_embedding_type == a.token_embedding_type);
-  CHECK(back->use_importance == a.use_importance);
-  CHECK(back->calib_text == a.calib_text);
-  CHECK(back->calib_samples == a.calib_samples);
-  CHECK(back->calib_seq_len == a.calib_seq_len);
-  CHECK(back->calib_hessian == a.calib_hessian);
+  CHECK(back->recipe.algorithm == Algorithm::kImatrix);
+  REQUIRE(back->recipe.calibration.has_value());
+  CHECK(back->recipe.calibration->text == "/corpus/c.txt");
+  CHECK(back->recipe.calibration->samples == 9);
+  CHECK(back->recipe.calibration->seq_len == 33);
+  CHECK(back->recipe.calibration->hessian);
   REQUIRE(back->ranges.size() == a.ranges.size());
   for (size_t i = 0; i < a.ranges.size(); ++i) {
     CHECK(back->ranges[i].rank == a.ranges[i].rank);
@@ -126,8 +133,7 @@ TEST_CASE("every job assignment and worker message field survives the round trip
   CHECK(back->todo == a.todo);
   CHECK(back->threads == a.threads);
   // The options the workers plan from are the recipe's, field by field.
-  auto opts = PlanOptionsOf(*back);
-  REQUIRE(opts.ok());
+  const QuantPlanOptions* opts = &back->recipe.quant;
   CHECK(std::string(opts->preset.name) == "Q5_K_S");
   CHECK(opts->pure);
   CHECK(opts->has_imatrix);
@@ -140,13 +146,17 @@ TEST_CASE("every job assignment and worker message field survives the round trip
   CHECK(opts->token_embedding_type == std::optional<GgmlType>(GgmlType::Q6_K));
   // Defaults round-trip as defaults (an rtn recipe has no importance and no overrides).
   JobAssignment plain;
-  plain.preset = "Q8_0";
+  QuantizeRecipe plain_q;
+  plain_q.preset = "Q8_0";
+  plain.recipe = RecipeOf(plain_q);
   plain.ranges = {{1, 0, 8}};  // a job always has at least one worker range
   auto pb = DecodeAssignment(EncodeAssignment(plain));
   INFO(pb.status().ToString());
   REQUIRE(pb.ok());
-  auto popts = PlanOptionsOf(*pb);
-  REQUIRE(popts.ok());
+  const QuantPlanOptions* popts = &pb->recipe.quant;
+  CHECK(std::string(popts->preset.name) == "Q8_0");
+  CHECK(pb->recipe.algorithm == Algorithm::kRtn);
+  CHECK_FALSE(pb->recipe.calibration.has_value());
   CHECK_FALSE(popts->pure);
   CHECK_FALSE(popts->has_imatrix);
   CHECK_FALSE(popts->output_tensor_type.has_value());

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "common/job_spec.h"
+#include "common/recipe.h"
 #include "common/sha256.h"
-#include "coordinator/job_validation.h"
 
 namespace shardq {
 namespace {
@@ -63,18 +63,22 @@ TEST_CASE("job spec: the shipped examples parse and point at real files", "[stat
   REQUIRE(q4->eval);
   CHECK(q4->eval->text == "../shared/corpus/shakespeare-eval.txt");
   CHECK(q4->eval->ctx == 128);
-  CHECK(ValidateRecipe(*q4, "shakespeare-5m.yaml").ok());
-  auto opts = QuantPlanOptionsFromRecipe(*q4);
-  REQUIRE(opts.ok());
-  CHECK(opts->has_imatrix);
-  CHECK(opts->preset.default_type == GgmlType::Q4_K);
+  auto recipe = RecipeFromSpec(*q4, "shakespeare-5m.yaml");
+  REQUIRE(recipe.ok());
+  CHECK(recipe->algorithm == Algorithm::kImatrix);
+  CHECK(recipe->quant.has_imatrix);
+  CHECK(recipe->quant.preset.default_type == GgmlType::Q4_K);
+  CHECK(recipe->Stages() == std::vector<StageKind>{StageKind::kCalibrate, StageKind::kQuantize});
 
   auto q8 = LoadJobSpec(Example("shakespeare-5m-q8.json"));
   REQUIRE(q8.ok());
   CHECK(q8->quantize.preset == "Q8_0");
   CHECK(q8->quantize.algorithm == "rtn");
   CHECK_FALSE(q8->calibration);
-  CHECK(ValidateRecipe(*q8).ok());
+  auto q8_recipe = RecipeFromSpec(*q8, "q8.json");
+  REQUIRE(q8_recipe.ok());
+  CHECK(q8_recipe->algorithm == Algorithm::kRtn);
+  CHECK(q8_recipe->Stages() == std::vector<StageKind>{StageKind::kQuantize});
 
   auto st = LoadJobSpec(Example("stories260K.yaml"));
   REQUIRE(st.ok());
@@ -82,7 +86,7 @@ TEST_CASE("job spec: the shipped examples parse and point at real files", "[stat
   CHECK(st->output_format == "gguf");  // defaulted
   REQUIRE(st->eval);
   CHECK(st->eval->ctx == 256);
-  CHECK(ValidateRecipe(*st).ok());
+  CHECK(RecipeFromSpec(*st, "stories260K.yaml").ok());
 
   // Paths are relative to the project root, where examples are run from.
   namespace fs = std::filesystem;
@@ -161,7 +165,7 @@ TEST_CASE("job spec: recipe names are validated against the worker's tables", "[
     return std::move(r).value();
   };
   auto expect = [](const JobSpec& spec, const std::string& needle) {
-    const Status st = ValidateRecipe(spec, "job.yaml");
+    const Status st = RecipeFromSpec(spec, "job.yaml").status();
     REQUIRE_FALSE(st.ok());
     CHECK(st.code() == Status::Code::kInvalidArgument);
     INFO(st.message());
@@ -173,8 +177,9 @@ TEST_CASE("job spec: recipe names are validated against the worker's tables", "[
   expect(parse("{output_tensor_type: Q7_K}"), "job.yaml: recipe.quantize.output_tensor_type: unknown or unsupported type 'Q7_K'");
   expect(parse("{token_embedding_type: nope}"), "recipe.quantize.token_embedding_type: unknown or unsupported type 'nope'");
   auto ok = parse("{preset: q6_k, tensor_types: [attn_v=Q8_0], output_tensor_type: Q8_0, token_embedding_type: F16}");
-  auto opts = QuantPlanOptionsFromRecipe(ok);
-  REQUIRE(opts.ok());
+  auto recipe = RecipeFromSpec(ok, "job.yaml");
+  REQUIRE(recipe.ok());
+  const QuantPlanOptions* opts = &recipe->quant;
   CHECK(opts->preset.default_type == GgmlType::Q6_K);
   REQUIRE(opts->overrides.size() == 1);
   CHECK(opts->overrides[0].type == GgmlType::Q8_0);

@@ -7,7 +7,7 @@
 
 #include "common/gguf_reader.h"
 #include "tests/unit/test_util.h"
-#include "worker/quant_plan.h"
+#include "common/quant_plan.h"
 
 using namespace shardq;
 

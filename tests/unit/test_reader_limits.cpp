@@ -25,8 +25,8 @@
 #include "common/job_spec.h"
 #include "common/llama2c_reader.h"
 #include "common/safetensors_reader.h"
-#include "coordinator/job_messages.h"
-#include "coordinator/state_records.h"
+#include "runtime/job_messages.h"
+#include "coordinator/store/state_records.h"
 #include "tests/unit/test_util.h"
 
 using namespace shardq;
@@ -187,7 +187,6 @@ TEST_CASE("safetensors: a header over 100 MB is refused before it is parsed", "[
 
 TEST_CASE("job assignment: a short range entry is an error, not an out-of-bounds read", "[limits]") {
   JobAssignment a;
-  a.preset = "Q8_0";
   a.ranges.push_back({1, 0, 3});
   std::vector<uint8_t> bytes = EncodeAssignment(a);
   std::string text(bytes.begin(), bytes.end());
@@ -225,7 +224,6 @@ TEST_CASE("tokenizer.json: token ids are bounded by the entries that name them",
 TEST_CASE("job assignment and state records: a float where an integer belongs is an error", "[limits]") {
   // get<int>() cast 1e300 to int: undefined behaviour (UBSan: float-cast-overflow).
   JobAssignment a;
-  a.preset = "Q8_0";
   a.threads = 2;
   std::vector<uint8_t> bytes = EncodeAssignment(a);
   std::string text(bytes.begin(), bytes.end());

@@ -12,11 +12,12 @@
 #include <functional>
 #include <thread>
 
-#include "coordinator/job_messages.h"
-#include "coordinator/job_runner.h"
-#include "coordinator/state_store.h"
-#include "coordinator/transport.h"
-#include "coordinator/worker_loop.h"
+#include "runtime/job_messages.h"
+#include "coordinator/job/job_runner.h"
+#include "coordinator/store/state_store.h"
+#include "runtime/transport.h"
+#include "runtime/rank_loop.h"
+#include "worker/llama_rank_stages.h"
 #include "tests/unit/test_util.h"
 
 using namespace shardq;
@@ -54,7 +55,7 @@ Result<RunSummary> RunOnce(const RunOptions& o, std::function<bool(std::vector<u
   std::vector<std::unique_ptr<Transport>> pair = MakeInProcessPair();
   TamperingTransport worker_end(*pair[1], std::move(tamper));
   Status worker_status;
-  std::thread worker([&] { worker_status = RunWorker(worker_end); });
+  std::thread worker([&] { worker_status = RunWorker(worker_end, MakeLlamaRankStages); });
   Result<RunSummary> r = RunCoordinator(*pair[0], o);
   pair[0]->Send(1, kTagJob, {});  // dismiss the worker
   worker.join();

@@ -22,7 +22,7 @@
 
 #include "common/crc32c.h"
 #include "common/tensor_blob.h"
-#include "coordinator/state_store.h"
+#include "coordinator/store/state_store.h"
 #include "tests/unit/test_util.h"
 
 // Every fsync/fdatasync of this process, by path, while a test listens: RocksDB (a

@@ -8,7 +8,7 @@
 
 #include "common/model.h"
 #include "common/tensor_order.h"
-#include "coordinator/unit_plan.h"
+#include "runtime/unit_plan.h"
 #include "test_util.h"
 
 namespace shardq {

@@ -1,0 +1,67 @@
+// The recipe as every rank runs it: an ordered list of unit stages with typed
+// options. Parsed and validated once from the user's job spec (RecipeFromSpec),
+// carried to the workers in the job assignment as canonical JSON and decoded
+// into the same typed values there; nobody re-derives it from strings later.
+// A later stage (prune, distill) adds a StageKind and its options struct here.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/job_spec.h"
+#include "common/quant_plan.h"
+#include "common/status.h"
+
+namespace shardq {
+
+// How the quantize stage rounds. The spec's recipe.quantize.algorithm names them.
+enum class Algorithm : uint8_t {
+  kRtn,      // round to nearest with the format's own scale search
+  kImatrix,  // the same, weighted by the calibration's per-channel mean x^2
+};
+
+// "rtn", "imatrix" (the names the spec and the CLI use).
+const char* AlgorithmName(Algorithm a);
+std::optional<Algorithm> ParseAlgorithm(std::string_view name);
+// "rtn, imatrix" for error messages.
+std::string AlgorithmNames();
+
+// The stages a unit goes through, in order.
+enum class StageKind : uint8_t {
+  kCalibrate,  // this rank's forward over the calibration windows; statistics per linear input
+  kQuantize,   // each tensor packed in its planned block format
+};
+const char* StageKindName(StageKind k);
+
+struct CalibrationOptions {
+  std::string text;  // calibration text file
+  int64_t samples = 32;
+  int64_t seq_len = 128;
+  bool hessian = false;  // also accumulate X^T X
+};
+
+struct Recipe {
+  Algorithm algorithm = Algorithm::kRtn;
+  QuantPlanOptions quant;                         // which block format each tensor gets
+  std::optional<CalibrationOptions> calibration;  // set exactly when a stage needs it
+
+  std::vector<StageKind> Stages() const;
+  bool Calibrates() const { return calibration.has_value(); }
+  // The quantize stage weights by importance (calibration statistics).
+  bool UsesImportance() const { return algorithm == Algorithm::kImatrix; }
+};
+
+// Validates the spec's recipe against what the workers can do (presets, type
+// names, overrides, the algorithm's inputs); errors name `label` and the field,
+// e.g. "job.yaml: recipe.quantize.preset: unknown preset 'Q4_K_X' (choose one of ...)".
+Result<Recipe> RecipeFromSpec(const JobSpec& spec, const std::string& label);
+
+// Canonical JSON text of the typed recipe, and back (errors are Corruption,
+// naming `label`). Decode(Encode(r)) plans exactly what r plans.
+std::string EncodeRecipe(const Recipe& r);
+Result<Recipe> DecodeRecipe(std::string_view json_text, const std::string& label);
+
+}  // namespace shardq

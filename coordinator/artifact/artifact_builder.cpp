@@ -1,0 +1,182 @@
+#include "coordinator/artifact/artifact_builder.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "common/crc32c.h"
+
+namespace shardq {
+namespace {
+
+// Read-back chunk for hashing tensors that were written before the hashed
+// prefix reached them: bounded memory, whatever the tensor's size.
+constexpr size_t kReadChunk = 4 << 20;
+
+std::string Hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%08x", v);
+  return buf;
+}
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ArtifactBuilder>> ArtifactBuilder::Create(const std::string& path,
+                                                                 const GgufMetadata& metadata,
+                                                                 std::vector<GgufTensorDecl> tensors,
+                                                                 const Options& options) {
+  if (path.empty()) return Status::InvalidArgument("artifact: no output path given");
+  std::unique_ptr<ArtifactBuilder> b(new ArtifactBuilder());
+  b->fs_ = options.fs ? options.fs : FileSystem::Default();
+  b->path_ = path;
+  b->temp_path_ = options.temp_path.empty() ? path + ".partial" : options.temp_path;
+  SHARDQ_ASSIGN_OR_RETURN(b->layout_, LayoutGguf(path, metadata, tensors));
+  b->tensors_.resize(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    ArtifactTensor& t = b->tensors_[i];
+    t.row.name = tensors[i].name;
+    t.row.type = tensors[i].type;
+    t.row.shape = tensors[i].shape;
+    t.row.n_elements = 1;
+    for (int64_t d : tensors[i].shape) t.row.n_elements *= d;
+    t.offset = b->layout_.data_offset + b->layout_.offsets[i];
+    b->index_.emplace(t.row.name, i);
+  }
+  b->put_.assign(tensors.size(), false);
+  b->missing_ = tensors.size();
+  SHARDQ_ASSIGN_OR_RETURN(b->file_, b->fs_->NewPositionalFile(b->temp_path_));
+  const Status header = b->file_->WriteAt(0, b->layout_.header.data(), b->layout_.header.size());
+  if (!header.ok()) {
+    b->Abandon();
+    return header;
+  }
+  b->file_sha_.Update(b->layout_.header.data(), b->layout_.header.size());
+  b->hashed_bytes_ = b->layout_.data_offset;
+  return b;
+}
+
+ArtifactBuilder::~ArtifactBuilder() {
+  if (!finished_) Abandon();
+}
+
+void ArtifactBuilder::Abandon() {
+  if (file_) {
+    file_->Close();
+    file_.reset();
+  }
+  if (!finished_ && !temp_path_.empty()) fs_->RemoveFile(temp_path_);
+  finished_ = true;  // nothing more to do, whatever happens next
+}
+
+Status ArtifactBuilder::Check(const TensorBlob& blob) const {
+  const std::string label = path_ + ": tensor '" + blob.name + "'";
+  if (finished_ || !file_) return Status::Internal(label + ": the artifact is already finished or abandoned");
+  const auto it = index_.find(blob.name);
+  if (it == index_.end()) return Status::InvalidArgument(label + ": not a tensor of this artifact");
+  const size_t i = it->second;
+  if (put_[i]) return Status::InvalidArgument(label + ": written twice");
+  const ArtifactTensor& t = tensors_[i];
+  if (blob.type != t.row.type || blob.shape != t.row.shape) {
+    return Status::Corruption(label + ": the blob is " + GgmlTypeName(blob.type) + " " + ShapeText(blob.shape) +
+                              ", the plan declares " + GgmlTypeName(t.row.type) + " " + ShapeText(t.row.shape));
+  }
+  if (blob.bytes.size() != layout_.sizes[i]) {
+    return Status::Corruption(label + ": " + std::to_string(blob.bytes.size()) + " bytes, its type and shape need " +
+                              std::to_string(layout_.sizes[i]));
+  }
+  const uint32_t crc = Crc32c(blob.bytes.data(), blob.bytes.size());
+  if (crc != blob.crc32c) {
+    return Status::Corruption(label + ": checksum mismatch (record " + Hex32(blob.crc32c) + ", bytes " + Hex32(crc) +
+                              ")");
+  }
+  return Status::OK();
+}
+
+Status ArtifactBuilder::Put(const TensorBlob& blob) {
+  SHARDQ_RETURN_IF_ERROR(Check(blob));
+  const size_t i = index_.at(blob.name);
+  ArtifactTensor& t = tensors_[i];
+  SHARDQ_RETURN_IF_ERROR(file_->WriteAt(t.offset, blob.bytes.data(), blob.bytes.size()));
+  file_->StartWriteback(t.offset, blob.bytes.size());
+  t.sha256 = Sha256Hex(blob.bytes.data(), blob.bytes.size());
+  t.row.bytes = blob.bytes.size();
+  t.row.error.sum_sq_err = blob.metrics.sum_sq_err;
+  t.row.error.sum_sq_ref = blob.metrics.sum_sq_ref;
+  t.row.error.max_abs_err = blob.metrics.max_abs_err;
+  t.row.error.count = blob.metrics.count;
+  t.row.reason = blob.reason;
+  put_[i] = true;
+  --missing_;
+  return AdvanceFileHash(i, blob);
+}
+
+void ArtifactBuilder::HashZeros(uint64_t n) {
+  static const uint8_t zeros[4096] = {};
+  while (n > 0) {
+    const uint64_t k = std::min<uint64_t>(n, sizeof(zeros));
+    file_sha_.Update(zeros, k);
+    n -= k;
+  }
+}
+
+Status ArtifactBuilder::AdvanceFileHash(size_t just_put, const TensorBlob& blob) {
+  std::vector<uint8_t> chunk;
+  while (hashed_tensors_ < tensors_.size() && put_[hashed_tensors_]) {
+    const size_t k = hashed_tensors_;
+    const uint64_t begin = tensors_[k].offset, size = layout_.sizes[k];
+    HashZeros(begin - hashed_bytes_);  // alignment padding: a hole, read as zeros
+    if (k == just_put) {
+      file_sha_.Update(blob.bytes.data(), blob.bytes.size());
+    } else {
+      chunk.resize(static_cast<size_t>(std::min<uint64_t>(size, kReadChunk)));
+      for (uint64_t done = 0; done < size;) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, chunk.size()));
+        SHARDQ_RETURN_IF_ERROR(file_->ReadAt(begin + done, chunk.data(), n));
+        file_sha_.Update(chunk.data(), n);
+        done += n;
+      }
+    }
+    hashed_bytes_ = begin + size;
+    ++hashed_tensors_;
+  }
+  return Status::OK();
+}
+
+Result<BuiltArtifact> ArtifactBuilder::Finish() {
+  if (finished_ || !file_) return Status::Internal(path_ + ": the artifact is already finished or abandoned");
+  if (missing_ > 0) {
+    size_t first = 0;
+    while (put_[first]) ++first;
+    return Status::Internal(path_ + ": " + std::to_string(missing_) + " of " + std::to_string(tensors_.size()) +
+                            " tensors not written (the first is '" + tensors_[first].row.name + "')");
+  }
+  // The zero padding after the last tensor (gaps between tensors are holes,
+  // which read back as zeros; the end of the file must be written).
+  const uint64_t tail = layout_.file_bytes - hashed_bytes_;
+  if (tail > 0) {
+    const std::vector<uint8_t> zeros(static_cast<size_t>(tail), 0);
+    SHARDQ_RETURN_IF_ERROR(file_->WriteAt(hashed_bytes_, zeros.data(), zeros.size()));
+    HashZeros(tail);
+  }
+  SHARDQ_RETURN_IF_ERROR(file_->Sync());
+  SHARDQ_RETURN_IF_ERROR(file_->Close());
+  file_.reset();
+  SHARDQ_RETURN_IF_ERROR(fs_->Rename(temp_path_, path_));
+  finished_ = true;
+  const std::string dir = std::filesystem::path(path_).parent_path().string();
+  SHARDQ_RETURN_IF_ERROR(fs_->SyncDir(dir.empty() ? "." : dir));
+  BuiltArtifact out;
+  out.path = path_;
+  out.sha256 = file_sha_.HexDigest();
+  out.bytes = layout_.file_bytes;
+  out.tensors = std::move(tensors_);
+  return out;
+}
+
+}  // namespace shardq

@@ -1,0 +1,114 @@
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "common/stop_request.h"
+#include "coordinator/cli/cli_commands.h"
+#include "coordinator/job/progress_bar.h"
+#include "coordinator/job/quantize_job.h"
+#include "kernels/block_format.h"
+
+namespace shardq {
+namespace {
+
+struct QuantizeFlags {
+  std::string model, out, type = "Q4_K_M", output_tensor_type, token_embedding_type, imatrix;
+  std::vector<std::string> tensor_types;
+  bool pure = false, quiet = false;
+  int threads = 0;
+};
+
+Result<QuantizeJobOptions> ToJobOptions(const QuantizeFlags& f) {
+  QuantizeJobOptions o;
+  o.model_path = f.model;
+  o.output_path = f.out;
+  o.threads = f.threads;
+  o.imatrix_path = f.imatrix;
+  auto preset = FindPreset(f.type);
+  if (!preset)
+    return Status::InvalidArgument("--type '" + f.type + "': unknown preset; choose one of " + PresetNames());
+  o.plan.preset = *preset;
+  o.plan.pure = f.pure;
+  for (const auto& arg : f.tensor_types) {
+    SHARDQ_ASSIGN_OR_RETURN(TensorTypeOverride ov, ParseTensorTypeOverride(arg));
+    o.plan.overrides.push_back(std::move(ov));
+  }
+  if (!f.output_tensor_type.empty()) {
+    SHARDQ_ASSIGN_OR_RETURN(GgmlType t, ParseEncodableType(f.output_tensor_type, "--output-tensor-type"));
+    o.plan.output_tensor_type = t;
+  }
+  if (!f.token_embedding_type.empty()) {
+    SHARDQ_ASSIGN_OR_RETURN(GgmlType t, ParseEncodableType(f.token_embedding_type, "--token-embedding-type"));
+    o.plan.token_embedding_type = t;
+  }
+  return o;
+}
+
+std::string FormatSqnr(double db) {
+  if (std::isinf(db)) return db > 0 ? "exact" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f", db);
+  return buf;
+}
+
+void PrintTable(const QuantizeReport& r) {
+  std::printf("%-28s %-11s %-6s %6s %10s %9s %10s %8s\n", "tensor", "shape", "type", "bpw", "RMSE",
+              "SQNR dB", "max|err|", "rel.RMSE");
+  for (const auto& t : r.tensors) {
+    const double bpw = 8.0 * t.bytes / t.n_elements;
+    // Only say why a tensor is not plain preset (mix, fallback, override) or was importance-weighted.
+    std::string note = t.reason == "preset" || t.reason == "kept (1-D)" ? "" : t.reason;
+    if (t.weighted) note += note.empty() ? "imatrix" : ", imatrix";
+    std::printf("%-28s %-11s %-6s %6.3f %10.3e %9s %10.3e %8.5f%s%s\n", t.name.c_str(), t.shape.c_str(),
+                GgmlTypeName(t.type), bpw, t.error.rmse(), FormatSqnr(t.error.sqnr_db()).c_str(),
+                t.error.max_abs_err, t.error.relative_rmse(), note.empty() ? "" : "  ", note.c_str());
+  }
+  const double mb_in = r.input_f32_bytes / 1e6, mb_out = r.output_bytes / 1e6;
+  std::printf("total: %zu tensors, %.3f M weights, %.2f MB (F32) -> %.2f MB, %.3f bits/weight, %.2f s, %.1f MB/s\n",
+              r.tensors.size(), r.weights / 1e6, mb_in, mb_out, 8.0 * r.output_bytes / r.weights,
+              r.seconds, r.seconds > 0 ? mb_in / r.seconds : 0.0);
+  std::printf("output: %s\n", r.output_path.c_str());
+}
+
+int Run(const QuantizeFlags& flags) {
+  Result<QuantizeJobOptions> opts = ToJobOptions(flags);
+  if (!opts.ok()) {
+    std::fprintf(stderr, "shardq quantize: %s\n", opts.status().message().c_str());
+    return 2;
+  }
+  InstallStopSignalHandlers();
+  ProgressBar bar(!flags.quiet && ProgressBar::StderrIsTerminal());
+  Result<QuantizeReport> report = RunQuantizeJob(
+      *opts, [&](size_t i, size_t n, const std::string& name) { bar.Update(i, n, name); });
+  bar.Finish();
+  if (!report.ok()) {
+    std::fprintf(stderr, "shardq quantize: %s\n", report.status().message().c_str());
+    if (report.status().code() == Status::Code::kCancelled && StopSignal() != 0) return 128 + StopSignal();
+    return 1;
+  }
+  if (!flags.quiet) PrintTable(*report);
+  return 0;
+}
+
+}  // namespace
+
+void AddQuantizeCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<QuantizeFlags>();
+  CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model to a GGUF file llama.cpp loads");
+  cmd->add_option("--model,-m", flags->model,
+                  "HF folder (config.json + safetensors), .gguf, or llama2.c .bin")->required();
+  cmd->add_option("--out,-o", flags->out, "output .gguf path")->required();
+  cmd->add_option("--type,-t", flags->type, "preset: " + PresetNames())->capture_default_str();
+  cmd->add_option("--threads", flags->threads, "worker threads (default: all cores)");
+  cmd->add_flag("--pure", flags->pure, "no per-tensor mixing: every 2-D weight gets the preset's type");
+  cmd->add_option("--tensor-type", flags->tensor_types,
+                  "REGEX=TYPE: tensors whose name matches REGEX get TYPE (repeatable; first match wins)");
+  cmd->add_option("--output-tensor-type", flags->output_tensor_type, "type of output.weight");
+  cmd->add_option("--token-embedding-type", flags->token_embedding_type, "type of token_embd.weight");
+  cmd->add_option("--imatrix", flags->imatrix,
+                  "calibration statistics from `shardq calibrate`: weight each tensor's error by its input's mean x^2");
+  cmd->add_flag("--quiet,-q", flags->quiet, "no progress bar, no table");
+  cmd->callback([flags, exit_code] { *exit_code = Run(*flags); });
+}
+
+}  // namespace shardq

@@ -1,0 +1,500 @@
+#include "coordinator/job/job_runner.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "common/fault_injection.h"
+#include "common/file_identity.h"
+#include "common/job_spec.h"
+#include "common/job_text.h"
+#include "common/model.h"
+#include "common/output_dir.h"
+#include "common/output_lock.h"
+#include "common/sha256.h"
+#include "common/source_fingerprint.h"
+#include "common/stop_request.h"
+#include "common/tensor_order.h"
+#include "common/thread_pool.h"
+#include "common/trace.h"
+#include "common/recipe.h"
+#include "coordinator/artifact/assembler.h"
+#include "coordinator/artifact/output_metadata.h"
+#include "coordinator/job/commit_queue.h"
+#include "coordinator/job/job_eval.h"
+#include "coordinator/job/job_validation.h"
+#include "coordinator/job/progress_bar.h"
+#include "coordinator/store/state_store.h"
+#include "runtime/job_messages.h"
+#include "runtime/rank_loop.h"
+#include "runtime/unit_plan.h"
+#include "worker/llama_rank_stages.h"
+
+namespace shardq {
+namespace {
+
+int64_t NowUnix() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// Tells every worker to leave its loop (an empty job assignment).
+void DismissWorkers(Transport& t) {
+  for (int r = 1; r < t.size(); ++r) t.Send(r, kTagJob, {});
+}
+
+int ThreadsPerWorker(const RunOptions& o, bool under_mpi) {
+  if (o.threads > 0) return o.threads;
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int local_workers = under_mpi ? std::max(1, LocalRankCount() - 1) : 1;
+  return std::max(1, cores / local_workers);
+}
+
+// Fingerprints (source_fingerprint.h) of `names`' stored bytes, read on rank 0
+// with the pool; pages are released after each tensor.
+Result<std::map<std::string, uint32_t>> FingerprintSources(TensorSource& source, const std::set<std::string>& names,
+                                                           ThreadPool* pool) {
+  std::map<std::string, uint32_t> out;
+  for (const TensorInfo& t : source.tensors()) {
+    if (!names.count(t.name)) continue;
+    SHARDQ_ASSIGN_OR_RETURN(ByteSpan bytes, source.RawBytes(t));
+    out[t.name] = FingerprintBytes(bytes.data, bytes.size, pool);
+    source.Release(t);
+  }
+  return out;
+}
+
+// A calibrated unit's statistics depend on the calibration text and on every
+// block the hidden states flow through: one fingerprint over all of them.
+Result<std::string> CalibrationInputsFingerprint(const std::string& text_path,
+                                                 const std::map<std::string, uint32_t>& all_sources) {
+  SHARDQ_ASSIGN_OR_RETURN(const std::string text, ReadJobText(text_path, "calibration.text"));
+  Sha256 h;
+  const uint32_t text_fp = FingerprintBytes(reinterpret_cast<const uint8_t*>(text.data()), text.size(), nullptr);
+  const std::string head = "text " + std::to_string(text_fp) + "\n";
+  h.Update(head.data(), head.size());
+  for (const auto& [name, fp] : all_sources) {
+    const std::string line = name + " " + std::to_string(fp) + "\n";
+    h.Update(line.data(), line.size());
+  }
+  return h.HexDigest();
+}
+
+// Reads every committed unit's blobs back (checksums verified) and checks them
+// against the artifact's plan and against the model as it is now: a unit is
+// reused only if each of its source tensors still has the fingerprint it was
+// computed from. A good unit's blobs go into the artifact; any other is dropped
+// so it is computed again. Returns the good units.
+Result<std::set<int64_t>> ReuseCommittedUnits(StateStore& store, const std::string& job_id, ArtifactBuilder& artifact,
+                                              TensorSource& source, std::map<std::string, uint32_t> fingerprints,
+                                              ThreadPool* pool, int64_t* reused, int64_t* recovered,
+                                              int64_t* stale) {
+  SHARDQ_ASSIGN_OR_RETURN(std::vector<UnitRecord> units, store.ListUnits(job_id));
+  std::set<std::string> unknown;
+  for (const UnitRecord& u : units)
+    for (const std::string& name : u.tensors)
+      if (!fingerprints.count(name)) unknown.insert(name);
+  if (!unknown.empty()) {
+    SHARDQ_ASSIGN_OR_RETURN(auto more, FingerprintSources(source, unknown, pool));
+    fingerprints.merge(more);
+  }
+  std::set<int64_t> good;
+  for (const UnitRecord& u : units) {
+    std::string changed;
+    if (u.source_fingerprints.size() != u.tensors.size()) changed = "it has no record of its source bytes";
+    for (size_t i = 0; changed.empty() && i < u.tensors.size(); ++i) {
+      auto it = fingerprints.find(u.tensors[i]);
+      if (it == fingerprints.end()) changed = "tensor '" + u.tensors[i] + "' is no longer in the model";
+      else if (it->second != u.source_fingerprints[i])
+        changed = "tensor '" + u.tensors[i] + "' changed since it was computed (fingerprint " +
+                  std::to_string(u.source_fingerprints[i]) + ", now " + std::to_string(it->second) + ")";
+    }
+    if (!changed.empty()) {
+      std::fprintf(stderr, "shardq: unit %s: %s; recomputing it\n", u.name.c_str(), changed.c_str());
+      SHARDQ_RETURN_IF_ERROR(store.DropUnit(job_id, u));
+      ++*stale;
+      continue;
+    }
+    Status bad;
+    std::vector<TensorBlob> blobs;
+    for (const std::string& name : u.tensors) {
+      Result<TensorBlob> b = store.GetBlob(job_id, name);
+      if (b.ok()) bad = artifact.Check(*b);
+      else bad = b.status();
+      if (!bad.ok()) break;
+      blobs.push_back(std::move(*b));
+    }
+    if (bad.ok()) {
+      for (const TensorBlob& b : blobs) SHARDQ_RETURN_IF_ERROR(artifact.Put(b));
+      good.insert(u.index);
+      ++*reused;
+      continue;
+    }
+    std::fprintf(stderr, "shardq: unit %s: %s; recomputing it\n", u.name.c_str(), bad.message().c_str());
+    SHARDQ_RETURN_IF_ERROR(store.DropUnit(job_id, u));
+    ++*recovered;
+  }
+  return good;
+}
+
+// SHARDQ_REPORT_RSS set: one parseable line per process for bench_scaling,
+// which cannot see per-rank peaks through mpirun's own rusage.
+void MaybeReportPeakRss(int rank) {
+  if (std::getenv("SHARDQ_REPORT_RSS") == nullptr) return;
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  std::fprintf(stderr, "shardq: rank %d peak RSS %ld KiB, CPU %.2f s user %.2f s system\n", rank, ru.ru_maxrss,
+               ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6);
+}
+
+}  // namespace
+
+Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool under_mpi = LaunchedUnderMpi();
+  SHARDQ_RETURN_IF_ERROR(ValidateThreadCount(o.threads));
+  SHARDQ_ASSIGN_OR_RETURN(JobSpec spec, LoadJobSpec(o.spec_path));
+  if (!o.output_override.empty()) spec.output_path = o.output_override;
+  if (!o.state_override.empty()) spec.state_dir = o.state_override;
+  const bool run_eval = spec.eval && !o.skip_eval;
+  // The recipe, validated and typed once (errors name the spec file and the field).
+  SHARDQ_ASSIGN_OR_RETURN(Recipe recipe, RecipeFromSpec(spec, o.spec_path));
+
+  // Everything a job needs is checked before any work: an hour of compression
+  // must not end in a missing eval text or an unwritable directory.
+  SHARDQ_RETURN_IF_ERROR(PrepareOutputDirectory(spec.output_path).WithContext(o.spec_path + ": output.path: "));
+  SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(spec.model));
+  SHARDQ_RETURN_IF_ERROR(ValidateJobInputs(spec, recipe, model, run_eval, o.spec_path));
+  const std::vector<TensorInfo>& infos = model.source->tensors();
+  std::vector<TensorInfo> ordered;
+  for (size_t i : CanonicalTensorOrder(infos)) ordered.push_back(infos[i]);
+
+  JobAssignment a;
+  a.model_path = spec.model;
+  a.recipe = recipe;
+  a.threads = ThreadsPerWorker(o, under_mpi);
+  // Planned here too (workers plan the same from the same headers): a spec whose
+  // types cannot apply fails before any work, and the types declare the artifact.
+  Result<std::vector<TensorChoice>> planned = PlanTensorTypes(ordered, recipe.quant);
+  if (!planned.ok()) return planned.status().WithContext(spec.model + ": ");
+  const std::vector<TensorChoice> choices = std::move(*planned);
+
+  RunSummary sum;
+  sum.job_id = DeriveJobId(spec, ordered);
+  sum.output_path = spec.output_path;
+  a.job_id = sum.job_id;
+  // The artifact's temp file is named after the job: a killed run's leftover is
+  // overwritten by its own rerun and never mistaken for another job's.
+  const std::string temp_path = spec.output_path + "." + sum.job_id + ".partial";
+  {
+    std::vector<LabelledPath> inputs;
+    for (const std::string& f : model.InputFiles()) inputs.push_back({f, "model file"});
+    inputs.push_back({o.spec_path, "job spec"});
+    if (spec.calibration) inputs.push_back({spec.calibration->text, "calibration text"});
+    if (spec.eval) inputs.push_back({spec.eval->text, "eval text"});
+    const std::string& out = spec.output_path;
+    SHARDQ_RETURN_IF_ERROR(CheckOutputsAreNotInputs({{out, "output"},
+                                                     {temp_path, "artifact's temp file"},
+                                                     {out + ".manifest.json", "manifest"},
+                                                     {out + ".report.json", "report"},
+                                                     {out + ".report.html", "report"},
+                                                     {out + ".eval.json", "eval result"},
+                                                     {out + ".lock", "output lock"}},
+                                                    inputs));
+  }
+  // Held to the end of the job (sidecars and eval included): one job per output path.
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<OutputLock> output_lock,
+                          OutputLock::Acquire(spec.output_path, "shardq run " + o.spec_path + " (job " + sum.job_id +
+                                                                    ", state " + spec.state_dir + ")"));
+  const std::string fingerprint = SpecFingerprint(spec, ordered);
+  std::error_code ec;
+  std::filesystem::create_directories(spec.state_dir, ec);
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<StateStore> store, StateStore::Open(spec.state_dir));
+  if (!store->recovery_note().empty()) std::fprintf(stderr, "shardq: %s\n", store->recovery_note().c_str());
+  SHARDQ_ASSIGN_OR_RETURN(std::optional<JobRecord> existing, store->GetJob(sum.job_id));
+
+  const int n_workers = t.size() - 1;
+  SHARDQ_ASSIGN_OR_RETURN(UnitPlan plan, MakeUnitPlan(ordered, n_workers, /*first_worker=*/1));
+  a.ranges = plan.ranges;
+  sum.units_total = static_cast<int64_t>(plan.units.size());
+  // Calibrated jobs: rank 0 fingerprints every source tensor (one read of the
+  // model, small beside calibrating it) and the text; see CalibrationInputsFingerprint.
+  ThreadPool pool(a.threads);
+  std::map<std::string, uint32_t> source_fingerprints;
+  std::string inputs_fingerprint;
+  if (recipe.Calibrates()) {
+    std::set<std::string> all;
+    for (const TensorInfo& t : ordered) all.insert(t.name);
+    SHARDQ_ASSIGN_OR_RETURN(source_fingerprints, FingerprintSources(*model.source, all, &pool));
+    SHARDQ_ASSIGN_OR_RETURN(inputs_fingerprint, CalibrationInputsFingerprint(recipe.calibration->text, source_fingerprints));
+  }
+  if (existing) {
+    if (existing->fingerprint != fingerprint) {
+      return Status::InvalidArgument(o.spec_path + ": job '" + sum.job_id + "' in " + spec.state_dir +
+                                     " was created from a different spec or model; give this job another "
+                                     "job_id or use another --state directory");
+    }
+    if (existing->inputs_fingerprint != inputs_fingerprint) {
+      // Statistics computed from other text or weights: nothing committed can stand.
+      SHARDQ_ASSIGN_OR_RETURN(std::vector<UnitRecord> stale, store->ListUnits(sum.job_id));
+      if (!stale.empty())
+        std::fprintf(stderr, "shardq: job %s: the calibration text or the model's weights changed since its units "
+                     "were computed; recomputing all %zu committed unit(s)\n", sum.job_id.c_str(), stale.size());
+      for (const UnitRecord& u : stale) SHARDQ_RETURN_IF_ERROR(store->DropUnit(sum.job_id, u));
+      sum.units_stale += static_cast<int64_t>(stale.size());
+      existing->inputs_fingerprint = inputs_fingerprint;
+      SHARDQ_RETURN_IF_ERROR(store->PutJob(*existing));
+    }
+    SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kPlanning));
+  } else {
+    JobRecord job;
+    job.id = sum.job_id;
+    job.spec_json = spec.CanonicalJson();
+    job.fingerprint = fingerprint;
+    job.inputs_fingerprint = inputs_fingerprint;
+    job.state = JobState::kPlanning;
+    job.n_units = sum.units_total;
+    job.created_unix = job.updated_unix = NowUnix();
+    SHARDQ_RETURN_IF_ERROR(store->PutJob(job));
+  }
+
+  // The artifact is laid out now (the plan fixes every tensor's type, so every
+  // offset) and filled as units commit, reused ones first.
+  auto preset = FindPreset(spec.quantize.preset);
+  SHARDQ_ASSIGN_OR_RETURN(GgufMetadata metadata, BuildOutputMetadata(model, preset->file_type));
+  std::vector<GgufTensorDecl> decls;
+  for (size_t i = 0; i < ordered.size(); ++i) decls.push_back({ordered[i].name, ordered[i].shape, choices[i].type});
+  ArtifactBuilder::Options artifact_options;
+  artifact_options.temp_path = temp_path;
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<ArtifactBuilder> artifact,
+                          ArtifactBuilder::Create(spec.output_path, metadata, std::move(decls), artifact_options));
+  SHARDQ_ASSIGN_OR_RETURN(std::set<int64_t> done,
+                          ReuseCommittedUnits(*store, sum.job_id, *artifact, *model.source, source_fingerprints, &pool,
+                                              &sum.units_reused, &sum.units_recovered, &sum.units_stale));
+  for (const Unit& u : plan.units)
+    if (!done.count(u.index)) a.todo.push_back(u.index);
+  std::fprintf(stderr, "shardq: job %s: %lld units on %d worker rank(s); %lld reused from %s, %lld to compute\n",
+               sum.job_id.c_str(), (long long)sum.units_total, n_workers, (long long)sum.units_reused,
+               spec.state_dir.c_str(), (long long)a.todo.size());
+
+  // Every worker gets the assignment (with an empty share it just reports done).
+  // With the imatrix algorithm the workers first calibrate as a pipeline, then compress.
+  SHARDQ_RETURN_IF_ERROR(
+      store->SetJobState(sum.job_id, recipe.Calibrates() && !a.todo.empty() ? JobState::kCalibrating : JobState::kCompressing));
+  bool compressing = !(recipe.Calibrates() && !a.todo.empty());
+  const std::vector<uint8_t> assignment = EncodeAssignment(a);
+  for (int r = 1; r < t.size(); ++r) SHARDQ_RETURN_IF_ERROR(t.Send(r, kTagJob, assignment));
+  ProgressBar bar(!o.quiet && ProgressBar::StderrIsTerminal());
+  const bool log_lines = !o.quiet && !ProgressBar::StderrIsTerminal();
+  // Runs on the commit queue's thread, one unit at a time: checked against the
+  // plan, committed to the state store (the checkpoint), then written into the
+  // artifact. Only this thread touches `sum`'s counts until Drain() returns.
+  auto commit = [&](WorkerMessage& m, int from) -> Status {
+    const Unit& u = plan.units[m.unit];
+    UnitRecord rec;
+    rec.index = u.index;
+    rec.name = u.name;
+    rec.tensors = u.tensors;
+    rec.worker_rank = from;
+    rec.seconds = m.seconds;
+    rec.source_fingerprints = m.source_fingerprints;
+    if (rec.source_fingerprints.size() != rec.tensors.size())
+      return Status::Internal("unit " + u.name + " from rank " + std::to_string(from) + ": " +
+                              std::to_string(rec.source_fingerprints.size()) + " source fingerprints for " +
+                              std::to_string(rec.tensors.size()) + " tensors");
+    Status st;
+    for (const TensorBlob& b : m.blobs)
+      if (st.ok()) st = artifact->Check(b);
+    if (st.ok()) st = store->CommitUnit(sum.job_id, rec, m.blobs);
+    SHARDQ_TRACE(0, "unit %s committed", u.name.c_str());
+    for (const TensorBlob& b : m.blobs)
+      if (st.ok()) st = artifact->Put(b);
+    if (!st.ok()) return st.WithContext("unit " + u.name + " from rank " + std::to_string(from) + ": ");
+    SHARDQ_TRACE(0, "unit %s written into the artifact", u.name.c_str());
+    FaultPoint("commit-done");
+    ++sum.units_computed;
+    const int64_t finished = sum.units_reused + sum.units_computed;
+    bar.Update(finished, sum.units_total, u.name);
+    if (log_lines)
+      std::fprintf(stderr, "shardq: unit %lld/%lld %s committed (rank %d, %.2f s)\n", (long long)finished,
+                   (long long)sum.units_total, u.name.c_str(), from, m.seconds);
+    return Status::OK();
+  };
+  std::string first_error;
+  {
+    // One unit waits while one commits: enough to keep the receive loop free
+    // (2 measured no faster on the bench), and rank 0 holds at most three units
+    // (receiving, waiting, committing); a 70B model's block is ~0.5 GB packed.
+    CommitQueue queue(/*capacity=*/1, commit);
+    bool stop_relayed = false;
+    for (int waiting = n_workers; waiting > 0;) {
+      // Wait for the next message, relaying a stop (SIGTERM/SIGINT to this
+      // rank) to every worker: each finishes the unit in hand and reports done.
+      for (auto pause = std::chrono::microseconds(50); !t.Probe(Transport::kAnySource, kTagUnitResult);) {
+        if (StopSignal() != 0 && !stop_relayed) {
+          for (int r = 1; r < t.size(); ++r) SHARDQ_RETURN_IF_ERROR(t.Send(r, kTagStop, {}));
+          stop_relayed = true;
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::microseconds(2000));
+      }
+      std::vector<uint8_t> payload;
+      int from = 0;
+      SHARDQ_RETURN_IF_ERROR(t.Recv(Transport::kAnySource, kTagUnitResult, &payload, &from));
+      SHARDQ_TRACE(0, "message of %zu bytes from rank %d", payload.size(), from);
+      Result<WorkerMessage> m = DecodeWorkerMessage(payload, from);
+      payload = {};  // the decoded blobs hold their own copy
+      if (!m.ok()) {
+        if (first_error.empty()) first_error = m.status().message();
+        continue;
+      }
+      if (m->kind == WorkerMessage::kDone) {
+        --waiting;
+        if (!m->error.empty() && first_error.empty()) first_error = m->error;
+        continue;
+      }
+      if (m->unit < 0 || m->unit >= sum.units_total) {
+        if (first_error.empty())
+          first_error = "rank " + std::to_string(from) + " sent unknown unit " + std::to_string(m->unit);
+        continue;
+      }
+      if (!compressing) {
+        compressing = true;
+        SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kCompressing));
+      }
+      queue.Push(std::move(*m), from);
+    }
+    const Status committed = queue.Drain();
+    if (!committed.ok() && first_error.empty()) first_error = committed.message();
+  }
+  bar.Finish();
+  if (StopSignal() != 0) {
+    // Every committed unit is durable; the rest is computed by the next run.
+    const std::string why = std::string("stopped by ") + StopSignalName(StopSignal()) + " after " +
+                            std::to_string(sum.units_reused + sum.units_computed) + " of " +
+                            std::to_string(sum.units_total) + " units; run the same command again to resume";
+    store->SetJobState(sum.job_id, JobState::kCancelled, why);
+    return Status::Cancelled("job " + sum.job_id + " " + why);
+  }
+  if (!first_error.empty()) {
+    store->SetJobState(sum.job_id, JobState::kFailed, first_error);
+    return Status::Internal(first_error);
+  }
+
+  SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kAssembling));
+  Result<AssembleResult> assembled = [&]() -> Result<AssembleResult> {
+    SHARDQ_TRACE(0, "every unit in: finishing the artifact");
+    SHARDQ_ASSIGN_OR_RETURN(BuiltArtifact built, artifact->Finish());
+    SHARDQ_TRACE(0, "artifact renamed into place");
+    return WriteArtifactSidecars(built, spec.CanonicalJson());
+  }();
+  if (!assembled.ok()) {
+    store->SetJobState(sum.job_id, JobState::kFailed, assembled.status().message());
+    return assembled.status();
+  }
+  if (run_eval) {
+    // On rank 0, after the workers are done: the artifact against the source model.
+    Result<PerplexityResult> ev = EvaluateArtifact(spec.output_path, spec.model, *spec.eval, a.threads, /*show_progress=*/!o.quiet);
+    if (!ev.ok()) {
+      store->SetJobState(sum.job_id, JobState::kFailed, ev.status().message());
+      return ev.status().WithContext("eval: ");
+    }
+    SHARDQ_RETURN_IF_ERROR(WriteEvalJson(spec.output_path + ".eval.json", *spec.eval, *ev));
+    sum.evaluated = true;
+    sum.ppl = ev->ppl;
+    sum.ref_ppl = ev->ref_ppl;
+    sum.kl_mean = ev->kl_mean;
+    sum.top1_pct = ev->top1_pct;
+  }
+  SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kDone));
+  sum.file_sha256 = assembled->file_sha256;
+  sum.file_bytes = assembled->file_bytes;
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return sum;
+}
+
+int RunJobCommand(const RunOptions& o) {
+  InstallStopSignalHandlers();
+  auto report = [&](const Result<RunSummary>& r) {
+    if (!r.ok()) {
+      std::fprintf(stderr, "shardq run: %s\n", r.status().message().c_str());
+      // Stopped on request: the shell's convention for a signalled process, 128 + signal.
+      if (r.status().code() == Status::Code::kCancelled && StopSignal() != 0) return 128 + StopSignal();
+      return 1;
+    }
+    if (!o.quiet) {
+      std::printf("job %s done: %lld units (%lld reused from the state store, %lld computed, %lld recovered, "
+                  "%lld stale), %.2f s\n",
+                  r->job_id.c_str(), (long long)r->units_total, (long long)r->units_reused,
+                  (long long)r->units_computed, (long long)r->units_recovered, (long long)r->units_stale, r->seconds);
+      std::printf("output: %s (%llu bytes, sha256 %s)\n", r->output_path.c_str(),
+                  (unsigned long long)r->file_bytes, r->file_sha256.c_str());
+      if (r->evaluated)
+        std::printf("eval: PPL %.4f (source %.4f, %+.2f%%), mean KL %.6f, top-1 %.2f%% (%s.eval.json)\n", r->ppl,
+                    r->ref_ppl, 100.0 * (r->ppl / r->ref_ppl - 1.0), r->kl_mean, r->top1_pct, r->output_path.c_str());
+    }
+    return 0;
+  };
+
+  if (LaunchedUnderMpi()) {
+    Result<std::unique_ptr<Transport>> t = MakeMpiTransport();
+    if (!t.ok()) {
+      std::fprintf(stderr, "shardq run: %s\n", t.status().message().c_str());
+      return 1;
+    }
+    Transport& mpi = **t;
+    if (mpi.size() >= 2) {
+      if (mpi.rank() != 0) {
+        Status st = RunWorker(mpi, MakeLlamaRankStages);
+        if (!st.ok()) {
+          std::fprintf(stderr, "shardq run: rank %d: %s\n", mpi.rank(), st.message().c_str());
+          mpi.Abort(1);
+        }
+        MaybeReportPeakRss(mpi.rank());
+        return 0;
+      }
+      Result<RunSummary> r = RunCoordinator(mpi, o);
+      if (!r.ok() && r.status().code() != Status::Code::kCancelled) {
+        // Workers may be blocked mid-send: end the whole job rather than hang.
+        report(r);
+        std::fflush(nullptr);
+        mpi.Abort(1);
+      }
+      DismissWorkers(mpi);
+      MaybeReportPeakRss(0);
+      return report(r);
+    }
+    // mpirun -np 1: the embedded layout, as without mpirun.
+  }
+  std::vector<std::unique_ptr<Transport>> pair = MakeInProcessPair();
+  Status worker_status;
+  std::thread worker([&] {
+    // An exception must not escape a thread (std::terminate): it becomes the worker's error.
+    try {
+      worker_status = RunWorker(*pair[1], MakeLlamaRankStages);
+    } catch (const std::exception& e) {
+      worker_status = Status::Internal(std::string("worker: ") + e.what());
+      WorkerMessage done;
+      done.kind = WorkerMessage::kDone;
+      done.error = worker_status.message();
+      pair[1]->Send(0, kTagUnitResult, EncodeWorkerMessage(done));
+    }
+  });
+  Result<RunSummary> r = [&]() -> Result<RunSummary> {
+    try {
+      return RunCoordinator(*pair[0], o);
+    } catch (const std::exception& e) {  // the worker thread must still be joined
+      return Status::Internal(std::string("coordinator: ") + e.what());
+    }
+  }();
+  DismissWorkers(*pair[0]);
+  worker.join();
+  MaybeReportPeakRss(0);
+  return report(r);
+}
+
+}  // namespace shardq

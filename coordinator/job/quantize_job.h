@@ -1,0 +1,52 @@
+// `shardq quantize`: one model in, one GGUF out, streaming tensor by tensor
+// (read -> quantize on the thread pool -> write -> release the source pages).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "worker/quant_error.h"
+#include "common/quant_plan.h"
+
+namespace shardq {
+
+struct QuantizeJobOptions {
+  std::string model_path;
+  std::string output_path;
+  QuantPlanOptions plan;
+  int threads = 0;  // <= 0: all cores
+  // Calibration statistics (shardq calibrate --out): each tensor's input mean x^2
+  // weights its quantization error. Empty: unweighted.
+  std::string imatrix_path;
+};
+
+struct TensorReport {
+  std::string name;
+  std::string shape;  // outermost first
+  GgmlType type = GgmlType::F32;
+  std::string reason;
+  int64_t n_elements = 0;
+  uint64_t bytes = 0;
+  bool weighted = false;  // quantized with an importance vector
+  QuantError error;
+};
+
+struct QuantizeReport {
+  std::string output_path;
+  std::vector<TensorReport> tensors;  // canonical order
+  uint64_t input_f32_bytes = 0;        // the model as F32
+  uint64_t output_bytes = 0;           // the whole file
+  uint64_t weights = 0;
+  double seconds = 0;
+};
+
+// Called before each tensor is processed: (index, total, name).
+using ProgressFn = std::function<void(size_t, size_t, const std::string&)>;
+
+Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const ProgressFn& progress);
+
+}  // namespace shardq

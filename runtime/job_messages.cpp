@@ -1,0 +1,103 @@
+#include "runtime/job_messages.h"
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/byte_io.h"
+#include "common/json_integer.h"
+
+namespace shardq {
+namespace {
+
+using json = nlohmann::json;
+
+}  // namespace
+
+std::vector<uint8_t> EncodeAssignment(const JobAssignment& a) {
+  json j;
+  j["job_id"] = a.job_id;
+  j["model"] = a.model_path;
+  j["recipe"] = json::parse(EncodeRecipe(a.recipe));
+  j["todo"] = a.todo;
+  j["threads"] = a.threads;
+  for (const auto& r : a.ranges) j["ranges"].push_back({r.rank, r.begin, r.end});
+  const std::string text = j.dump();
+  return std::vector<uint8_t>(text.begin(), text.end());
+}
+
+Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
+  JobAssignment a;
+  try {
+    json j = json::parse(bytes.begin(), bytes.end());
+    a.job_id = j.at("job_id");
+    a.model_path = j.at("model");
+    SHARDQ_ASSIGN_OR_RETURN(a.recipe, DecodeRecipe(j.at("recipe").dump(), "job assignment"));
+    if (!j.at("todo").is_array()) throw std::invalid_argument("todo: expected an array");
+    for (const auto& u : j.at("todo")) a.todo.push_back(JsonInteger<int64_t>(u, "todo"));
+    a.threads = JsonInteger<int>(j.at("threads"), "threads");
+    // at(), not []: const operator[] does not check the index, and a range
+    // with fewer than three entries would be read out of bounds.
+    for (const auto& r : j.at("ranges"))
+      a.ranges.push_back({JsonInteger<int>(r.at(0), "range rank"), JsonInteger<int64_t>(r.at(1), "range begin"),
+                          JsonInteger<int64_t>(r.at(2), "range end")});
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("job assignment: ") + e.what());
+  }
+  return a;
+}
+
+std::vector<uint8_t> EncodeWorkerMessage(const WorkerMessage& m) {
+  std::vector<uint8_t> out;
+  AppendPod<uint8_t>(&out, m.kind);
+  if (m.kind == WorkerMessage::kDone) {
+    out.insert(out.end(), m.error.begin(), m.error.end());
+    return out;
+  }
+  AppendPod<int64_t>(&out, m.unit);
+  AppendPod<double>(&out, m.seconds);
+  AppendPod<uint32_t>(&out, static_cast<uint32_t>(m.blobs.size()));
+  for (const auto& b : m.blobs) {
+    std::vector<uint8_t> rec = EncodeTensorBlob(b);
+    AppendPod<uint64_t>(&out, rec.size());
+    out.insert(out.end(), rec.begin(), rec.end());
+  }
+  AppendPod<uint32_t>(&out, static_cast<uint32_t>(m.source_fingerprints.size()));
+  for (uint32_t f : m.source_fingerprints) AppendPod<uint32_t>(&out, f);
+  return out;
+}
+
+Result<WorkerMessage> DecodeWorkerMessage(const std::vector<uint8_t>& bytes, int from_rank) {
+  const std::string label = "message from rank " + std::to_string(from_rank);
+  ByteReader r(bytes.data(), bytes.size(), label);
+  uint8_t kind = 0;
+  SHARDQ_RETURN_IF_ERROR(r.Read(&kind, "kind"));
+  WorkerMessage m;
+  if (kind == WorkerMessage::kDone) {
+    m.kind = WorkerMessage::kDone;
+    m.error.assign(bytes.begin() + 1, bytes.end());
+    return m;
+  }
+  if (kind != WorkerMessage::kUnit) return Status::Corruption(label + ": unknown kind");
+  uint32_t n = 0;
+  SHARDQ_RETURN_IF_ERROR(r.Read(&m.unit, "unit index"));
+  SHARDQ_RETURN_IF_ERROR(r.Read(&m.seconds, "seconds"));
+  SHARDQ_RETURN_IF_ERROR(r.Read(&n, "blob count"));
+  for (uint32_t i = 0; i < n; ++i) {
+    uint64_t len = 0;
+    SHARDQ_RETURN_IF_ERROR(r.Read(&len, "blob length"));
+    if (len > r.remaining()) return Status::Corruption(label + ": truncated blob of " + std::to_string(len) + " bytes");
+    SHARDQ_ASSIGN_OR_RETURN(TensorBlob b, DecodeTensorBlob(bytes.data() + r.pos(), len, label));
+    m.blobs.push_back(std::move(b));
+    SHARDQ_RETURN_IF_ERROR(r.Skip(len, "blob"));
+  }
+  uint32_t n_fp = 0;
+  SHARDQ_RETURN_IF_ERROR(r.Read(&n_fp, "fingerprint count"));
+  if (n_fp != n) return Status::Corruption(label + ": " + std::to_string(n_fp) + " source fingerprints for " +
+                                           std::to_string(n) + " blobs");
+  m.source_fingerprints.resize(n_fp);
+  for (uint32_t& f : m.source_fingerprints) SHARDQ_RETURN_IF_ERROR(r.Read(&f, "source fingerprint"));
+  if (r.remaining() != 0) return Status::Corruption(label + ": " + std::to_string(r.remaining()) + " trailing bytes");
+  return m;
+}
+
+}  // namespace shardq

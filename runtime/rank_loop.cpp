@@ -1,0 +1,163 @@
+#include "runtime/rank_loop.h"
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "common/fault_injection.h"
+#include "common/model.h"
+#include "common/stop_request.h"
+#include "common/tensor_order.h"
+#include "common/trace.h"
+#include "runtime/job_messages.h"
+
+namespace shardq {
+namespace {
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+
+// A stop asked of this process (a signal) or relayed by rank 0 (kTagStop,
+// consumed here). Checked at unit and calibration-window boundaries only.
+bool StopAsked(Transport& t) {
+  if (StopSignal() != 0) return true;
+  if (!t.Probe(0, kTagStop)) return false;
+  std::vector<uint8_t> ignored;
+  t.Recv(0, kTagStop, &ignored, nullptr);
+  RequestStop(SIGTERM);  // remembered for the rest of this assignment
+  return true;
+}
+
+Status StoppedStatus() {
+  return Status::Cancelled(std::string("stopped by ") + StopSignalName(StopSignal()) + " at a unit boundary");
+}
+
+std::vector<uint8_t> FloatBytes(const std::vector<float>& v) {
+  std::vector<uint8_t> b(v.size() * sizeof(float));
+  std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+
+// This rank's stage of the calibration pipeline. Units are in pipeline order
+// (0 = embeddings, 1..L = blocks, L+1 = head), so the rank owning unit 0 embeds
+// each window, every rank runs the blocks of its range and hands the hidden
+// states to the next rank, and the rank owning the head sees its input. Every
+// rank of the pipeline takes part (later stages need the states that flow
+// through earlier ones), whether or not it has units left to compute.
+Status CalibrationPipeline(Transport& t, const JobAssignment& a, RankStages& stages) {
+  size_t me = 0;
+  while (me < a.ranges.size() && a.ranges[me].rank != t.rank()) ++me;
+  if (me == a.ranges.size()) return Status::OK();  // not in the pipeline
+  const int prev = me > 0 ? a.ranges[me - 1].rank : -1;
+  const int next = me + 1 < a.ranges.size() ? a.ranges[me + 1].rank : -1;
+  SHARDQ_ASSIGN_OR_RETURN(const int64_t n_windows, stages.BeginCalibration());
+  SHARDQ_TRACE(t.rank(), "calibration: stage ready, %lld windows", (long long)n_windows);
+  std::vector<float> hidden;
+  std::vector<uint8_t> payload;
+  for (int64_t w = 0; w < n_windows; ++w) {
+    if (prev < 0) {
+      // Only the first stage decides to stop; an empty payload carries the
+      // stop down the pipeline, so no rank abandons a window another still sends.
+      if (StopAsked(t)) {
+        if (next >= 0) SHARDQ_RETURN_IF_ERROR(t.Send(next, kTagActivations, {}));
+        return StoppedStatus();
+      }
+      SHARDQ_RETURN_IF_ERROR(stages.EmbedWindow(w, &hidden));
+    } else {
+      SHARDQ_RETURN_IF_ERROR(t.Recv(prev, kTagActivations, &payload, nullptr));
+      if (payload.empty()) {
+        if (next >= 0) SHARDQ_RETURN_IF_ERROR(t.Send(next, kTagActivations, {}));
+        if (StopSignal() == 0) RequestStop(SIGTERM);
+        return StoppedStatus();
+      }
+      SHARDQ_TRACE(t.rank(), "calibration: window received");
+      if (payload.size() % sizeof(float) != 0)
+        return Status::Internal("calibration: rank " + std::to_string(prev) + " sent " +
+                                std::to_string(payload.size()) + " bytes of hidden states");
+      hidden.resize(payload.size() / sizeof(float));
+      std::memcpy(hidden.data(), payload.data(), payload.size());
+    }
+    Status st = stages.ForwardWindow(w, &hidden);
+    if (!st.ok()) return prev < 0 ? st : st.WithContext("hidden states from rank " + std::to_string(prev) + ": ");
+    if (next >= 0) {
+      SHARDQ_TRACE(t.rank(), "calibration: window computed");
+      SHARDQ_RETURN_IF_ERROR(t.Send(next, kTagActivations, FloatBytes(hidden)));
+    }
+  }
+  SHARDQ_TRACE(t.rank(), "calibration: stage done");
+  return stages.EndCalibration();
+}
+
+// Runs the recipe's stages over the assignment's units that fall in this rank's range.
+Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactory& factory, int* units_sent) {
+  SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(a.model_path));
+  const std::vector<TensorInfo>& infos = model.source->tensors();
+  std::vector<TensorInfo> ordered;
+  for (size_t i : CanonicalTensorOrder(infos)) ordered.push_back(infos[i]);
+  // The worker plans units from the same headers rank 0 planned from: the same
+  // deterministic function, so unit indices agree without shipping tensor lists.
+  const int n_workers = static_cast<int>(a.ranges.size());
+  SHARDQ_ASSIGN_OR_RETURN(UnitPlan plan, MakeUnitPlan(ordered, n_workers, a.ranges.front().rank));
+  RankJob job;
+  job.assignment = &a;
+  job.tensors = &ordered;
+  job.plan = &plan;
+  job.rank = t.rank();
+  for (int64_t index : a.todo)
+    if (plan.OwnerOf(index) == t.rank()) job.units.push_back(index);
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<RankStages> stages, factory(job, model));
+  if (a.recipe.Calibrates() && !a.todo.empty())
+    SHARDQ_RETURN_IF_ERROR(CalibrationPipeline(t, a, *stages).WithContext("calibration: "));
+
+  const int kill_rank = EnvInt("SHARDQ_FAULT_KILL_RANK", -1);
+  const int kill_after = EnvInt("SHARDQ_FAULT_KILL_AFTER", -1);
+  const int delay_ms = FaultDelayMs();
+  for (int64_t index : job.units) {
+    if (StopAsked(t)) return StoppedStatus();
+    const Unit& unit = plan.units[index];
+    const auto start = std::chrono::steady_clock::now();
+    Result<UnitOutput> out = stages->CompressUnit(index);
+    if (!out.ok()) return out.status().WithContext("unit " + unit.name + ": ");
+    WorkerMessage m;
+    m.kind = WorkerMessage::kUnit;
+    m.unit = index;
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    m.blobs = std::move(out->blobs);
+    m.source_fingerprints = std::move(out->source_fingerprints);
+    SHARDQ_TRACE(t.rank(), "unit %s compressed in %.3f s", unit.name.c_str(), m.seconds);
+    SHARDQ_RETURN_IF_ERROR(t.Send(0, kTagUnitResult, EncodeWorkerMessage(m)));
+    SHARDQ_TRACE(t.rank(), "unit %s sent", unit.name.c_str());
+    ++*units_sent;
+    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    if (t.rank() == kill_rank && *units_sent == kill_after) {
+      std::fprintf(stderr, "shardq: fault injection: rank %d kills itself after %d unit(s)\n", t.rank(), *units_sent);
+      std::fflush(stderr);
+      std::raise(SIGKILL);
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RunWorker(Transport& t, const RankStagesFactory& factory) {
+  int units_sent = 0;
+  for (;;) {
+    std::vector<uint8_t> payload;
+    SHARDQ_RETURN_IF_ERROR(t.Recv(0, kTagJob, &payload, nullptr));
+    if (payload.empty()) return Status::OK();  // exit
+    WorkerMessage done;
+    done.kind = WorkerMessage::kDone;
+    Result<JobAssignment> a = DecodeAssignment(payload);
+    Status st = a.ok() ? DoAssignment(t, *a, factory, &units_sent) : a.status();
+    if (!st.ok()) done.error = "rank " + std::to_string(t.rank()) + ": " + st.message();
+    SHARDQ_RETURN_IF_ERROR(t.Send(0, kTagUnitResult, EncodeWorkerMessage(done)));
+  }
+}
+
+}  // namespace shardq

@@ -1,0 +1,135 @@
+#include "worker/llama_rank_stages.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/hf_tokenizer_json.h"
+#include "common/job_text.h"
+#include "common/quant_plan.h"
+#include "common/thread_pool.h"
+#include "common/trace.h"
+#include "worker/calibration.h"
+#include "worker/calibration_stats.h"
+#include "worker/llama_forward.h"
+#include "worker/llama_weights.h"
+#include "worker/unit_compressor.h"
+
+namespace shardq {
+namespace {
+
+class LlamaRankStages : public RankStages {
+ public:
+  LlamaRankStages(const RankJob& job, Model& model, std::vector<TensorChoice> choices)
+      : job_(job), a_(*job.assignment), model_(model), choices_(std::move(choices)), pool_(a_.threads) {
+    for (size_t i = 0; i < job_.tensors->size(); ++i) index_of_[(*job_.tensors)[i].name] = i;
+  }
+
+  Result<int64_t> BeginCalibration() override {
+    const CalibrationOptions& c = *a_.recipe.calibration;
+    const UnitPlan& plan = *job_.plan;
+    const RankRange* range = nullptr;
+    for (const RankRange& r : a_.ranges)
+      if (r.rank == job_.rank) range = &r;
+    if (!range) return Status::Internal("calibration: rank " + std::to_string(job_.rank) + " is not in the pipeline");
+    for (int64_t index : job_.units)
+      for (const std::string& name : plan.units[index].tensors) wanted_.insert(name);
+
+    SHARDQ_ASSIGN_OR_RETURN(std::string text, ReadJobText(c.text, "calibration.text"));
+    SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(a_.model_path));
+    SHARDQ_ASSIGN_OR_RETURN(Tokenizer tokenizer, TokenizerForModel(model));
+    SHARDQ_ASSIGN_OR_RETURN(windows_, CalibrationWindows(tokenizer, text, c.samples, c.seq_len, c.text));
+    const int64_t n_units = static_cast<int64_t>(plan.units.size());
+    const int64_t n_layers = model.config.n_layers;
+    dim_ = model.config.dim;
+    if (n_units != n_layers + 2)
+      return Status::Unsupported(a_.model_path + ": calibration needs the embeddings, every block and the head as units");
+    layer_begin_ = std::max<int64_t>(range->begin, 1) - 1;
+    layer_end_ = std::min<int64_t>(range->end, n_layers + 1) - 1;
+    first_ = range->begin == 0;
+    last_ = range->end == n_units;
+    // This stage's weights only: a rank never decodes another rank's blocks.
+    LoadWeightsOptions lo;
+    lo.layer_begin = layer_begin_;
+    lo.layer_end = layer_end_;
+    lo.embeddings = first_;
+    lo.head = last_;
+    SHARDQ_ASSIGN_OR_RETURN(weights_, LlamaWeights::Load(std::move(model), lo));
+    ForwardOptions fo;
+    fo.n_threads = a_.threads;
+    fo.max_context = c.seq_len;
+    fo.thread_independent = true;  // statistics independent of the rank's thread count (see ForwardOptions)
+    forward_ = std::make_unique<LlamaForward>(*weights_, fo);
+    forward_->SetLinearInputObserver(StatsObserver(&stats_, c.hessian, &wanted_));
+    SHARDQ_TRACE(job_.rank, "calibration: weights of layers [%lld, %lld) loaded, %zu windows", (long long)layer_begin_,
+                 (long long)layer_end_, windows_.size());
+    return static_cast<int64_t>(windows_.size());
+  }
+
+  Status EmbedWindow(int64_t window, std::vector<float>* hidden) override {
+    if (!first_) return Status::Internal("calibration: only the first pipeline stage embeds");
+    forward_->Reset();
+    return forward_->Embed(windows_.at(window), hidden);
+  }
+
+  Status ForwardWindow(int64_t window, std::vector<float>* hidden) override {
+    const int64_t n = static_cast<int64_t>(windows_.at(window).size());
+    if (hidden->size() != static_cast<size_t>(n * dim_))
+      return Status::Internal("calibration: window " + std::to_string(window) + " has " +
+                              std::to_string(hidden->size()) + " hidden values, expected " + std::to_string(n * dim_));
+    forward_->Reset();
+    if (layer_end_ > layer_begin_) forward_->RunLayers(layer_begin_, layer_end_, n, hidden->data());
+    if (last_) forward_->Head(hidden->data(), n, 1, &logits_);
+    return Status::OK();
+  }
+
+  Status EndCalibration() override {
+    // The statistics stay; the forward pass's weights and caches go before compressing.
+    forward_.reset();
+    weights_.reset();
+    return Status::OK();
+  }
+
+  Result<UnitOutput> CompressUnit(int64_t index) override {
+    const Unit& unit = job_.plan->units[index];
+    UnitCompressInput in;
+    for (const std::string& name : unit.tensors) {
+      const size_t i = index_of_.at(name);  // the plan was made from these same tensors
+      in.tensors.push_back(&(*job_.tensors)[i]);
+      in.choices.push_back(choices_[i]);
+    }
+    in.stats = a_.recipe.UsesImportance() ? &stats_ : nullptr;
+    UnitOutput out;
+    SHARDQ_ASSIGN_OR_RETURN(out.blobs, ::shardq::CompressUnit(in, *model_.source, &pool_, &out.source_fingerprints));
+    return out;
+  }
+
+ private:
+  const RankJob job_;
+  const JobAssignment& a_;
+  Model& model_;
+  const std::vector<TensorChoice> choices_;
+  std::map<std::string, size_t> index_of_;  // tensor name -> position in job_.tensors
+  ThreadPool pool_;
+
+  // Calibration state (BeginCalibration .. EndCalibration), then the statistics.
+  std::set<std::string> wanted_;
+  std::vector<std::vector<int32_t>> windows_;
+  int64_t dim_ = 0, layer_begin_ = 0, layer_end_ = 0;
+  bool first_ = false, last_ = false;
+  std::unique_ptr<LlamaWeights> weights_;
+  std::unique_ptr<LlamaForward> forward_;
+  std::vector<float> logits_;
+  CalibrationStats stats_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RankStages>> MakeLlamaRankStages(const RankJob& job, Model& model) {
+  SHARDQ_ASSIGN_OR_RETURN(std::vector<TensorChoice> choices, PlanTensorTypes(*job.tensors, job.assignment->recipe.quant));
+  return std::unique_ptr<RankStages>(new LlamaRankStages(job, model, std::move(choices)));
+}
+
+}  // namespace shardq
