@@ -29,10 +29,12 @@ struct RankJob {
 };
 
 // What one unit's stages produce: its tensors packed (canonical order, each
-// with its checksum and metrics) and the fingerprint of each source tensor read.
+// with its checksum and metrics), the fingerprint of each source tensor read,
+// and which tensors were importance-weighted.
 struct UnitOutput {
   std::vector<TensorBlob> blobs;
   std::vector<uint32_t> source_fingerprints;
+  std::vector<bool> weighted;  // per blob: quantized with an importance vector
 };
 
 class RankStages {

@@ -102,7 +102,7 @@ class LlamaRankStages : public RankStages {
     }
     in.stats = a_.recipe.UsesImportance() ? &stats_ : nullptr;
     UnitOutput out;
-    SHARDQ_ASSIGN_OR_RETURN(out.blobs, ::shardq::CompressUnit(in, *model_.source, &pool_, &out.source_fingerprints));
+    SHARDQ_ASSIGN_OR_RETURN(out.blobs, ::shardq::CompressUnit(in, *model_.source, &pool_, &out.source_fingerprints, &out.weighted));
     return out;
   }
 

@@ -38,8 +38,10 @@ Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorCho
 }
 
 Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, TensorSource& source, ThreadPool* pool,
-                                             std::vector<uint32_t>* source_fingerprints) {
+                                             std::vector<uint32_t>* source_fingerprints,
+                                             std::vector<bool>* weighted_out) {
   if (source_fingerprints) source_fingerprints->clear();
+  if (weighted_out) weighted_out->clear();
   if (in.tensors.size() != in.choices.size()) {
     return Status::InvalidArgument("compress unit: " + std::to_string(in.tensors.size()) + " tensors but " +
                                    std::to_string(in.choices.size()) + " type choices");
@@ -63,6 +65,7 @@ Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, Tensor
     SHARDQ_RETURN_IF_ERROR(CompressTensor(source, *t, choice, in.stats, "calibration statistics", pool, &data, &q,
                                           &weighted, source_fingerprints ? &fingerprint : nullptr));
     if (source_fingerprints) source_fingerprints->push_back(fingerprint);
+    if (weighted_out) weighted_out->push_back(weighted);
 
     TensorBlob blob;
     blob.name = t->name;

@@ -36,7 +36,9 @@ struct UnitCompressInput {
 // One TensorBlob per tensor, in the given order, each with its crc32c and metrics.
 // `source` is the model: each tensor is read, packed, then its pages released.
 // `source_fingerprints`, when given, gets one per tensor (what a resumed job checks before reuse).
+// `weighted`, when given, gets one flag per tensor: quantized with an importance vector.
 Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, TensorSource& source, ThreadPool* pool,
-                                             std::vector<uint32_t>* source_fingerprints = nullptr);
+                                             std::vector<uint32_t>* source_fingerprints = nullptr,
+                                             std::vector<bool>* weighted = nullptr);
 
 }  // namespace shardq

@@ -4,6 +4,7 @@
 
 #include "common/stop_request.h"
 #include "coordinator/cli/cli_commands.h"
+#include "coordinator/cli/cli_option_checks.h"
 #include "coordinator/job/progress_bar.h"
 #include "coordinator/job/quantize_job.h"
 #include "kernels/block_format.h"
@@ -13,9 +14,14 @@ namespace {
 
 struct QuantizeFlags {
   std::string model, out, type = "Q4_K_M", output_tensor_type, token_embedding_type, imatrix;
+  std::string algorithm = "rtn", calib_text;
+  int64_t samples = 32, seq_len = 128;
   std::vector<std::string> tensor_types;
   bool pure = false, quiet = false;
   int threads = 0;
+  const CLI::Option* algorithm_opt = nullptr;
+  const CLI::Option* samples_opt = nullptr;
+  const CLI::Option* seq_len_opt = nullptr;
 };
 
 Result<QuantizeJobOptions> ToJobOptions(const QuantizeFlags& f) {
@@ -24,23 +30,49 @@ Result<QuantizeJobOptions> ToJobOptions(const QuantizeFlags& f) {
   o.output_path = f.out;
   o.threads = f.threads;
   o.imatrix_path = f.imatrix;
+  QuantPlanOptions& plan = o.recipe.quant;
   auto preset = FindPreset(f.type);
   if (!preset)
     return Status::InvalidArgument("--type '" + f.type + "': unknown preset; choose one of " + PresetNames());
-  o.plan.preset = *preset;
-  o.plan.pure = f.pure;
+  plan.preset = *preset;
+  plan.pure = f.pure;
   for (const auto& arg : f.tensor_types) {
     SHARDQ_ASSIGN_OR_RETURN(TensorTypeOverride ov, ParseTensorTypeOverride(arg));
-    o.plan.overrides.push_back(std::move(ov));
+    plan.overrides.push_back(std::move(ov));
   }
   if (!f.output_tensor_type.empty()) {
     SHARDQ_ASSIGN_OR_RETURN(GgmlType t, ParseEncodableType(f.output_tensor_type, "--output-tensor-type"));
-    o.plan.output_tensor_type = t;
+    plan.output_tensor_type = t;
   }
   if (!f.token_embedding_type.empty()) {
     SHARDQ_ASSIGN_OR_RETURN(GgmlType t, ParseEncodableType(f.token_embedding_type, "--token-embedding-type"));
-    o.plan.token_embedding_type = t;
+    plan.token_embedding_type = t;
   }
+  const std::optional<Algorithm> algorithm = ParseAlgorithm(f.algorithm);
+  if (!algorithm)
+    return Status::InvalidArgument("--algorithm '" + f.algorithm + "': unknown; choose one of " + AlgorithmNames());
+  o.recipe.algorithm = *algorithm;
+  SHARDQ_RETURN_IF_ERROR(CheckAtLeast("--samples", f.samples, 1));
+  SHARDQ_RETURN_IF_ERROR(CheckAtLeast("--seq-len", f.seq_len, 2));
+  const bool calibration_flags = !f.calib_text.empty() || f.samples_opt->count() > 0 || f.seq_len_opt->count() > 0;
+  if (!f.imatrix.empty()) {
+    // Statistics from a file are the imatrix algorithm, computed elsewhere.
+    if (f.algorithm_opt->count() > 0 && o.recipe.algorithm != Algorithm::kImatrix)
+      return Status::InvalidArgument("--imatrix: statistics from a file go with --algorithm imatrix, not " + f.algorithm);
+    if (calibration_flags)
+      return Status::InvalidArgument("--imatrix: statistics from a file exclude --calib-text, --samples and --seq-len");
+    o.recipe.algorithm = Algorithm::kRtn;  // the file's statistics weight it (RunQuantizeJob)
+    return o;
+  }
+  if (o.recipe.algorithm == Algorithm::kRtn) {
+    if (calibration_flags)
+      return Status::InvalidArgument("--calib-text, --samples, --seq-len: --algorithm rtn does not calibrate");
+    return o;
+  }
+  if (f.calib_text.empty())
+    return Status::InvalidArgument("--algorithm " + f.algorithm + " needs --calib-text FILE (or --imatrix FILE)");
+  o.recipe.calibration = CalibrationOptions{f.calib_text, f.samples, f.seq_len, /*hessian=*/false};
+  plan.has_imatrix = o.recipe.UsesImportance();
   return o;
 }
 
@@ -107,6 +139,13 @@ void AddQuantizeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--token-embedding-type", flags->token_embedding_type, "type of token_embd.weight");
   cmd->add_option("--imatrix", flags->imatrix,
                   "calibration statistics from `shardq calibrate`: weight each tensor's error by its input's mean x^2");
+  flags->algorithm_opt = cmd->add_option("--algorithm", flags->algorithm,
+                  "how to round: " + AlgorithmNames() + " (all but rtn calibrate on --calib-text)")->capture_default_str();
+  cmd->add_option("--calib-text", flags->calib_text, "calibration text: the model runs over it to weigh its weights");
+  flags->samples_opt = cmd->add_option("--samples", flags->samples, "calibration windows taken from --calib-text")
+                           ->capture_default_str();
+  flags->seq_len_opt = cmd->add_option("--seq-len", flags->seq_len, "tokens per calibration window")
+                           ->capture_default_str();
   cmd->add_flag("--quiet,-q", flags->quiet, "no progress bar, no table");
   cmd->callback([flags, exit_code] { *exit_code = Run(*flags); });
 }

@@ -1,5 +1,6 @@
 #include "coordinator/job/quantize_job.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -13,8 +14,11 @@
 #include "common/tensor_order.h"
 #include "common/thread_pool.h"
 #include "coordinator/artifact/output_metadata.h"
+#include "coordinator/job/job_validation.h"
 #include "kernels/block_format.h"
+#include "runtime/local_stage_runner.h"
 #include "worker/calibration_stats.h"
+#include "worker/llama_rank_stages.h"
 #include "worker/unit_compressor.h"
 
 namespace shardq {
@@ -39,8 +43,10 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
   ordered.reserve(order.size());
   for (size_t i : order) ordered.push_back(infos[i]);
 
+  if (!options.imatrix_path.empty() && options.recipe.Calibrates())
+    return Status::InvalidArgument("--imatrix: statistics from a file and calibrating here (--calib-text) exclude each other");
   CalibrationStats stats;
-  QuantPlanOptions plan = options.plan;
+  QuantPlanOptions plan = options.recipe.quant;
   if (!options.imatrix_path.empty()) {
     SHARDQ_ASSIGN_OR_RETURN(stats, CalibrationStats::Load(options.imatrix_path));
     plan.has_imatrix = true;
@@ -50,13 +56,26 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
   const std::vector<TensorChoice>& choices = *planned;
 
   SHARDQ_ASSIGN_OR_RETURN(GgufMetadata metadata,
-                          BuildOutputMetadata(model, options.plan.preset.file_type));
+                          BuildOutputMetadata(model, plan.preset.file_type));
   std::vector<GgufTensorDecl> decls;
   for (size_t i = 0; i < ordered.size(); ++i)
     decls.push_back({ordered[i].name, ordered[i].shape, choices[i].type});
   Result<std::unique_ptr<GgufWriter>> created = GgufWriter::Create(options.output_path, metadata, decls);
   if (!created.ok()) return created.status();
   GgufWriter& writer = **created;
+
+  // A calibrating recipe: the unit stages of `shardq run`, as one rank holding every unit.
+  std::unique_ptr<LocalStageRunner> staged;
+  if (options.recipe.Calibrates()) {
+    JobSpec spec;  // ValidateJobInputs' view of the recipe: the calibration text must hold the windows
+    spec.model = options.model_path;
+    const CalibrationOptions& c = *options.recipe.calibration;
+    spec.calibration = CalibrationSpec{c.text, c.samples, c.seq_len, c.hessian};
+    SHARDQ_RETURN_IF_ERROR(ValidateJobInputs(spec, options.recipe, model, /*with_eval=*/false, "--calib-text"));
+    SHARDQ_ASSIGN_OR_RETURN(staged, LocalStageRunner::Start(options.model_path, options.recipe, ordered,
+                                                           options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+        MakeLlamaRankStages));
+  }
 
   ThreadPool pool(options.threads);
   const int fault_delay_ms = FaultDelayMs();  // tests only: a signal lands mid-file
@@ -72,8 +91,18 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
     if (progress) progress(i, ordered.size(), t.name);
     if (fault_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(fault_delay_ms));
     bool weighted = false;
-    SHARDQ_RETURN_IF_ERROR(CompressTensor(source, t, choices[i], options.imatrix_path.empty() ? nullptr : &stats,
-                                          options.imatrix_path, &pool, &data, &q, &weighted));
+    if (staged) {
+      SHARDQ_ASSIGN_OR_RETURN(TensorBlob blob, staged->Next(t.name, &weighted));
+      q.bytes = std::move(blob.bytes);
+      q.error = QuantError{};
+      q.error.sum_sq_err = blob.metrics.sum_sq_err;
+      q.error.sum_sq_ref = blob.metrics.sum_sq_ref;
+      q.error.max_abs_err = blob.metrics.max_abs_err;
+      q.error.count = blob.metrics.count;
+    } else {
+      SHARDQ_RETURN_IF_ERROR(CompressTensor(source, t, choices[i], options.imatrix_path.empty() ? nullptr : &stats,
+                                            options.imatrix_path, &pool, &data, &q, &weighted));
+    }
     SHARDQ_RETURN_IF_ERROR(writer.WriteTensor(i, q.bytes.data(), q.bytes.size()));
 
     TensorReport r;

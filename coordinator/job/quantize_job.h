@@ -8,19 +8,23 @@
 #include <string>
 #include <vector>
 
+#include "common/recipe.h"
 #include "common/status.h"
 #include "worker/quant_error.h"
-#include "common/quant_plan.h"
 
 namespace shardq {
 
 struct QuantizeJobOptions {
   std::string model_path;
   std::string output_path;
-  QuantPlanOptions plan;
+  // The types (recipe.quant) and how to round. A recipe that calibrates runs the
+  // unit stages of `shardq run` in this process (calibrate over the text, then
+  // each unit), so both commands write the same bytes for the same recipe.
+  Recipe recipe;
   int threads = 0;  // <= 0: all cores
-  // Calibration statistics (shardq calibrate --out): each tensor's input mean x^2
-  // weights its quantization error. Empty: unweighted.
+  // Calibration statistics from a file (shardq calibrate --out) instead of
+  // calibrating here: each tensor's input mean x^2 weights its quantization
+  // error. Only with an rtn recipe (the statistics are the imatrix).
   std::string imatrix_path;
 };
 
