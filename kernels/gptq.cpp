@@ -12,6 +12,7 @@
 #include <functional>
 #include <numeric>
 #include <thread>
+#include <type_traits>
 
 #include "kernels/block_format.h"
 #include "kernels/block_grid.h"
@@ -129,15 +130,21 @@ void ForRows(int64_t rows, int threads, const std::function<void(int64_t, int64_
   for (auto& th : pool) th.join();
 }
 
-// The sweep. codes: rows x cols (original order). groups: rows x (cols / group_size).
-GptqError Sweep(const float* w, int64_t rows, int64_t cols, const double* h, const Target& target,
-                const GptqOptions& opt, std::vector<int16_t>* codes, std::vector<GroupGrid>* groups,
-                GptqStats* stats, std::string* message) {
-  auto t0 = std::chrono::steady_clock::now();
-  Prepared p;
-  if (GptqError e = PrepareHessian(h, cols, opt, &p, stats, message); e != GptqError::kOk) return e;
-  stats->seconds_factor = Seconds(t0);
+// C -= A B (row-major), in the working precision.
+void GemmUpdate(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, -1.0, a, lda, b, ldb, 1.0, c, ldc);
+}
+void GemmUpdate(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, -1.f, a, lda, b, ldb, 1.f, c, ldc);
+}
 
+// The column sweep in working precision T (the Hessian work is always double).
+// codes: rows x cols (original order). groups: rows x (cols / group_size).
+template <class T>
+void SweepIn(const float* w, int64_t rows, int64_t cols, const Prepared& p, const Target& target,
+             const GptqOptions& opt, std::vector<int16_t>* codes, std::vector<GroupGrid>* groups,
+             GptqStats* stats) {
+  auto t0 = std::chrono::steady_clock::now();
   const int64_t bs = target.block_size, gs = target.group_size;
   const int64_t n_groups_row = cols / gs;
   const int64_t batch = opt.block_columns;
@@ -145,11 +152,11 @@ GptqError Sweep(const float* w, int64_t rows, int64_t cols, const double* h, con
   const auto n = static_cast<size_t>(cols);
 
   // The working weights, permuted, dead columns zeroed.
-  std::vector<double> wd(static_cast<size_t>(rows) * n);
+  std::vector<T> wd(static_cast<size_t>(rows) * n);
   for (int64_t r = 0; r < rows; ++r) {
     for (size_t j = 0; j < n; ++j) {
       const int64_t c = p.perm[j];
-      wd[r * n + j] = p.dead[c] ? 0.0 : static_cast<double>(w[r * cols + c]);
+      wd[r * n + j] = p.dead[c] ? T(0) : static_cast<T>(w[r * cols + c]);
     }
   }
   // Position where each block is entered: its columns' first position.
@@ -161,9 +168,12 @@ GptqError Sweep(const float* w, int64_t rows, int64_t cols, const double* h, con
   codes->assign(static_cast<size_t>(rows) * n, 0);
   groups->assign(static_cast<size_t>(rows * n_groups_row), GroupGrid{});
   std::vector<int8_t> fit_codes(static_cast<size_t>(rows) * n, 0);
-  std::vector<double> err(static_cast<size_t>(rows * batch));
+  std::vector<T> err(static_cast<size_t>(rows * batch));
   std::vector<double> row_err2(static_cast<size_t>(rows), 0.0);
-  const double* u = p.u.data();
+  std::vector<T> u_t;
+  if constexpr (!std::is_same_v<T, double>) u_t.assign(p.u.begin(), p.u.end());
+  const T* u = nullptr;
+  if constexpr (std::is_same_v<T, double>) u = p.u.data(); else u = u_t.data();
 
   for (int64_t i1 = 0; i1 < cols; i1 += batch) {
     const int64_t i2 = std::min(i1 + batch, cols), nb = i2 - i1;
@@ -171,8 +181,8 @@ GptqError Sweep(const float* w, int64_t rows, int64_t cols, const double* h, con
     ForRows(rows, threads, [&](int64_t r0, int64_t r1) {
       std::vector<float> x(static_cast<size_t>(bs));
       for (int64_t r = r0; r < r1; ++r) {
-        double* wr = wd.data() + r * n;
-        double* er = err.data() + r * batch;
+        T* wr = wd.data() + r * n;
+        T* er = err.data() + r * batch;
         for (int64_t j = i1; j < i2; ++j) {
           const int64_t c = p.perm[j];
           if (const int64_t b = fit_at[j]; b >= 0) {
@@ -181,7 +191,7 @@ GptqError Sweep(const float* w, int64_t rows, int64_t cols, const double* h, con
             // the part from the columns done so far.
             for (int64_t t = 0; t < bs; ++t) {
               const int64_t pos = p.inv[b * bs + t];
-              double v = wr[pos];
+              T v = wr[pos];
               if (pos >= i2) {
                 for (int64_t k = i1; k < j; ++k) v -= er[k - i1] * u[k * n + pos];
               }
@@ -193,10 +203,13 @@ GptqError Sweep(const float* w, int64_t rows, int64_t cols, const double* h, con
           const grid::Rounded q = grid::RoundValue((*groups)[r * n_groups_row + c / gs], fit_codes[r * n + c],
                                                    static_cast<float>(wr[j]));
           (*codes)[r * n + c] = q.code;
-          const double e = (wr[j] - q.value) / u[j * n + j];
-          row_err2[r] += e * e;
+          // ggml's weighted searches give a block whose importance is all zero a
+          // NaN scale (0 / 0), and we write the bytes they write; its error is
+          // unknown, so it is not fed forward (it would turn the row into NaNs).
+          const T e = std::isfinite(q.value) ? (wr[j] - static_cast<T>(q.value)) / u[j * n + j] : T(0);
+          row_err2[r] += static_cast<double>(e) * e;
           er[j - i1] = e;
-          const double* uj = u + j * n;
+          const T* uj = u + j * n;
           for (int64_t k = j + 1; k < i2; ++k) wr[k] -= e * uj[k];
         }
       }
@@ -205,14 +218,27 @@ GptqError Sweep(const float* w, int64_t rows, int64_t cols, const double* h, con
     if (i2 < cols) {
       t0 = std::chrono::steady_clock::now();
       // W[:, i2:] -= Err (rows x nb) * U[i1:i2, i2:] (nb x (cols - i2)).
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(cols - i2),
-                  static_cast<int>(nb), -1.0, err.data(), static_cast<int>(batch), u + i1 * n + i2,
-                  static_cast<int>(n), 1.0, wd.data() + i2, static_cast<int>(n));
+      GemmUpdate(static_cast<int>(rows), static_cast<int>(cols - i2), static_cast<int>(nb), err.data(),
+                 static_cast<int>(batch), u + i1 * n + i2, static_cast<int>(n), wd.data() + i2, static_cast<int>(n));
       stats->seconds_update += Seconds(t0);
       stats->update_flops += 2.0 * static_cast<double>(rows) * static_cast<double>(cols - i2) * static_cast<double>(nb);
     }
   }
   for (double e2 : row_err2) stats->sum_err2 += e2;
+}
+
+GptqError Sweep(const float* w, int64_t rows, int64_t cols, const double* h, const Target& target,
+                const GptqOptions& opt, std::vector<int16_t>* codes, std::vector<GroupGrid>* groups,
+                GptqStats* stats, std::string* message) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Prepared p;
+  if (GptqError e = PrepareHessian(h, cols, opt, &p, stats, message); e != GptqError::kOk) return e;
+  stats->seconds_factor = Seconds(t0);
+  if (opt.precision == SweepPrecision::kDouble) {
+    SweepIn<double>(w, rows, cols, p, target, opt, codes, groups, stats);
+  } else {
+    SweepIn<float>(w, rows, cols, p, target, opt, codes, groups, stats);
+  }
   return GptqError::kOk;
 }
 

@@ -16,8 +16,9 @@
 // format's own encoder (kernels/block_grid.h). Each column is rounded on its
 // block's grid, err = (w - q) / U_jj goes into the remaining columns of the lazy
 // batch at once and into all later columns at the batch's end (one dgemm).
-// The working matrix is double: the bytes then do not depend on the lazy
-// batch size or on summation order, up to ties a double cannot split.
+// The working matrix is double by default: the bytes then do not depend on the
+// lazy batch size or on summation order, up to ties a double cannot split
+// (GptqOptions::precision offers float and sgemm for speed).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +39,12 @@ enum class GptqError {
 };
 const char* GptqErrorName(GptqError e);
 
+// The working precision of the sweep (the Hessian's factorization is always double).
+// kDouble: the bytes equal a column-by-column GPTQ's and do not depend on the
+// lazy batch width (tested). kFloat: sgemm updates, about twice dgemm's speed;
+// float rounding of the updates moves a few values across rounding boundaries.
+enum class SweepPrecision { kDouble, kFloat };
+
 struct GptqOptions {
   // Added to H's diagonal as this fraction of its mean diagonal (GPTQ's percdamp).
   double damp_fraction = 0.01;
@@ -49,6 +56,7 @@ struct GptqOptions {
   // Threads that split the rows during the column sweep (0: hardware
   // concurrency). The bytes do not depend on it. The gemm runs on OpenBLAS's own threads.
   int threads = 0;
+  SweepPrecision precision = SweepPrecision::kDouble;
 };
 
 struct GptqStats {

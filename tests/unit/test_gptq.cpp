@@ -235,7 +235,7 @@ std::vector<int16_t> NaiveGptq(const std::vector<float>& w, int rows, int cols, 
       const grid::Rounded q = grid::RoundValue((*groups)[static_cast<size_t>(r) * (cols / group) + c / group],
                                                fit_codes[static_cast<size_t>(r) * cols + c], static_cast<float>(wd[j]));
       codes[static_cast<size_t>(r) * cols + c] = q.code;
-      const double e = (wd[j] - q.value) / u[static_cast<size_t>(j) * cols + j];
+      const double e = std::isfinite(q.value) ? (wd[j] - q.value) / u[static_cast<size_t>(j) * cols + j] : 0.0;
       for (int k = j + 1; k < cols; ++k) wd[k] -= e * u[static_cast<size_t>(j) * cols + k];
     }
   }
@@ -428,6 +428,36 @@ TEST_CASE("GPTQ INTn equals the naive reference and decodes as scale * (code - z
   }
 }
 
+TEST_CASE("GPTQ in float (sgemm) stays within rounding noise of the double sweep", "[gptq]") {
+  // Float updates round differently from the double ones, so a value near a
+  // rounding boundary can land on the other side and, for the searched formats,
+  // a refit block can pick another candidate scale: exact equality is not
+  // attainable. What is asserted: nearly every value decodes identically and
+  // the proxy loss is the same to well under GPTQ's gain over RTN. The bounds
+  // are looser than 99.5% / 1e-4: on this layer Q6_K's float sweep moves one
+  // 16-value sub-block scale (21 of 4096 values, loss -0.16%); the others match
+  // exactly. The default (double) path is held to exact equality above.
+  const int rows = 8, cols = 512;
+  const auto h = CorrelatedHessian(cols, 2 * cols, 71);
+  std::mt19937 rng(72);
+  std::normal_distribution<float> nd(0.f, 0.02f);
+  std::vector<float> w(static_cast<size_t>(rows) * cols);
+  for (float& v : w) v = nd(rng);
+  for (GgmlType type : {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::IQ4_NL}) {
+    gptq::GptqOptions opt;
+    const auto qd = DecodeRows(type, RunGptq(w, rows, cols, h, type, nullptr, opt), rows, cols);
+    opt.precision = gptq::SweepPrecision::kFloat;
+    const auto qf = DecodeRows(type, RunGptq(w, rows, cols, h, type, nullptr, opt), rows, cols);
+    size_t same = 0;
+    for (size_t i = 0; i < qd.size(); ++i) same += qd[i] == qf[i];
+    const double ld = gptq::ProxyLoss(w.data(), qd.data(), rows, cols, h.data());
+    const double lf = gptq::ProxyLoss(w.data(), qf.data(), rows, cols, h.data());
+    INFO(GgmlTypeName(type) << ": identical " << same << " of " << qd.size() << ", loss double " << ld << " float " << lf);
+    CHECK(static_cast<double>(same) >= 0.99 * static_cast<double>(qd.size()));
+    CHECK(std::fabs(lf - ld) <= 1e-2 * ld);
+  }
+}
+
 // ---- (c) GPTQ beats round-to-nearest on a correlated H ---------------------------------
 
 TEST_CASE("GPTQ lowers the proxy loss below quantize_row's for every format", "[gptq]") {
@@ -524,6 +554,27 @@ TEST_CASE("GPTQ rejects bad input with an error and a message", "[gptq]") {
           gptq::GptqError::kBadOptions);
     CHECK(gptq::QuantizeIntN(w.data(), rows, cols, eye.data(), gptq::IntNSpec{4, 48, false}, opt, &io, nullptr, &msg) ==
           gptq::GptqError::kBadShape);
+  }
+}
+
+TEST_CASE("GPTQ: a block with all-zero importance (NaN scale, as ggml writes it) does not spread NaN", "[gptq]") {
+  const int rows = 4, cols = 1024;
+  const auto h = CorrelatedHessian(cols, 2 * cols, 61);
+  const auto w = RandomRows(rows, cols, 62);
+  std::vector<float> imp(cols, 1.f);
+  std::fill(imp.begin() + 256, imp.begin() + 512, 0.f);  // super-block 1; blocks 8..15 of 32
+  for (GgmlType type : {GgmlType::Q4_K, GgmlType::Q2_K, GgmlType::IQ4_NL}) {
+    const auto bytes = RunGptq(w, rows, cols, h, type, imp.data(), gptq::GptqOptions{});
+    const auto q = DecodeRows(type, bytes, rows, cols);
+    size_t nan_inside = 0, nan_outside = 0;
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c) {
+        const bool nan = std::isnan(q[static_cast<size_t>(r) * cols + c]);
+        (c >= 256 && c < 512 ? nan_inside : nan_outside) += nan;
+      }
+    INFO(GgmlTypeName(type));
+    CHECK(nan_inside == static_cast<size_t>(rows) * 256);  // what quantize_row writes there too
+    CHECK(nan_outside == 0);
   }
 }
 
