@@ -109,7 +109,8 @@ float RowSigma2(GgmlType type, const float* row, int64_t n);
 void FitBlock(const GridShape& shape, const float* x, const float* importance, float row_sigma2,
               GroupGrid* groups, int8_t* fit_codes, uint8_t* block_bytes);
 
-// Writes block_size codes (as RoundValue returned them) into a fitted block's bytes.
+// Writes block_size codes (as RoundValue returned them) into a fitted block's
+// bytes (block_codes.h knows where each format keeps them).
 void PackCodes(const GridShape& shape, const int16_t* codes, uint8_t* block_bytes);
 
 // Group-wise affine INTn (GPTQ's own grid, not a ggml format): bits 2..8,

@@ -3,7 +3,6 @@
 #include "kernels/gptq.h"
 
 #include <cblas.h>
-#include <lapacke.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +15,7 @@
 
 #include "kernels/block_format.h"
 #include "kernels/block_grid.h"
+#include "kernels/gptq_hessian.h"
 
 namespace shardq::gptq {
 namespace {
@@ -48,75 +48,6 @@ struct Target {
   std::function<void(int64_t row, int64_t block, const float* x, GroupGrid* groups, int8_t* fit_codes)> fit;
 };
 
-// The prepared problem in the sweep's (possibly permuted) column order.
-struct Prepared {
-  std::vector<int64_t> perm;     // position -> original column
-  std::vector<int64_t> inv;      // original column -> position
-  std::vector<double> u;         // cols x cols: upper Cholesky factor of the dampened H^-1
-  std::vector<uint8_t> dead;     // per original column
-};
-
-// Dead columns, act_order permutation, dampening, H^-1 and its upper Cholesky
-// factor, in the order the paper gives them.
-GptqError PrepareHessian(const double* h, int64_t cols, const GptqOptions& opt, Prepared* p,
-                         GptqStats* stats, std::string* message) {
-  const auto n = static_cast<size_t>(cols);
-  std::vector<double> diag(n);
-  p->dead.assign(n, 0);
-  for (size_t i = 0; i < n; ++i) {
-    diag[i] = h[i * n + i];
-    if (diag[i] == 0) {
-      diag[i] = 1;
-      p->dead[i] = 1;
-      ++stats->dead_columns;
-    }
-  }
-  p->perm.resize(n);
-  std::iota(p->perm.begin(), p->perm.end(), 0);
-  if (opt.act_order) {
-    // Stable, so equal diagonals keep their order and the result is reproducible.
-    std::stable_sort(p->perm.begin(), p->perm.end(),
-                     [&](int64_t a, int64_t b) { return diag[a] > diag[b]; });
-  }
-  p->inv.resize(n);
-  for (size_t j = 0; j < n; ++j) p->inv[p->perm[j]] = static_cast<int64_t>(j);
-
-  // The permuted, dampened H (upper triangle is what LAPACK reads).
-  std::vector<double>& a = p->u;
-  a.assign(n * n, 0.0);
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = i; j < n; ++j) {
-      const size_t oi = p->perm[i], oj = p->perm[j];
-      a[i * n + j] = oi <= oj ? h[oi * n + oj] : h[oj * n + oi];
-    }
-    a[i * n + i] = diag[p->perm[i]];
-  }
-  const double mean_diag = std::accumulate(diag.begin(), diag.end(), 0.0) / static_cast<double>(n);
-  stats->damp = opt.damp_fraction * mean_diag;
-  for (size_t i = 0; i < n; ++i) a[i * n + i] += stats->damp;
-
-  const auto ln = static_cast<lapack_int>(n);
-  lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', ln, a.data(), ln);
-  if (info != 0) {
-    return Fail(GptqError::kNotPositiveDefinite, message,
-                "the dampened Hessian is not positive definite (Cholesky failed at column " +
-                    std::to_string(info) + " of " + std::to_string(n) + "); raise damp_fraction");
-  }
-  info = LAPACKE_dpotri(LAPACK_ROW_MAJOR, 'U', ln, a.data(), ln);
-  if (info != 0) {
-    return Fail(GptqError::kNotPositiveDefinite, message, "the Hessian's inverse failed (dpotri info " +
-                                                              std::to_string(info) + ")");
-  }
-  info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', ln, a.data(), ln);
-  if (info != 0) {
-    return Fail(GptqError::kNotPositiveDefinite, message,
-                "the Hessian's inverse is not numerically positive definite (Cholesky failed at column " +
-                    std::to_string(info) + ")");
-  }
-  for (size_t i = 0; i < n; ++i) std::fill(a.begin() + i * n, a.begin() + i * n + i, 0.0);
-  return GptqError::kOk;
-}
-
 // Splits [0, rows) over `threads` workers running fn(first, last). Each row's
 // work is the same whatever the split, so results do not depend on it.
 void ForRows(int64_t rows, int threads, const std::function<void(int64_t, int64_t)>& fn) {
@@ -141,7 +72,7 @@ void GemmUpdate(int m, int n, int k, const float* a, int lda, const float* b, in
 // The column sweep in working precision T (the Hessian work is always double).
 // codes: rows x cols (original order). groups: rows x (cols / group_size).
 template <class T>
-void SweepIn(const float* w, int64_t rows, int64_t cols, const Prepared& p, const Target& target,
+void SweepIn(const float* w, int64_t rows, int64_t cols, const PreparedHessian& p, const Target& target,
              const GptqOptions& opt, std::vector<int16_t>* codes, std::vector<GroupGrid>* groups,
              GptqStats* stats) {
   auto t0 = std::chrono::steady_clock::now();
@@ -231,7 +162,7 @@ GptqError Sweep(const float* w, int64_t rows, int64_t cols, const double* h, con
                 const GptqOptions& opt, std::vector<int16_t>* codes, std::vector<GroupGrid>* groups,
                 GptqStats* stats, std::string* message) {
   const auto t0 = std::chrono::steady_clock::now();
-  Prepared p;
+  PreparedHessian p;
   if (GptqError e = PrepareHessian(h, cols, opt, &p, stats, message); e != GptqError::kOk) return e;
   stats->seconds_factor = Seconds(t0);
   if (opt.precision == SweepPrecision::kDouble) {
