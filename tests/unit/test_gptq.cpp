@@ -194,7 +194,8 @@ std::vector<double> NaiveHinvFactor(std::vector<double> h, int n) {
 // fit(row, block, x, groups, fit_codes) as the implementation's; returns codes (original order).
 template <class Fit>
 std::vector<int16_t> NaiveGptq(const std::vector<float>& w, int rows, int cols, const std::vector<double>& h0,
-                               int block, int group, bool act_order, Fit fit, std::vector<GroupGrid>* groups) {
+                               int block, int group, bool act_order, Fit fit, std::vector<GroupGrid>* groups,
+                               double* sum_err2 = nullptr) {
   std::vector<double> diag(cols);
   std::vector<bool> dead(cols, false);
   for (int i = 0; i < cols; ++i) {
@@ -236,6 +237,7 @@ std::vector<int16_t> NaiveGptq(const std::vector<float>& w, int rows, int cols, 
                                                fit_codes[static_cast<size_t>(r) * cols + c], static_cast<float>(wd[j]));
       codes[static_cast<size_t>(r) * cols + c] = q.code;
       const double e = std::isfinite(q.value) ? (wd[j] - q.value) / u[static_cast<size_t>(j) * cols + j] : 0.0;
+      if (sum_err2) *sum_err2 += e * e;
       for (int k = j + 1; k < cols; ++k) wd[k] -= e * u[static_cast<size_t>(j) * cols + k];
     }
   }
@@ -243,7 +245,7 @@ std::vector<int16_t> NaiveGptq(const std::vector<float>& w, int rows, int cols, 
 }
 
 std::vector<uint8_t> NaiveGptqGgml(const std::vector<float>& w, int rows, int cols, const std::vector<double>& h,
-                                   GgmlType type, const float* imp, bool act_order) {
+                                   GgmlType type, const float* imp, bool act_order, double* sum_err2) {
   const GridShape& s = *grid::FindGridShape(type);
   const size_t row_bytes = static_cast<size_t>(cols / s.block_size) * s.block_bytes;
   std::vector<uint8_t> out(row_bytes * rows);
@@ -254,7 +256,7 @@ std::vector<uint8_t> NaiveGptqGgml(const std::vector<float>& w, int rows, int co
                                  grid::FitBlock(s, x, imp ? imp + b * s.block_size : nullptr, sigma2, g, fc,
                                                 out.data() + row_bytes * r + static_cast<size_t>(b) * s.block_bytes);
                                },
-                               &groups);
+                               &groups, sum_err2);
   for (int r = 0; r < rows; ++r)
     for (int b = 0; b < cols / s.block_size; ++b)
       grid::PackCodes(s, codes.data() + static_cast<size_t>(r) * cols + b * s.block_size,
@@ -361,11 +363,14 @@ TEST_CASE("GPTQ equals a naive column-by-column double-precision GPTQ", "[gptq]"
       SECTION(std::string(GgmlTypeName(c.type)) + (c.imp ? " importance" : "") + (act ? " act_order" : "")) {
         opt.act_order = act != 0;
         const float* ip = c.imp ? imp.data() : nullptr;
-        const auto want = NaiveGptqGgml(w, rows, cols, h, c.type, ip, opt.act_order);
+        double want_err2 = 0;
+        const auto want = NaiveGptqGgml(w, rows, cols, h, c.type, ip, opt.act_order, &want_err2);
         opt.threads = 1;
         gptq::GptqStats stats;
         const auto got = RunGptq(w, rows, cols, h, c.type, ip, opt, &stats);
         CHECK(stats.dead_columns == 2);
+        CHECK(stats.sum_err2 == Approx(want_err2).epsilon(1e-9));
+        CHECK(stats.sum_err2 > 0);
         CHECK(DiffBlocks(got, want, grid::FindGridShape(c.type)->block_bytes) == 0);
         // Rows split over threads: the same bytes.
         opt.threads = 3;
@@ -468,17 +473,23 @@ TEST_CASE("GPTQ lowers the proxy loss below quantize_row's for every format", "[
   std::normal_distribution<float> nd(0.f, 0.02f);
   std::vector<float> w(static_cast<size_t>(rows) * cols);
   for (float& v : w) v = nd(rng);
+  // Importance as calibration gives it: the inputs' mean square, diag(H) / (2 samples).
+  std::vector<float> imp(cols);
+  for (int i = 0; i < cols; ++i) imp[i] = static_cast<float>(h[static_cast<size_t>(i) * cols + i] / (2.0 * 4 * cols));
   for (GgmlType type : kGridTypes) {
-    for (int act = 0; act < 2; ++act) {
+    for (int variant = 0; variant < 3; ++variant) {
+      const int act = variant == 1;
+      const float* ip = variant == 2 ? imp.data() : nullptr;
       gptq::GptqOptions opt;
       opt.act_order = act != 0;
-      const auto bytes = RunGptq(w, rows, cols, h, type, nullptr, opt);
-      const auto rtn = QuantizeRows(FindReferenceBlockFormat(type), w.data(), rows, cols, nullptr);
+      const auto bytes = RunGptq(w, rows, cols, h, type, ip, opt);
+      const auto rtn = QuantizeRows(FindReferenceBlockFormat(type), w.data(), rows, cols, ip);
       const double loss_gptq = gptq::ProxyLoss(w.data(), DecodeRows(type, bytes, rows, cols).data(), rows, cols, h.data());
       const double loss_rtn = gptq::ProxyLoss(w.data(), DecodeRows(type, rtn, rows, cols).data(), rows, cols, h.data());
-      INFO(GgmlTypeName(type) << (act ? " act_order" : "") << ": GPTQ " << loss_gptq << " RTN " << loss_rtn);
+      INFO(GgmlTypeName(type) << (act ? " act_order" : "") << (ip ? " importance" : "") << ": GPTQ " << loss_gptq
+                              << " RTN " << loss_rtn);
       CHECK(loss_gptq > 0);
-      CHECK(loss_gptq < 0.9 * loss_rtn);
+      CHECK(loss_gptq < 0.8 * loss_rtn);  // measured: 0.32 .. 0.71 of RTN
     }
   }
 }
