@@ -20,6 +20,11 @@
 #include "kernels/gptq.h"
 #include "tests/unit/test_util.h"
 
+extern "C" {
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
+}
+
 namespace shardq {
 namespace {
 
@@ -380,6 +385,26 @@ TEST_CASE("GPTQ equals a naive column-by-column double-precision GPTQ", "[gptq]"
         CHECK(RunGptq(w, rows, cols, h, c.type, ip, opt) == got);
         opt.block_columns = 64;
       }
+    }
+  }
+}
+
+TEST_CASE("GPTQ bytes do not depend on OpenBLAS's thread count", "[gptq]") {
+  const int rows = 64, cols = 1024;  // big enough for OpenBLAS to split the gemm
+  const auto h = CorrelatedHessian(cols, cols, 81);
+  const auto w = RandomRows(rows, cols, 82);
+  const int before = openblas_get_num_threads();
+  for (GgmlType type : {GgmlType::Q4_K, GgmlType::Q5_0}) {
+    for (auto precision : {gptq::SweepPrecision::kDouble, gptq::SweepPrecision::kFloat}) {
+      gptq::GptqOptions opt;
+      opt.precision = precision;
+      openblas_set_num_threads(1);
+      const auto one = RunGptq(w, rows, cols, h, type, nullptr, opt);
+      openblas_set_num_threads(4);
+      const auto four = RunGptq(w, rows, cols, h, type, nullptr, opt);
+      openblas_set_num_threads(before);
+      INFO(GgmlTypeName(type) << (precision == gptq::SweepPrecision::kFloat ? " float" : " double"));
+      CHECK(DiffBlocks(one, four, grid::FindGridShape(type)->block_bytes) == 0);
     }
   }
 }
