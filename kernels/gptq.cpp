@@ -7,13 +7,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <functional>
-#include <numeric>
 #include <thread>
 #include <type_traits>
 
-#include "kernels/block_format.h"
 #include "kernels/block_grid.h"
 #include "kernels/gptq_hessian.h"
 

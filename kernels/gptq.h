@@ -92,8 +92,8 @@ struct IntNOutput {
 GptqError QuantizeIntN(const float* w, int64_t rows, int64_t cols, const double* h, const IntNSpec& spec,
                        const GptqOptions& options, IntNOutput* out, GptqStats* stats, std::string* message);
 
-// tr((W - Q) H (W - Q)^T): the layer's output error on the calibration inputs
-// (H = 2 X^T X), the quantity GPTQ minimizes. In double.
+// tr((W - Q) H (W - Q)^T), H full and symmetric: the layer's output error on
+// the calibration inputs (H = 2 X^T X), the quantity GPTQ minimizes. In double.
 double ProxyLoss(const float* w, const float* q, int64_t rows, int64_t cols, const double* h);
 
 }  // namespace shardq::gptq
