@@ -26,7 +26,11 @@ inline float RmseWeight(int rmse_type, const float* qw, int i, float xi) {
 // template so the per-element weight choice costs nothing in the inner loops.
 template <class Weight>
 float MakeQkxQuants(int n, int nmax, const float* x, Weight weight, uint8_t* L, float* the_min,
-                    uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+                    uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad,
+                    RoundingChoice* choice) {
+  RoundingChoice unused;
+  if (!choice) choice = &unused;
+  *choice = RoundingChoice{};  // iscale 0: every level 0, as the degenerate exit writes
   float min = x[0], max = x[0];
   float sum_w = weight(0);
   float sum_x = sum_w * x[0];
@@ -45,6 +49,7 @@ float MakeQkxQuants(int n, int nmax, const float* x, Weight weight, uint8_t* L, 
   }
   float iscale = nmax / (max - min);
   float scale = 1 / iscale;
+  *choice = RoundingChoice{iscale, min};
   float best_error = 0;
   for (int i = 0; i < n; ++i) {
     const int l = NearestInt(iscale * (x[i] - min));
@@ -84,6 +89,7 @@ float MakeQkxQuants(int n, int nmax, const float* x, Weight weight, uint8_t* L, 
         cur_error += weight(i) * diff;
       }
       if (cur_error < best_error) {
+        *choice = RoundingChoice{iscale, min};  // min before this candidate replaces it
         std::memcpy(L, Laux, n);
         best_error = cur_error;
         scale = this_scale;
@@ -99,7 +105,11 @@ float MakeQkxQuants(int n, int nmax, const float* x, Weight weight, uint8_t* L, 
 
 // Symmetric levels -nmax..nmax-1 (returned shifted by +nmax); scale fitted by
 // weighted least squares over 19 candidate inverse scales around -nmax/max.
-float MakeQxQuants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw) {
+float MakeQxQuants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw,
+                   RoundingChoice* choice) {
+  RoundingChoice unused;
+  if (!choice) choice = &unused;
+  *choice = RoundingChoice{};
   float max = 0, amax = 0;
   for (int i = 0; i < n; ++i) {
     const float ax = std::fabs(x[i]);
@@ -110,6 +120,7 @@ float MakeQxQuants(int n, int nmax, const float* x, int8_t* L, int rmse_type, co
     return 0.f;
   }
   float iscale = -nmax / max;
+  *choice = RoundingChoice{iscale, 0.f};
   if (rmse_type == 0) {
     for (int i = 0; i < n; ++i) {
       const int l = NearestInt(iscale * x[i]);
@@ -143,6 +154,7 @@ float MakeQxQuants(int n, int nmax, const float* x, int8_t* L, int rmse_type, co
       suml2 += w * l * l;
     }
     if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      *choice = RoundingChoice{iscale, 0.f};
       for (int i = 0; i < n; ++i) {
         const int l = NearestInt(iscale * x[i]);
         L[i] = static_cast<int8_t>(nmax + std::max(-nmax, std::min(nmax - 1, l)));
@@ -215,19 +227,19 @@ float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint
                      float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
                      bool use_mad) {
   return MakeQkxQuants(n, nmax, x, [weights](int i) { return weights[i]; }, L, the_min, Laux,
-                       rmin, rdelta, nstep, use_mad);
+                       rmin, rdelta, nstep, use_mad, nullptr);
 }
 
 // The variant ggml's importance-aware encoders use: weights default to x^2.
 float MakeQkx3Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
                      float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
-                     bool use_mad) {
+                     bool use_mad, RoundingChoice* choice) {
   if (weights) {
     return MakeQkxQuants(n, nmax, x, [weights](int i) { return weights[i]; }, L, the_min, Laux,
-                         rmin, rdelta, nstep, use_mad);
+                         rmin, rdelta, nstep, use_mad, choice);
   }
   return MakeQkxQuants(n, nmax, x, [x](int i) { return x[i] * x[i]; }, L, the_min, Laux, rmin,
-                       rdelta, nstep, use_mad);
+                       rdelta, nstep, use_mad, choice);
 }
 
 // Non-negative values (the sub-block scales or mins) to levels 0..nmax with

@@ -20,11 +20,21 @@ inline int NearestInt(float v) {
   return (i & 0x007fffff) - 0x00400000;
 }
 
+// Which inverse scale (and offset) produced the levels a search returned:
+// L[i] = clamp(NearestInt(iscale * (x[i] - offset))). GPTQ (block_grid.cpp)
+// needs it to round later, error-updated values exactly as the encoder would;
+// the searches return only the fitted scale, which is not that iscale.
+struct RoundingChoice {
+  float iscale = 0;
+  float offset = 0;  // 0 for the symmetric searches
+};
+
 // Symmetric levels -nmax..nmax-1 (returned shifted by +nmax); scale fitted by
 // weighted least squares over 19 candidate inverse scales around -nmax/max.
 // qw (if not null) are the weights, else rmse_type picks them (ggml's meaning;
 // 0 = plain rounding, negative = one fit and return early).
-float MakeQxQuants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw);
+float MakeQxQuants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw,
+                   RoundingChoice* choice = nullptr);
 // Q3_K's reference search (x^2 weights, coordinate descent on the levels).
 float MakeQ3Quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse);
 // Asymmetric levels 0..nmax with x ~ scale * L + min (min <= 0), nstep + 1
@@ -35,7 +45,7 @@ float MakeQkx2Quants(int n, int nmax, const float* x, const float* weights, uint
                      bool use_mad);
 float MakeQkx3Quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
                      float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
-                     bool use_mad);
+                     bool use_mad, RoundingChoice* choice = nullptr);
 // Non-negative values (sub-block scales or mins) to levels 0..nmax.
 float MakeQpQuants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights);
 

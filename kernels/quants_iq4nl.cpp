@@ -17,7 +17,9 @@ using qsearch::kGroupMaxEps;
 
 constexpr int kNTry = 7;  // scale candidates on each side of the absmax scale
 
-void QuantizeBlockIQ4_NL(const float* x, const float* qw, BlockIQ4_NL* y) {
+}  // namespace
+
+float SearchIQ4_NLScale(const float* x, const float* qw) {
   const int8_t* values = kIQ4NLValues;
   // ggml's sigma2 here is twice the block's mean square (not the row's).
   float sigma2 = 0;
@@ -38,7 +40,6 @@ void QuantizeBlockIQ4_NL(const float* x, const float* qw, BlockIQ4_NL* y) {
       max = x[j];
     }
   }
-  uint8_t L[32];
   float d = 0;
   if (amax >= kGroupMaxEps) {
     d = -max / values[0];
@@ -65,6 +66,15 @@ void QuantizeBlockIQ4_NL(const float* x, const float* qw, BlockIQ4_NL* y) {
       }
     }
   }
+  return d;
+}
+
+namespace {
+
+void QuantizeBlockIQ4_NL(const float* x, const float* qw, BlockIQ4_NL* y) {
+  const int8_t* values = kIQ4NLValues;
+  const float d = SearchIQ4_NLScale(x, qw);
+  uint8_t L[32];
   // Re-round with the chosen scale (an all-zero block gets index 8, the level nearest 0).
   const float id_final = d ? 1 / d : 0;
   for (int j = 0; j < 32; ++j) L[j] = static_cast<uint8_t>(BestIndexInt8(16, values, id_final * x[j]));

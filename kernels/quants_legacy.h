@@ -41,6 +41,9 @@ float DotF32Q8_1(const void* x, const float* v, int64_t n);
 float VecDotQ8_1Q8_1(const void* x, const void* v, int64_t n);
 
 void QuantizeIQ4_NL(const float* x, void* y, int64_t n, const float* importance);
+// The unrounded scale QuantizeIQ4_NL picks for one block of 32 (qw: its importance
+// or nullptr); the block's values are rounded with 1 / this, stored as fp16.
+float SearchIQ4_NLScale(const float* x, const float* qw);
 void DequantizeIQ4_NL(const void* x, float* y, int64_t n);
 float DotF32IQ4_NL(const void* x, const float* v, int64_t n);
 float VecDotIQ4_NLQ8_0(const void* x, const void* v, int64_t n);
