@@ -23,6 +23,7 @@
 #include "worker/calibration.h"
 #include "worker/llama_forward.h"
 #include "worker/llama_weights.h"
+#include "worker/perplexity.h"
 #include "worker/tensor_quantizer.h"
 
 using namespace shardq;
@@ -353,4 +354,50 @@ TEST_CASE("AWQ rejects bad input with a clear error and leaves the weights alone
   st = FoldAwqScales(c, s, &fb);
   REQUIRE_FALSE(st.ok());
   REQUIRE_THAT(st.message(), Catch::Contains("share kv head 0"));
+}
+
+TEST_CASE("AWQ whole model: Q4_K blocks after AWQ are closer to F32 than RTN Q4_K (KL on held-out text)", "[awq]") {
+  // Every block AWQ'd on its input from the original F32 model (as AWQ's own code
+  // does: scaling alone leaves each block's output unchanged, so that is also the
+  // scaled model's input), then all 7 linears of every block stored in Q4_K;
+  // embeddings and head stay F32. KL(P_f32 || P_model) of next-token
+  // distributions on the eval text, which the search never saw.
+  Fixture f;
+  if (!LoadShakespeare(&f)) SHARDQ_SKIP("shakespeare-5m not found under ../shared/models");
+  const LlamaConfig& c = f.weights->config();
+  const auto inputs = BlockInputs(*f.weights, f.calib);
+  LoadWeightsOptions lo;
+  lo.force_f32 = true;
+  auto open = [&] { return std::move(OpenModel(testing::SharedPath("models/shakespeare-5m"))).value(); };
+  auto rtn = LlamaWeights::Load(open(), lo), awq = LlamaWeights::Load(open(), lo);
+  REQUIRE(rtn.ok());
+  REQUIRE(awq.ok());
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const BlockWeightsF32 orig = BlockFromLayer(f.weights->layers()[l]);
+    BlockWeightsF32 b = orig;
+    REQUIRE(AwqBlock(c, inputs[l], static_cast<int64_t>(f.calib.size()), kSeq, AwqTargets::All(GgmlType::Q4_K), {},
+                     &b, nullptr)
+                .ok());
+    (*rtn)->SetLayer(l, QuantizedLayer(c, orig, GgmlType::Q4_K));
+    (*awq)->SetLayer(l, QuantizedLayer(c, b, GgmlType::Q4_K));
+  }
+  auto model = OpenModel(testing::SharedPath("models/shakespeare-5m"));
+  auto tok = TokenizerForModel(*model);
+  REQUIRE(tok.ok());
+  const std::vector<int32_t> ids = tok->Encode(ReadText(testing::SharedPath("corpus/shakespeare-eval.txt")), true);
+  PerplexityOptions po;
+  po.ctx = 128;
+  po.max_chunks = 24;
+  ForwardOptions fo;
+  fo.max_context = po.ctx;
+  LlamaForward ref(*f.weights, fo), fr(**rtn, fo), fa(**awq, fo);
+  auto r = EvaluatePerplexity(fr, &ref, ids, po);
+  auto a = EvaluatePerplexity(fa, &ref, ids, po);
+  REQUIRE(r.ok());
+  REQUIRE(a.ok());
+  WARN("Q4_K whole model, " << a->n_scored << " tokens: KL RTN " << r->kl_mean << " +/- " << r->kl_mean_err
+                            << ", KL AWQ " << a->kl_mean << " +/- " << a->kl_mean_err << "; PPL F32 " << r->ref_ppl
+                            << ", RTN " << r->ppl << ", AWQ " << a->ppl);
+  REQUIRE(r->kl_mean > 0);
+  REQUIRE(a->kl_mean < r->kl_mean);
 }
