@@ -37,14 +37,6 @@ Status ResolveFormat(const char* name, GgmlType type, int64_t cols, const BlockF
   return Status::OK();
 }
 
-// The rows of x (n x cols) at the evenly strided tokens `idx`.
-std::vector<float> Rows(const std::vector<float>& x, int64_t cols, const std::vector<int64_t>& idx) {
-  std::vector<float> out(idx.size() * static_cast<size_t>(cols));
-  for (size_t i = 0; i < idx.size(); ++i)
-    std::copy(x.begin() + idx[i] * cols, x.begin() + (idx[i] + 1) * cols, out.begin() + i * cols);
-  return out;
-}
-
 Status CheckOptions(const AwqOptions& o) {
   if (o.alpha_grid < 1) return Status::InvalidArgument("AWQ: alpha_grid must be at least 1");
   if (o.fixed_alpha > 1) return Status::InvalidArgument("AWQ: fixed_alpha must be in [0, 1] (or < 0 to search)");
@@ -77,10 +69,19 @@ Status AwqBlock(const LlamaConfig& config, std::span<const float> block_input, i
   SHARDQ_RETURN_IF_ERROR(ResolveFormat(up.name, targets.w_up, dim, &up.format));
   SHARDQ_RETURN_IF_ERROR(ResolveFormat(down.name, targets.w_down, hidden, &down.format));
 
+  // The searches measure at most max_tokens tokens, evenly strided over all windows;
+  // only their inputs are kept (the forward still runs every token).
+  const int64_t n_tokens = n_windows * seq_len;
+  BlockRunOptions run;
+  run.capture_inputs = true;
+  run.n_threads = options.n_threads;
+  if (n_tokens > options.max_tokens) {
+    run.captured_tokens.resize(static_cast<size_t>(options.max_tokens));
+    for (int64_t i = 0; i < options.max_tokens; ++i) run.captured_tokens[i] = i * n_tokens / options.max_tokens;
+  }
   BlockActivations act;
-  SHARDQ_RETURN_IF_ERROR(RunBlockF32(config, *w, block_input, n_windows, seq_len, /*capture_inputs=*/true, &act));
-  std::vector<int64_t> idx(static_cast<size_t>(std::min(act.n_tokens, options.max_tokens)));
-  for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(i) * act.n_tokens / static_cast<int64_t>(idx.size());
+  SHARDQ_RETURN_IF_ERROR(RunBlockF32(config, *w, block_input, n_windows, seq_len, run, &act));
+  const int64_t n_sampled = act.n_captured;
 
   struct Group {
     const char* name;
@@ -90,19 +91,18 @@ Status AwqBlock(const LlamaConfig& config, std::span<const float> block_input, i
     std::vector<float>* scales;
   };
   AwqScaleSet scales;
-  Group groups[] = {{"attn_qkv", Rows(act.attn_in, dim, idx), dim, {&q, &k, &v}, &scales.qkv},
-                    {"attn_output", Rows(act.attn_mix, dim, idx), dim, {&o}, &scales.attn_out},
-                    {"ffn_gate_up", Rows(act.ffn_in, dim, idx), dim, {&gate, &up}, &scales.gate_up},
-                    {"ffn_down", Rows(act.down_in, hidden, idx), hidden, {&down}, &scales.down}};
-  act = BlockActivations();  // the sampled rows are all that is needed from here on
+  Group groups[] = {{"attn_qkv", std::move(act.attn_in), dim, {&q, &k, &v}, &scales.qkv},
+                    {"attn_output", std::move(act.attn_mix), dim, {&o}, &scales.attn_out},
+                    {"ffn_gate_up", std::move(act.ffn_in), dim, {&gate, &up}, &scales.gate_up},
+                    {"ffn_down", std::move(act.down_in), hidden, {&down}, &scales.down}};
 
   ThreadPool pool(options.n_threads);
   AwqReport rep;
-  rep.tokens = static_cast<int64_t>(idx.size());
+  rep.tokens = n_sampled;
   // Every group is searched on the original weights: the folds of one group do not
   // change another group's input except by that group's own 1/s.
   for (Group& g : groups) {
-    const LinearInputs inputs(g.x.data(), static_cast<int64_t>(idx.size()), g.cols);
+    const LinearInputs inputs(g.x.data(), n_sampled, g.cols);
     std::vector<LinearToQuantize> lin;
     bool any_quantized = false;
     for (Linear* l : g.linears) {
@@ -156,7 +156,7 @@ Status AwqBlock(const LlamaConfig& config, std::span<const float> block_input, i
       std::vector<float> xs = g.x;
       if (!g.scales->empty())
         for (size_t i = 0; i < xs.size(); ++i) xs[i] /= (*g.scales)[i % g.cols];
-      const LinearInputs inputs(xs.data(), static_cast<int64_t>(idx.size()), g.cols);
+      const LinearInputs inputs(xs.data(), n_sampled, g.cols);
       for (Linear* l : g.linears) {
         if (!l->format || (!options.clip_qk && (l == &q || l == &k))) continue;
         const std::vector<float> h = inputs.DiagonalGramBlocks(l->format->block_size);

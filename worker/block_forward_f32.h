@@ -14,9 +14,19 @@
 
 namespace shardq {
 
-// Rows are tokens, window after window (n_windows * seq_len rows).
+struct BlockRunOptions {
+  bool capture_inputs = false;  // fill attn_in .. down_in (else only output)
+  // Token indices (window * seq_len + position, ascending) whose inputs are kept;
+  // empty: all. A search that measures a subsample need not hold every row.
+  std::vector<int64_t> captured_tokens;
+  int n_threads = 1;  // LlamaForward's threads; the bits do not depend on it
+};
+
+// Input rows are the captured tokens in order; output rows are every token,
+// window after window (n_windows * seq_len rows).
 struct BlockActivations {
-  int64_t n_tokens = 0;
+  int64_t n_tokens = 0;     // all tokens run
+  int64_t n_captured = 0;   // rows of attn_in .. down_in
   std::vector<float> attn_in;   // attn_norm output: input of attn_q/k/v, n x dim
   std::vector<float> attn_mix;  // attention output: input of attn_output, n x dim
   std::vector<float> ffn_in;    // ffn_norm output: input of ffn_gate/up, n x dim
@@ -25,9 +35,8 @@ struct BlockActivations {
 };
 
 // `input` holds n_windows windows of seq_len hidden states (dim values each), each
-// window at positions 0 .. seq_len - 1. With capture_inputs false only `output`
-// is filled.
+// window at positions 0 .. seq_len - 1.
 Status RunBlockF32(const LlamaConfig& config, const BlockWeightsF32& w, std::span<const float> input,
-                   int64_t n_windows, int64_t seq_len, bool capture_inputs, BlockActivations* out);
+                   int64_t n_windows, int64_t seq_len, const BlockRunOptions& options, BlockActivations* out);
 
 }  // namespace shardq

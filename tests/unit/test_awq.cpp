@@ -146,8 +146,25 @@ TEST_CASE("AWQ block forward is LlamaForward's block on the same windows", "[awq
   const auto inputs = BlockInputs(*f.weights, f.calib);
   const int64_t l = 3, n_win = static_cast<int64_t>(f.calib.size());
   BlockActivations act;
-  REQUIRE(RunBlockF32(c, BlockFromLayer(f.weights->layers()[l]), inputs[l], n_win, kSeq, true, &act).ok());
+  BlockRunOptions ro;
+  ro.capture_inputs = true;
+  const BlockWeightsF32 block = BlockFromLayer(f.weights->layers()[l]);
+  REQUIRE(RunBlockF32(c, block, inputs[l], n_win, kSeq, ro, &act).ok());
   REQUIRE(act.output == inputs[l + 1]);  // the full model's next block input, bit for bit
+  // A subsample of tokens (crossing windows, on 2 threads) captures exactly those rows.
+  ro.captured_tokens = {0, 5, 63, 64, 700, n_win * kSeq - 1};
+  ro.n_threads = 2;
+  BlockActivations sub;
+  REQUIRE(RunBlockF32(c, block, inputs[l], n_win, kSeq, ro, &sub).ok());
+  REQUIRE(sub.n_captured == 6);
+  REQUIRE(sub.output == act.output);
+  for (size_t i = 0; i < ro.captured_tokens.size(); ++i) {
+    const int64_t t = ro.captured_tokens[i];
+    for (int64_t j = 0; j < c.hidden_dim; ++j) REQUIRE(sub.down_in[i * c.hidden_dim + j] == act.down_in[t * c.hidden_dim + j]);
+    for (int64_t j = 0; j < c.dim; ++j) REQUIRE(sub.attn_mix[i * c.dim + j] == act.attn_mix[t * c.dim + j]);
+  }
+  ro.captured_tokens = {5, 5};
+  REQUIRE_FALSE(RunBlockF32(c, block, inputs[l], n_win, kSeq, ro, &sub).ok());
   // The captured attn_norm output is RMSNorm of the input (computed here in double).
   const auto& an = f.weights->layers()[l].attn_norm;
   double max_err = 0;
@@ -220,6 +237,7 @@ TEST_CASE("AWQ folding leaves the F32 model's logits unchanged", "[awq]") {
     AwqOptions opt;
     opt.clip_search = false;
     opt.fixed_alpha = fixed;
+    opt.max_tokens = 300;  // the search on a subsample of the 1024 tokens (folding is exact whatever it chose)
     int scaled_groups = 0;
     for (int64_t l = 0; l < c.n_layers; ++l) {
       BlockWeightsF32 b = BlockFromLayer(f.weights->layers()[l]);
