@@ -42,16 +42,16 @@ struct Fixture {
   std::vector<std::vector<int32_t>> calib, held_out;
 };
 
-// shakespeare-5m in F32, 16 calibration windows and 8 held-out windows (from the
-// eval text, never seen by the search). Returns false when the model is missing.
-bool LoadShakespeare(Fixture* f) {
-  const std::string dir = testing::SharedPath("models/shakespeare-5m");
-  auto model = OpenModel(dir);
+// A model in F32 with `n_calib` calibration windows and 8 held-out windows (from
+// the eval text, never seen by the search). Returns false when the model is missing.
+bool LoadModel(const std::string& model_rel, const std::string& corpus, int64_t n_calib, Fixture* f) {
+  auto model = OpenModel(testing::SharedPath(model_rel));
   if (!model.ok()) return false;
   auto tok = TokenizerForModel(*model);
   REQUIRE(tok.ok());
-  auto calib = CalibrationWindows(*tok, ReadText(testing::SharedPath("corpus/shakespeare-calib.txt")), 16, kSeq, "calib");
-  auto held = CalibrationWindows(*tok, ReadText(testing::SharedPath("corpus/shakespeare-eval.txt")), 8, kSeq, "eval");
+  auto calib = CalibrationWindows(*tok, ReadText(testing::SharedPath("corpus/" + corpus + "-calib.txt")), n_calib,
+                                  kSeq, "calib");
+  auto held = CalibrationWindows(*tok, ReadText(testing::SharedPath("corpus/" + corpus + "-eval.txt")), 8, kSeq, "eval");
   REQUIRE(calib.ok());
   REQUIRE(held.ok());
   LoadWeightsOptions lo;
@@ -63,6 +63,8 @@ bool LoadShakespeare(Fixture* f) {
   f->held_out = std::move(held).value();
   return true;
 }
+
+bool LoadShakespeare(Fixture* f) { return LoadModel("models/shakespeare-5m", "shakespeare", 16, f); }
 
 // The hidden states entering every block, per window (window after window), from
 // the original F32 model: inputs[l] feeds block l.
@@ -434,4 +436,51 @@ TEST_CASE("AWQ whole model: Q4_K blocks after AWQ are closer to F32 than RTN Q4_
                             << ", RTN " << r->ppl << ", AWQ " << a->ppl);
   REQUIRE(r->kl_mean > 0);
   REQUIRE(a->kl_mean < r->kl_mean);
+}
+
+TEST_CASE("AWQ on stories260K: a linear left unquantized leaves its group unscaled; folding still exact", "[awq]") {
+  // dim 64, hidden 172: ffn_down's rows (172) fit no 32-block format, so it stays
+  // F16 (as llama.cpp falls back); the other linears are Q4_0.
+  Fixture f;
+  if (!LoadModel("models/stories260K/stories260K.gguf", "tinystories", 8, &f))
+    SHARDQ_SKIP("stories260K not found under ../shared/models");
+  const LlamaConfig& c = f.weights->config();
+  REQUIRE(c.hidden_dim % 32 != 0);
+  const auto inputs = BlockInputs(*f.weights, f.calib);
+  AwqTargets t = AwqTargets::All(GgmlType::Q4_0);
+  t.w_down = GgmlType::F16;
+  LoadWeightsOptions lo;
+  lo.force_f32 = true;
+  auto folded = LlamaWeights::Load(std::move(OpenModel(testing::SharedPath("models/stories260K/stories260K.gguf"))).value(), lo);
+  REQUIRE(folded.ok());
+  AwqOptions opt;
+  opt.clip_search = false;
+  opt.fixed_alpha = 0.5;
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const BlockWeightsF32 orig = BlockFromLayer(f.weights->layers()[l]);
+    BlockWeightsF32 b = orig;
+    AwqReport rep;
+    REQUIRE(AwqBlock(c, inputs[l], static_cast<int64_t>(f.calib.size()), kSeq, t, opt, &b, &rep).ok());
+    REQUIRE(rep.groups.size() == 4);
+    for (const auto& g : rep.groups) {
+      INFO(g.name);
+      REQUIRE(g.scaled == (g.name != "ffn_down"));
+    }
+    REQUIRE(b.w_down == orig.w_down);  // its group was left alone
+    REQUIRE(b.wq != orig.wq);
+    (*folded)->SetLayer(l, LayerFromBlock(c, b));
+  }
+  ForwardOptions fo;
+  fo.max_context = kSeq;
+  LlamaForward ref(*f.weights, fo), got(**folded, fo);
+  std::vector<float> a, b;
+  REQUIRE(ref.Eval(f.held_out[0], true, &a).ok());
+  REQUIRE(got.Eval(f.held_out[0], true, &b).ok());
+  double max_diff = 0, max_abs = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    max_diff = std::max(max_diff, std::fabs(double(a[i]) - b[i]));
+    max_abs = std::max(max_abs, std::fabs(double(a[i])));
+  }
+  WARN("stories260K fold (alpha 0.5): max |logit diff| / max |logit| = " << max_diff / max_abs);
+  REQUIRE(max_diff / max_abs <= 1e-5);
 }
