@@ -152,13 +152,16 @@ Status AwqBlock(const LlamaConfig& config, std::span<const float> block_input, i
 
   if (options.clip_search) {
     for (Group& g : groups) {
+      bool any = false;
+      for (Linear* l : g.linears) any = any || (l->format && (options.clip_qk || (l != &q && l != &k)));
+      if (!any) continue;
       // The folded linear reads X / s.
       std::vector<float> xs = g.x;
       if (!g.scales->empty())
         for (size_t i = 0; i < xs.size(); ++i) xs[i] /= (*g.scales)[i % g.cols];
       const LinearInputs inputs(xs.data(), n_sampled, g.cols);
       for (Linear* l : g.linears) {
-        if (!l->format || (!options.clip_qk && (l == &q || l == &k))) continue;
+        if (!l->format || (!options.clip_qk && (l == &q || l == &k))) continue;  // see AwqOptions::clip_qk
         const std::vector<float> h = inputs.DiagonalGramBlocks(l->format->block_size);
         const ClipResult c = ClipSearch(*l->format, l->w->data(), l->rows, g.cols, h, options.clip_grid,
                                         options.clip_min_ratio, &pool);
