@@ -10,6 +10,17 @@ void WeightMatrix::DequantizeRows(int64_t r0, int64_t n, float* out) const {
   for (int64_t r = 0; r < n; ++r) format->dequantize_row(row(r0 + r), out + r * cols, cols);
 }
 
+WeightMatrix OwnedF32Matrix(const float* values, int64_t rows, int64_t cols) {
+  WeightMatrix m;
+  m.format = FindBlockFormat(GgmlType::F32);
+  m.rows = rows;
+  m.cols = cols;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(values);
+  m.owned.assign(bytes, bytes + static_cast<size_t>(rows * cols) * sizeof(float));
+  m.data = m.owned.data();
+  return m;
+}
+
 namespace {
 
 std::string ShapeText(const std::vector<int64_t>& s) {
@@ -135,6 +146,15 @@ Result<std::unique_ptr<LlamaWeights>> LlamaWeights::Load(Model model, const Load
     SHARDQ_RETURN_IF_ERROR(load.Matrix(p + "ffn_up.weight", c.hidden_dim, c.dim, &l.w_up));
     SHARDQ_RETURN_IF_ERROR(load.Matrix(p + "ffn_down.weight", c.dim, c.hidden_dim, &l.w_down));
   }
+  return w;
+}
+
+std::unique_ptr<LlamaWeights> LlamaWeights::FromLayers(const LlamaConfig& config,
+                                                      std::vector<LlamaLayerWeights> layers) {
+  std::unique_ptr<LlamaWeights> w(new LlamaWeights());
+  w->model_.config = config;
+  w->model_.config.n_layers = static_cast<int64_t>(layers.size());
+  w->layers_ = std::move(layers);
   return w;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "common/model.h"
@@ -29,6 +30,9 @@ struct WeightMatrix {
   // Decodes rows [r0, r0 + n) into out (n * cols floats).
   void DequantizeRows(int64_t r0, int64_t n, float* out) const;
 };
+
+// A matrix holding its own copy of `values` (rows x cols floats, row-major) as F32.
+WeightMatrix OwnedF32Matrix(const float* values, int64_t rows, int64_t cols);
 
 struct LlamaLayerWeights {
   std::vector<float> attn_norm, ffn_norm;  // dim
@@ -55,6 +59,11 @@ class LlamaWeights {
  public:
   // Takes the opened model (its mapped file backs zero-copy matrices).
   static Result<std::unique_ptr<LlamaWeights>> Load(Model model, const LoadWeightsOptions& options = {});
+  // Blocks without a model file (no embeddings, no head): what a stage runs when it
+  // holds one block's weights in memory, e.g. to measure a transformed block
+  // (AWQ) with this forward pass instead of a second one. config.n_layers is set to
+  // layers.size(); only RunLayers may be called on a forward over the result.
+  static std::unique_ptr<LlamaWeights> FromLayers(const LlamaConfig& config, std::vector<LlamaLayerWeights> layers);
 
   const LlamaConfig& config() const { return model_.config; }
   const Model& model() const { return model_; }
@@ -63,6 +72,8 @@ class LlamaWeights {
   const WeightMatrix& output() const { return tied_ ? token_embd_ : output_; }
   const std::vector<float>& output_norm() const { return output_norm_; }
   const std::vector<LlamaLayerWeights>& layers() const { return layers_; }
+  // Replaces block i (same shapes), so a whole model can run with transformed blocks.
+  void SetLayer(int64_t i, LlamaLayerWeights layer) { layers_[i] = std::move(layer); }
   // Bytes of every matrix a token's forward reads (all layers plus the head).
   uint64_t bytes_per_token() const;
 
