@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -64,6 +65,14 @@ class SpecParser {
     return v;
   }
 
+  Result<double> Number(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar() || node.Tag() == "!") return Err(path, "expected a number");
+    double v = 0;
+    if (!YAML::convert<double>::decode(node, v) || !std::isfinite(v))
+      return Err(path, "expected a number, got '" + node.Scalar() + "'");
+    return v;
+  }
+
   Result<bool> Bool(const YAML::Node& node, const std::string& path) const {
     if (!node.IsScalar() || node.Tag() == "!") return Err(path, "expected true or false");
     bool v = false;
@@ -88,7 +97,7 @@ class SpecParser {
   Status ParseQuantize(const YAML::Node& node, QuantizeRecipe& q) const {
     const std::string p = "recipe.quantize";
     SHARDQ_RETURN_IF_ERROR(CheckMap(node, p, {"preset", "algorithm", "pure", "tensor_types", "output_tensor_type",
-                                              "token_embedding_type"}));
+                                              "token_embedding_type", "gptq"}));
     if (node["preset"]) {
       SHARDQ_ASSIGN_OR_RETURN(q.preset, String(node["preset"], p + ".preset"));
     }
@@ -114,6 +123,31 @@ class SpecParser {
     }
     if (node["token_embedding_type"]) {
       SHARDQ_ASSIGN_OR_RETURN(q.token_embedding_type, String(node["token_embedding_type"], p + ".token_embedding_type"));
+    }
+    if (const YAML::Node g = node["gptq"]) {
+      if (ParseAlgorithm(q.algorithm) != Algorithm::kGptq)
+        return Err(p + ".gptq", "GPTQ settings need algorithm: gptq (the algorithm is " + q.algorithm + ")");
+      SHARDQ_RETURN_IF_ERROR(ParseGptq(g, p + ".gptq", q.gptq));
+    }
+    return Status::OK();
+  }
+
+  Status ParseGptq(const YAML::Node& node, const std::string& p, GptqSpec& g) const {
+    SHARDQ_RETURN_IF_ERROR(CheckMap(node, p, {"damp", "act_order", "block_columns", "importance"}));
+    if (node["damp"]) {
+      SHARDQ_ASSIGN_OR_RETURN(g.damp, Number(node["damp"], p + ".damp"));
+      if (g.damp < 0 || g.damp > 1) return Err(p + ".damp", "must be in [0, 1], got " + node["damp"].Scalar());
+    }
+    if (node["act_order"]) {
+      SHARDQ_ASSIGN_OR_RETURN(g.act_order, Bool(node["act_order"], p + ".act_order"));
+    }
+    if (node["block_columns"]) {
+      SHARDQ_ASSIGN_OR_RETURN(g.block_columns, Int(node["block_columns"], p + ".block_columns"));
+      if (g.block_columns < 1 || g.block_columns > 65536)
+        return Err(p + ".block_columns", "must be in 1..65536, got " + std::to_string(g.block_columns));
+    }
+    if (node["importance"]) {
+      SHARDQ_ASSIGN_OR_RETURN(g.importance, Bool(node["importance"], p + ".importance"));
     }
     return Status::OK();
   }
@@ -210,6 +244,13 @@ std::string JobSpec::CanonicalJson() const {
       {"output_tensor_type", quantize.output_tensor_type},
       {"token_embedding_type", quantize.token_embedding_type},
   };
+  // Only where it applies, so the ids of specs without it stay what they were.
+  if (ParseAlgorithm(quantize.algorithm) == Algorithm::kGptq) {
+    q["gptq"] = {{"damp", quantize.gptq.damp},
+                 {"act_order", quantize.gptq.act_order},
+                 {"block_columns", quantize.gptq.block_columns},
+                 {"importance", quantize.gptq.importance}};
+  }
   nlohmann::json j = {
       {"model", model},
       {"output", {{"format", output_format}}},

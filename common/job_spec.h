@@ -7,8 +7,9 @@
 //   output: { path: out/shakespeare-5m-Q4_K_M.gguf, format: gguf }
 //   state_dir: .shardq            # RocksDB state (checkpoints), default ./.shardq
 //   recipe:
-//     quantize: { preset: Q4_K_M, algorithm: rtn | imatrix, pure: false,
-//                 tensor_types: ["attn_v=Q8_0"], output_tensor_type: Q8_0, token_embedding_type: Q8_0 }
+//     quantize: { preset: Q4_K_M, algorithm: rtn | imatrix | gptq, pure: false,
+//                 tensor_types: ["attn_v=Q8_0"], output_tensor_type: Q8_0, token_embedding_type: Q8_0,
+//                 gptq: { damp: 0.01, act_order: false, block_columns: 128, importance: true } }
 //     prune: ...      # recognised, refused as not implemented yet
 //     distill: ...    # recognised, refused as not implemented yet
 //   calibration: { text: ../shared/corpus/shakespeare-calib.txt, samples: 32, seq_len: 128, hessian: false }
@@ -25,13 +26,24 @@
 
 namespace shardq {
 
+// GPTQ's settings (recipe.quantize.gptq; only with algorithm gptq).
+struct GptqSpec {
+  double damp = 0.01;          // added to the Hessian's diagonal, as a fraction of its mean
+  bool act_order = false;      // columns by descending activation energy (diag of the Hessian)
+  int64_t block_columns = 128; // lazy batch width
+  bool importance = true;      // block scales fitted weighted by the input's mean x^2 (as imatrix)
+};
+
 struct QuantizeRecipe {
   std::string preset = "Q4_K_M";
-  std::string algorithm = "rtn";  // "rtn": round to nearest; "imatrix": importance-weighted (needs calibration)
+  // "rtn": round to nearest; "imatrix": importance-weighted; "gptq": rounding
+  // errors fed forward through the inverse Hessian (both need calibration).
+  std::string algorithm = "rtn";
   bool pure = false;
   std::vector<std::string> tensor_types;  // "REGEX=TYPE", as --tensor-type
   std::string output_tensor_type;         // empty: preset's choice
   std::string token_embedding_type;
+  GptqSpec gptq;
 };
 
 struct CalibrationSpec {

@@ -12,7 +12,7 @@ using json = nlohmann::json;
 constexpr struct {
   Algorithm algorithm;
   const char* name;
-} kAlgorithms[] = {{Algorithm::kRtn, "rtn"}, {Algorithm::kImatrix, "imatrix"}};
+} kAlgorithms[] = {{Algorithm::kRtn, "rtn"}, {Algorithm::kImatrix, "imatrix"}, {Algorithm::kGptq, "gptq"}};
 
 }  // namespace
 
@@ -58,6 +58,8 @@ Result<Recipe> RecipeFromSpec(const JobSpec& spec, const std::string& label) {
                                    "' (choose " + AlgorithmNames() + ")");
   }
   r.algorithm = *algorithm;
+  if (!(q.gptq.damp >= 0 && q.gptq.damp <= 1) || q.gptq.block_columns < 1 || q.gptq.block_columns > 65536)
+    return Status::InvalidArgument(label + ": recipe.quantize.gptq: damp must be in [0, 1] and block_columns in 1..65536");
   QuantPlanOptions& o = r.quant;
   auto preset = FindPreset(q.preset);
   if (!preset) {
@@ -93,6 +95,7 @@ Result<Recipe> RecipeFromSpec(const JobSpec& spec, const std::string& label) {
     }
     r.calibration = CalibrationOptions{c.text, c.samples, c.seq_len, c.hessian};
   }
+  r.gptq = q.gptq;
   // llama.cpp's mixing rules give some tensors other types when importance is known.
   o.has_imatrix = r.UsesImportance();
   return r;
@@ -108,6 +111,12 @@ std::string EncodeRecipe(const Recipe& r) {
   for (const auto& ov : q.overrides) j["overrides"].push_back({ov.pattern, GgmlTypeName(ov.type)});
   j["output_tensor_type"] = q.output_tensor_type ? GgmlTypeName(*q.output_tensor_type) : "";
   j["token_embedding_type"] = q.token_embedding_type ? GgmlTypeName(*q.token_embedding_type) : "";
+  if (r.algorithm == Algorithm::kGptq) {
+    j["gptq"] = {{"damp", r.gptq.damp},
+                 {"act_order", r.gptq.act_order},
+                 {"block_columns", r.gptq.block_columns},
+                 {"importance", r.gptq.importance}};
+  }
   if (r.calibration) {
     const CalibrationOptions& c = *r.calibration;
     j["calibration"] = {{"text", c.text}, {"samples", c.samples}, {"seq_len", c.seq_len}, {"hessian", c.hessian}};
@@ -130,6 +139,13 @@ Result<Recipe> DecodeRecipe(std::string_view json_text, const std::string& label
       q.tensor_types.push_back(ov.at(0).get<std::string>() + "=" + ov.at(1).get<std::string>());
     q.output_tensor_type = j.at("output_tensor_type").get<std::string>();
     q.token_embedding_type = j.at("token_embedding_type").get<std::string>();
+    if (j.contains("gptq")) {
+      const json& g = j.at("gptq");
+      q.gptq.damp = g.at("damp").get<double>();
+      q.gptq.act_order = g.at("act_order").get<bool>();
+      q.gptq.block_columns = JsonInteger<int64_t>(g.at("block_columns"), "gptq block_columns");
+      q.gptq.importance = g.at("importance").get<bool>();
+    }
     if (j.contains("calibration")) {
       const json& c = j.at("calibration");
       spec.calibration = CalibrationSpec{c.at("text").get<std::string>(),

@@ -21,9 +21,10 @@ namespace shardq {
 enum class Algorithm : uint8_t {
   kRtn,      // round to nearest with the format's own scale search
   kImatrix,  // the same, weighted by the calibration's per-channel mean x^2
+  kGptq,     // GPTQ: column by column, each rounding error fed forward through H^-1 (per block, its Hessians)
 };
 
-// "rtn", "imatrix" (the names the spec and the CLI use).
+// "rtn", "imatrix", "gptq" (the names the spec and the CLI use).
 const char* AlgorithmName(Algorithm a);
 std::optional<Algorithm> ParseAlgorithm(std::string_view name);
 // "rtn, imatrix" for error messages.
@@ -47,11 +48,17 @@ struct Recipe {
   Algorithm algorithm = Algorithm::kRtn;
   QuantPlanOptions quant;                         // which block format each tensor gets
   std::optional<CalibrationOptions> calibration;  // set exactly when a stage needs it
+  GptqSpec gptq;                                  // with kGptq
 
   std::vector<StageKind> Stages() const;
   bool Calibrates() const { return calibration.has_value(); }
   // The quantize stage weights by importance (calibration statistics).
-  bool UsesImportance() const { return algorithm == Algorithm::kImatrix; }
+  bool UsesImportance() const {
+    return algorithm == Algorithm::kImatrix || (algorithm == Algorithm::kGptq && gptq.importance);
+  }
+  // The stages need each block's products one block at a time (its Hessians),
+  // from the hidden states entering the rank's first block (worker/block_activations.h).
+  bool NeedsBlockActivations() const { return algorithm == Algorithm::kGptq; }
 };
 
 // Validates the spec's recipe against what the workers can do (presets, type

@@ -11,7 +11,10 @@
 #include "common/quant_plan.h"
 #include "common/thread_pool.h"
 #include "common/trace.h"
+#include "common/source_fingerprint.h"
+#include "worker/block_activations.h"
 #include "worker/calibration.h"
+#include "worker/gptq_tensor.h"
 #include "worker/calibration_stats.h"
 #include "worker/llama_forward.h"
 #include "worker/llama_weights.h"
@@ -62,7 +65,13 @@ class LlamaRankStages : public RankStages {
     fo.max_context = c.seq_len;
     fo.thread_independent = true;  // statistics independent of the rank's thread count (see ForwardOptions)
     forward_ = std::make_unique<LlamaForward>(*weights_, fo);
-    forward_->SetLinearInputObserver(StatsObserver(&stats_, c.hessian, &wanted_));
+    if (a_.recipe.NeedsBlockActivations()) {
+      // Products are gathered per block when its unit is compressed; here only
+      // the hidden states entering this rank's first block are kept.
+      acts_ = std::make_unique<BlockActivations>(forward_.get(), layer_begin_);
+    } else {
+      forward_->SetLinearInputObserver(StatsObserver(&stats_, c.hessian, &wanted_));
+    }
     SHARDQ_TRACE(job_.rank, "calibration: weights of layers [%lld, %lld) loaded, %zu windows", (long long)layer_begin_,
                  (long long)layer_end_, windows_.size());
     return static_cast<int64_t>(windows_.size());
@@ -80,12 +89,18 @@ class LlamaRankStages : public RankStages {
       return Status::Internal("calibration: window " + std::to_string(window) + " has " +
                               std::to_string(hidden->size()) + " hidden values, expected " + std::to_string(n * dim_));
     forward_->Reset();
+    if (acts_) acts_->AddWindow(hidden->data(), n);
     if (layer_end_ > layer_begin_) forward_->RunLayers(layer_begin_, layer_end_, n, hidden->data());
     if (last_) forward_->Head(hidden->data(), n, 1, &logits_);
     return Status::OK();
   }
 
   Status EndCalibration() override {
+    if (acts_) {
+      forward_->SetLinearInputObserver(nullptr);
+      SHARDQ_TRACE(job_.rank, "calibration: %.1f MB of block inputs kept", acts_->bytes() / 1e6);
+      return Status::OK();  // the blocks run again, one per unit, as they are compressed
+    }
     // The statistics stay; the forward pass's weights and caches go before compressing.
     forward_.reset();
     weights_.reset();
@@ -93,6 +108,7 @@ class LlamaRankStages : public RankStages {
   }
 
   Result<UnitOutput> CompressUnit(int64_t index) override {
+    if (acts_) return CompressUnitBlockwise(index);
     const Unit& unit = job_.plan->units[index];
     UnitCompressInput in;
     for (const std::string& name : unit.tensors) {
@@ -107,6 +123,51 @@ class LlamaRankStages : public RankStages {
   }
 
  private:
+  // GPTQ: this unit's block runs over every window's hidden states, its linears'
+  // input statistics (with Hessians) are gathered, each linear is quantized
+  // with them, and they are released: one block's products at a time.
+  Result<UnitOutput> CompressUnitBlockwise(int64_t index) {
+    const Unit& unit = job_.plan->units[index];
+    const int64_t n_layers = static_cast<int64_t>(job_.plan->units.size()) - 2;
+    std::set<std::string> names(unit.tensors.begin(), unit.tensors.end());
+    CalibrationStats products;
+    if (unit.block >= 0) {
+      acts_->AdvanceTo(unit.block);
+      acts_->RunBlockObserved(StatsObserver(&products, /*hessian=*/true, &names));
+    } else if (names.count("output.weight")) {
+      acts_->AdvanceTo(n_layers);
+      acts_->RunHeadObserved(StatsObserver(&products, /*hessian=*/true, &names));
+    }  // the embeddings: a lookup has no input to weigh; rounded to nearest
+    UnitOutput out;
+    std::vector<float> data;
+    QuantizedTensor q;
+    for (const std::string& name : unit.tensors) {
+      const size_t i = index_of_.at(name);
+      const TensorInfo& t = (*job_.tensors)[i];
+      const TensorChoice& choice = choices_[i];
+      const ChannelStats* input = products.Find(name);
+      bool weighted = false;
+      uint32_t fingerprint = 0;
+      if (choice.quantized && input && GptqSupports(choice.type)) {
+        SHARDQ_ASSIGN_OR_RETURN(ByteSpan raw, model_.source->RawBytes(t));
+        fingerprint = FingerprintBytes(raw.data, raw.size, &pool_);
+        SHARDQ_RETURN_IF_ERROR(model_.source->ReadF32(t, &data));
+        SHARDQ_RETURN_IF_ERROR(GptqQuantizeTensor(data.data(), t.n_rows(), t.row_length(), choice.type, *input,
+                                                  a_.recipe.gptq, &pool_, t.file + ": tensor '" + name + "'", &q));
+        model_.source->Release(t);
+        weighted = a_.recipe.gptq.importance;
+      } else {
+        SHARDQ_RETURN_IF_ERROR(CompressTensor(*model_.source, t, choice, nullptr, "", &pool_, &data, &q, &weighted,
+                                              &fingerprint));
+      }
+      out.blobs.push_back(MakeBlob(t, choice, std::move(q)));
+      out.source_fingerprints.push_back(fingerprint);
+      out.weighted.push_back(weighted);
+      q = QuantizedTensor{};
+    }
+    return out;
+  }
+
   const RankJob job_;
   const JobAssignment& a_;
   Model& model_;
@@ -123,6 +184,7 @@ class LlamaRankStages : public RankStages {
   std::unique_ptr<LlamaForward> forward_;
   std::vector<float> logits_;
   CalibrationStats stats_;
+  std::unique_ptr<BlockActivations> acts_;  // NeedsBlockActivations(): the hidden states, block by block
 };
 
 }  // namespace

@@ -37,6 +37,21 @@ Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorCho
   return Status::OK();
 }
 
+TensorBlob MakeBlob(const TensorInfo& t, const TensorChoice& choice, QuantizedTensor&& q) {
+  TensorBlob blob;
+  blob.name = t.name;
+  blob.type = choice.type;
+  blob.shape = t.shape;
+  blob.bytes = std::move(q.bytes);
+  blob.crc32c = Crc32c(blob.bytes.data(), blob.bytes.size());
+  blob.metrics.sum_sq_err = q.error.sum_sq_err;
+  blob.metrics.sum_sq_ref = q.error.sum_sq_ref;
+  blob.metrics.max_abs_err = q.error.max_abs_err;
+  blob.metrics.count = q.error.count;
+  blob.reason = choice.reason;
+  return blob;
+}
+
 Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, TensorSource& source, ThreadPool* pool,
                                              std::vector<uint32_t>* source_fingerprints,
                                              std::vector<bool>* weighted_out) {
@@ -67,19 +82,8 @@ Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, Tensor
     if (source_fingerprints) source_fingerprints->push_back(fingerprint);
     if (weighted_out) weighted_out->push_back(weighted);
 
-    TensorBlob blob;
-    blob.name = t->name;
-    blob.type = choice.type;
-    blob.shape = t->shape;
-    blob.bytes = std::move(q.bytes);
-    q.bytes.clear();
-    blob.crc32c = Crc32c(blob.bytes.data(), blob.bytes.size());
-    blob.metrics.sum_sq_err = q.error.sum_sq_err;
-    blob.metrics.sum_sq_ref = q.error.sum_sq_ref;
-    blob.metrics.max_abs_err = q.error.max_abs_err;
-    blob.metrics.count = q.error.count;
-    blob.reason = choice.reason;
-    blobs.push_back(std::move(blob));
+    blobs.push_back(MakeBlob(*t, choice, std::move(q)));
+    q = QuantizedTensor{};
   }
   return blobs;
 }

@@ -27,6 +27,9 @@ Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorCho
                       std::vector<float>* data, QuantizedTensor* out, bool* weighted,
                       uint32_t* source_fingerprint = nullptr);
 
+// The record of one packed tensor: its bytes, crc32c, metrics and the reason for its type.
+TensorBlob MakeBlob(const TensorInfo& t, const TensorChoice& choice, QuantizedTensor&& q);
+
 struct UnitCompressInput {
   std::vector<const TensorInfo*> tensors;    // the unit's tensors, canonical order
   std::vector<TensorChoice> choices;         // their types (PlanTensorTypes over the whole model)

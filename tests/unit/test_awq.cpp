@@ -438,7 +438,7 @@ TEST_CASE("AWQ whole model: Q4_K blocks after AWQ are closer to F32 than RTN Q4_
   REQUIRE(a->kl_mean < r->kl_mean);
 }
 
-TEST_CASE("AWQ on stories260K: a linear left unquantized leaves its group unscaled; folding still exact", "[awq]") {
+TEST_CASE("AWQ on stories260K: a linear left unquantized leaves its group unscaled, folding still exact", "[awq]") {
   // dim 64, hidden 172: ffn_down's rows (172) fit no 32-block format, so it stays
   // F16 (as llama.cpp falls back); the other linears are Q4_0.
   Fixture f;
