@@ -125,8 +125,9 @@ class SpecParser {
       SHARDQ_ASSIGN_OR_RETURN(q.token_embedding_type, String(node["token_embedding_type"], p + ".token_embedding_type"));
     }
     if (const YAML::Node g = node["gptq"]) {
-      if (ParseAlgorithm(q.algorithm) != Algorithm::kGptq)
-        return Err(p + ".gptq", "GPTQ settings need algorithm: gptq (the algorithm is " + q.algorithm + ")");
+      const std::optional<Algorithm> a = ParseAlgorithm(q.algorithm);
+      if (a != Algorithm::kGptq && a != Algorithm::kAwqGptq)
+        return Err(p + ".gptq", "GPTQ settings need algorithm gptq or awq+gptq (the algorithm is " + q.algorithm + ")");
       SHARDQ_RETURN_IF_ERROR(ParseGptq(g, p + ".gptq", q.gptq));
     }
     return Status::OK();
@@ -245,7 +246,8 @@ std::string JobSpec::CanonicalJson() const {
       {"token_embedding_type", quantize.token_embedding_type},
   };
   // Only where it applies, so the ids of specs without it stay what they were.
-  if (ParseAlgorithm(quantize.algorithm) == Algorithm::kGptq) {
+  const std::optional<Algorithm> algorithm = ParseAlgorithm(quantize.algorithm);
+  if (algorithm == Algorithm::kGptq || algorithm == Algorithm::kAwqGptq) {
     q["gptq"] = {{"damp", quantize.gptq.damp},
                  {"act_order", quantize.gptq.act_order},
                  {"block_columns", quantize.gptq.block_columns},

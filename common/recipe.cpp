@@ -12,7 +12,8 @@ using json = nlohmann::json;
 constexpr struct {
   Algorithm algorithm;
   const char* name;
-} kAlgorithms[] = {{Algorithm::kRtn, "rtn"}, {Algorithm::kImatrix, "imatrix"}, {Algorithm::kGptq, "gptq"}};
+} kAlgorithms[] = {{Algorithm::kRtn, "rtn"}, {Algorithm::kImatrix, "imatrix"}, {Algorithm::kGptq, "gptq"},
+                   {Algorithm::kAwq, "awq"}, {Algorithm::kAwqGptq, "awq+gptq"}};
 
 }  // namespace
 
@@ -111,7 +112,7 @@ std::string EncodeRecipe(const Recipe& r) {
   for (const auto& ov : q.overrides) j["overrides"].push_back({ov.pattern, GgmlTypeName(ov.type)});
   j["output_tensor_type"] = q.output_tensor_type ? GgmlTypeName(*q.output_tensor_type) : "";
   j["token_embedding_type"] = q.token_embedding_type ? GgmlTypeName(*q.token_embedding_type) : "";
-  if (r.algorithm == Algorithm::kGptq) {
+  if (r.UsesGptq()) {
     j["gptq"] = {{"damp", r.gptq.damp},
                  {"act_order", r.gptq.act_order},
                  {"block_columns", r.gptq.block_columns},

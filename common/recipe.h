@@ -22,9 +22,11 @@ enum class Algorithm : uint8_t {
   kRtn,      // round to nearest with the format's own scale search
   kImatrix,  // the same, weighted by the calibration's per-channel mean x^2
   kGptq,     // GPTQ: column by column, each rounding error fed forward through H^-1 (per block, its Hessians)
+  kAwq,      // AWQ: per-channel scales folded into the block, clipping, then round to nearest
+  kAwqGptq,  // AWQ, then GPTQ on the folded weights
 };
 
-// "rtn", "imatrix", "gptq" (the names the spec and the CLI use).
+// "rtn", "imatrix", "gptq", "awq", "awq+gptq" (the names the spec and the CLI use).
 const char* AlgorithmName(Algorithm a);
 std::optional<Algorithm> ParseAlgorithm(std::string_view name);
 // "rtn, imatrix" for error messages.
@@ -54,11 +56,13 @@ struct Recipe {
   bool Calibrates() const { return calibration.has_value(); }
   // The quantize stage weights by importance (calibration statistics).
   bool UsesImportance() const {
-    return algorithm == Algorithm::kImatrix || (algorithm == Algorithm::kGptq && gptq.importance);
+    return algorithm == Algorithm::kImatrix || (UsesGptq() && gptq.importance);
   }
+  bool UsesGptq() const { return algorithm == Algorithm::kGptq || algorithm == Algorithm::kAwqGptq; }
+  bool UsesAwq() const { return algorithm == Algorithm::kAwq || algorithm == Algorithm::kAwqGptq; }
   // The stages need each block's products one block at a time (its Hessians),
   // from the hidden states entering the rank's first block (worker/block_activations.h).
-  bool NeedsBlockActivations() const { return algorithm == Algorithm::kGptq; }
+  bool NeedsBlockActivations() const { return UsesGptq() || UsesAwq(); }
 };
 
 // Validates the spec's recipe against what the workers can do (presets, type

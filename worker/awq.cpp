@@ -79,7 +79,7 @@ Status AwqBlock(const LlamaConfig& config, std::span<const float> block_input, i
     run.captured_tokens.resize(static_cast<size_t>(options.max_tokens));
     for (int64_t i = 0; i < options.max_tokens; ++i) run.captured_tokens[i] = i * n_tokens / options.max_tokens;
   }
-  BlockActivations act;
+  BlockRunCapture act;
   SHARDQ_RETURN_IF_ERROR(RunBlockF32(config, *w, block_input, n_windows, seq_len, run, &act));
   const int64_t n_sampled = act.n_captured;
 

@@ -15,6 +15,12 @@ uint64_t BlockActivations::bytes() const {
   return n;
 }
 
+void BlockActivations::Concatenate(std::vector<float>* out) const {
+  out->clear();
+  out->reserve(bytes() / sizeof(float));
+  for (const auto& w : windows_) out->insert(out->end(), w.begin(), w.end());
+}
+
 void BlockActivations::AdvanceTo(int64_t target) {
   if (target <= layer_) return;
   forward_->SetLinearInputObserver(nullptr);

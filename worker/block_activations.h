@@ -25,6 +25,8 @@ class BlockActivations {
   size_t window_count() const { return windows_.size(); }
   const std::vector<float>& window(size_t i) const { return windows_[i]; }
   uint64_t bytes() const;
+  // Every window's states end to end (the layout AWQ takes).
+  void Concatenate(std::vector<float>* out) const;
 
   // Runs blocks [layer(), target) over every window, observing nothing.
   void AdvanceTo(int64_t target);

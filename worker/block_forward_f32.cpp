@@ -9,7 +9,7 @@
 namespace shardq {
 
 Status RunBlockF32(const LlamaConfig& config, const BlockWeightsF32& w, std::span<const float> input,
-                   int64_t n_windows, int64_t seq_len, const BlockRunOptions& options, BlockActivations* out) {
+                   int64_t n_windows, int64_t seq_len, const BlockRunOptions& options, BlockRunCapture* out) {
   SHARDQ_RETURN_IF_ERROR(CheckBlockShapes(config, w));
   const int64_t dim = config.dim, hidden = config.hidden_dim;
   if (n_windows <= 0 || seq_len <= 0)

@@ -24,7 +24,7 @@ struct BlockRunOptions {
 
 // Input rows are the captured tokens in order; output rows are every token,
 // window after window (n_windows * seq_len rows).
-struct BlockActivations {
+struct BlockRunCapture {
   int64_t n_tokens = 0;     // all tokens run
   int64_t n_captured = 0;   // rows of attn_in .. down_in
   std::vector<float> attn_in;   // attn_norm output: input of attn_q/k/v, n x dim
@@ -37,6 +37,6 @@ struct BlockActivations {
 // `input` holds n_windows windows of seq_len hidden states (dim values each), each
 // window at positions 0 .. seq_len - 1.
 Status RunBlockF32(const LlamaConfig& config, const BlockWeightsF32& w, std::span<const float> input,
-                   int64_t n_windows, int64_t seq_len, const BlockRunOptions& options, BlockActivations* out);
+                   int64_t n_windows, int64_t seq_len, const BlockRunOptions& options, BlockRunCapture* out);
 
 }  // namespace shardq

@@ -12,6 +12,7 @@
 #include "common/thread_pool.h"
 #include "common/trace.h"
 #include "common/source_fingerprint.h"
+#include "worker/awq_unit.h"
 #include "worker/block_activations.h"
 #include "worker/calibration.h"
 #include "worker/gptq_tensor.h"
@@ -131,10 +132,26 @@ class LlamaRankStages : public RankStages {
     const int64_t n_layers = static_cast<int64_t>(job_.plan->units.size()) - 2;
     std::set<std::string> names(unit.tensors.begin(), unit.tensors.end());
     CalibrationStats products;
+    if (unit.block >= 0 && a_.recipe.UsesAwq()) {
+      acts_->AdvanceTo(unit.block);
+      AwqUnitInput in;
+      in.config = &weights_->config();
+      in.block = unit.block;
+      for (const std::string& name : unit.tensors) {
+        in.tensors.push_back(&(*job_.tensors)[index_of_.at(name)]);
+        in.choices.push_back(choices_[index_of_.at(name)]);
+      }
+      acts_->Concatenate(&block_input_);
+      in.block_input = block_input_;
+      in.n_windows = static_cast<int64_t>(acts_->window_count());
+      in.seq_len = a_.recipe.calibration->seq_len;
+      in.recipe = &a_.recipe;
+      return AwqCompressBlock(in, *model_.source, &pool_);
+    }
     if (unit.block >= 0) {
       acts_->AdvanceTo(unit.block);
       acts_->RunBlockObserved(StatsObserver(&products, /*hessian=*/true, &names));
-    } else if (names.count("output.weight")) {
+    } else if (names.count("output.weight") && a_.recipe.UsesGptq()) {
       acts_->AdvanceTo(n_layers);
       acts_->RunHeadObserved(StatsObserver(&products, /*hessian=*/true, &names));
     }  // the embeddings: a lookup has no input to weigh; rounded to nearest
@@ -148,7 +165,7 @@ class LlamaRankStages : public RankStages {
       const ChannelStats* input = products.Find(name);
       bool weighted = false;
       uint32_t fingerprint = 0;
-      if (choice.quantized && input && GptqSupports(choice.type)) {
+      if (a_.recipe.UsesGptq() && choice.quantized && input && GptqSupports(choice.type)) {
         SHARDQ_ASSIGN_OR_RETURN(ByteSpan raw, model_.source->RawBytes(t));
         fingerprint = FingerprintBytes(raw.data, raw.size, &pool_);
         SHARDQ_RETURN_IF_ERROR(model_.source->ReadF32(t, &data));
@@ -184,7 +201,8 @@ class LlamaRankStages : public RankStages {
   std::unique_ptr<LlamaForward> forward_;
   std::vector<float> logits_;
   CalibrationStats stats_;
-  std::unique_ptr<BlockActivations> acts_;  // NeedsBlockActivations(): the hidden states, block by block
+  std::unique_ptr<BlockActivations> acts_;
+  std::vector<float> block_input_;  // AWQ: acts_'s windows end to end  // NeedsBlockActivations(): the hidden states, block by block
 };
 
 }  // namespace

@@ -16,6 +16,10 @@ struct QuantizeFlags {
   std::string model, out, type = "Q4_K_M", output_tensor_type, token_embedding_type, imatrix;
   std::string algorithm = "rtn", calib_text;
   int64_t samples = 32, seq_len = 128;
+  double gptq_damp = 0.01;
+  bool act_order = false;
+  const CLI::Option* gptq_damp_opt = nullptr;
+  const CLI::Option* act_order_opt = nullptr;
   std::vector<std::string> tensor_types;
   bool pure = false, quiet = false;
   int threads = 0;
@@ -72,6 +76,14 @@ Result<QuantizeJobOptions> ToJobOptions(const QuantizeFlags& f) {
   if (f.calib_text.empty())
     return Status::InvalidArgument("--algorithm " + f.algorithm + " needs --calib-text FILE (or --imatrix FILE)");
   o.recipe.calibration = CalibrationOptions{f.calib_text, f.samples, f.seq_len, /*hessian=*/false};
+  if (o.recipe.UsesGptq()) {
+    if (!(f.gptq_damp >= 0 && f.gptq_damp <= 1))
+      return Status::InvalidArgument("--gptq-damp " + std::to_string(f.gptq_damp) + ": must be in [0, 1]");
+    o.recipe.gptq.damp = f.gptq_damp;
+    o.recipe.gptq.act_order = f.act_order;
+  } else if (f.gptq_damp_opt->count() > 0 || f.act_order_opt->count() > 0) {
+    return Status::InvalidArgument("--gptq-damp, --act-order: only with --algorithm gptq or awq+gptq");
+  }
   plan.has_imatrix = o.recipe.UsesImportance();
   return o;
 }
@@ -146,6 +158,11 @@ void AddQuantizeCommand(CLI::App& app, int* exit_code) {
                            ->capture_default_str();
   flags->seq_len_opt = cmd->add_option("--seq-len", flags->seq_len, "tokens per calibration window")
                            ->capture_default_str();
+  flags->gptq_damp_opt = cmd->add_option("--gptq-damp", flags->gptq_damp,
+                                         "GPTQ: added to the Hessian's diagonal, as a fraction of its mean")
+                             ->capture_default_str();
+  flags->act_order_opt = cmd->add_flag("--act-order", flags->act_order,
+                                       "GPTQ: columns in order of descending activation energy");
   cmd->add_flag("--quiet,-q", flags->quiet, "no progress bar, no table");
   cmd->callback([flags, exit_code] { *exit_code = Run(*flags); });
 }

@@ -147,7 +147,7 @@ TEST_CASE("AWQ block forward is LlamaForward's block on the same windows", "[awq
   const LlamaConfig& c = f.weights->config();
   const auto inputs = BlockInputs(*f.weights, f.calib);
   const int64_t l = 3, n_win = static_cast<int64_t>(f.calib.size());
-  BlockActivations act;
+  BlockRunCapture act;
   BlockRunOptions ro;
   ro.capture_inputs = true;
   const BlockWeightsF32 block = BlockFromLayer(f.weights->layers()[l]);
@@ -156,7 +156,7 @@ TEST_CASE("AWQ block forward is LlamaForward's block on the same windows", "[awq
   // A subsample of tokens (crossing windows, on 2 threads) captures exactly those rows.
   ro.captured_tokens = {0, 5, 63, 64, 700, n_win * kSeq - 1};
   ro.n_threads = 2;
-  BlockActivations sub;
+  BlockRunCapture sub;
   REQUIRE(RunBlockF32(c, block, inputs[l], n_win, kSeq, ro, &sub).ok());
   REQUIRE(sub.n_captured == 6);
   REQUIRE(sub.output == act.output);
