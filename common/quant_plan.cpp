@@ -205,7 +205,7 @@ Result<std::vector<TensorChoice>> PlanTensorTypes(const std::vector<TensorInfo>&
     for (const auto& o : options.overrides) {
       if (std::regex_search(t.name, o.regex)) {
         c.type = o.type;
-        c.reason = "--tensor-type " + o.pattern;
+        c.reason = o.origin.empty() ? "--tensor-type " + o.pattern : o.origin;
         break;
       }
     }

@@ -37,6 +37,9 @@ struct TensorTypeOverride {
   std::string pattern;  // as typed: "attn_v=Q8_0" -> "attn_v"
   std::regex regex;     // searched (not fully matched) in the tensor name, like llama-quantize
   GgmlType type;
+  // Why, in the plan's reasons: empty for a user's override ("--tensor-type PATTERN");
+  // "sensitivity" for a type the mixed-precision allocator chose.
+  std::string origin;
 };
 // Parses "REGEX=TYPE"; the error names the argument.
 Result<TensorTypeOverride> ParseTensorTypeOverride(const std::string& arg);

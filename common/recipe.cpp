@@ -109,7 +109,7 @@ std::string EncodeRecipe(const Recipe& r) {
   j["preset"] = q.preset.name;
   j["pure"] = q.pure;
   j["overrides"] = json::array();
-  for (const auto& ov : q.overrides) j["overrides"].push_back({ov.pattern, GgmlTypeName(ov.type)});
+  for (const auto& ov : q.overrides) j["overrides"].push_back({ov.pattern, GgmlTypeName(ov.type), ov.origin});
   j["output_tensor_type"] = q.output_tensor_type ? GgmlTypeName(*q.output_tensor_type) : "";
   j["token_embedding_type"] = q.token_embedding_type ? GgmlTypeName(*q.token_embedding_type) : "";
   if (r.UsesGptq()) {
@@ -129,6 +129,7 @@ Result<Recipe> DecodeRecipe(std::string_view json_text, const std::string& label
   // The encoded recipe is read back through the same validation as a spec, so a
   // worker holds exactly the typed values rank 0 planned with.
   JobSpec spec;
+  std::vector<std::string> spec_origins;
   try {
     const json j = json::parse(json_text.begin(), json_text.end());
     QuantizeRecipe& q = spec.quantize;
@@ -136,8 +137,12 @@ Result<Recipe> DecodeRecipe(std::string_view json_text, const std::string& label
     q.preset = j.at("preset").get<std::string>();
     q.pure = j.at("pure").get<bool>();
     if (!j.at("overrides").is_array()) throw std::invalid_argument("overrides: expected an array");
-    for (const auto& ov : j.at("overrides"))
+    std::vector<std::string> origins;
+    for (const auto& ov : j.at("overrides")) {
       q.tensor_types.push_back(ov.at(0).get<std::string>() + "=" + ov.at(1).get<std::string>());
+      origins.push_back(ov.size() > 2 ? ov.at(2).get<std::string>() : "");
+    }
+    spec_origins = std::move(origins);
     q.output_tensor_type = j.at("output_tensor_type").get<std::string>();
     q.token_embedding_type = j.at("token_embedding_type").get<std::string>();
     if (j.contains("gptq")) {
@@ -159,6 +164,8 @@ Result<Recipe> DecodeRecipe(std::string_view json_text, const std::string& label
   }
   Result<Recipe> r = RecipeFromSpec(spec, label);
   if (!r.ok()) return Status::Corruption(r.status().message());
+  for (size_t i = 0; i < spec_origins.size() && i < r->quant.overrides.size(); ++i)
+    r->quant.overrides[i].origin = spec_origins[i];
   return r;
 }
 

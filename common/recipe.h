@@ -46,11 +46,20 @@ struct CalibrationOptions {
   bool hessian = false;  // also accumulate X^T X
 };
 
+// Mixed precision: the file must fit this size; the types of the quantized
+// tensors are then chosen by measured sensitivity (rank 0, before compression;
+// the result reaches the workers as per-tensor overrides in `quant`).
+struct SizeTarget {
+  double bits_per_weight = 0;  // of the whole file over the model's weights, or
+  uint64_t file_bytes = 0;     // the whole file's size (exactly one is set)
+};
+
 struct Recipe {
   Algorithm algorithm = Algorithm::kRtn;
   QuantPlanOptions quant;                         // which block format each tensor gets
   std::optional<CalibrationOptions> calibration;  // set exactly when a stage needs it
   GptqSpec gptq;                                  // with kGptq
+  std::optional<SizeTarget> size_target;          // rank 0 only: decided into quant.overrides
 
   std::vector<StageKind> Stages() const;
   bool Calibrates() const { return calibration.has_value(); }

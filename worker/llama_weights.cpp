@@ -166,4 +166,30 @@ uint64_t LlamaWeights::bytes_per_token() const {
   return total;
 }
 
+WeightMatrix* LlamaWeights::FindMatrix(const std::string& name) {
+  if (name == "token_embd.weight") return token_embd_.format ? &token_embd_ : nullptr;
+  if (name == "output.weight") return !tied_ && output_.format ? &output_ : nullptr;
+  if (name.rfind("blk.", 0) != 0) return nullptr;
+  const size_t dot = name.find('.', 4);
+  if (dot == std::string::npos) return nullptr;
+  int64_t i = -1;
+  try {
+    i = std::stoll(name.substr(4, dot - 4));
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+  if (i < 0 || i >= static_cast<int64_t>(layers_.size())) return nullptr;
+  LlamaLayerWeights& l = layers_[i];
+  const std::string what = name.substr(dot + 1);
+  WeightMatrix* m = what == "attn_q.weight"        ? &l.wq
+                    : what == "attn_k.weight"      ? &l.wk
+                    : what == "attn_v.weight"      ? &l.wv
+                    : what == "attn_output.weight" ? &l.wo
+                    : what == "ffn_gate.weight"    ? &l.w_gate
+                    : what == "ffn_up.weight"      ? &l.w_up
+                    : what == "ffn_down.weight"    ? &l.w_down
+                                                   : nullptr;
+  return m && m->format ? m : nullptr;
+}
+
 }  // namespace shardq

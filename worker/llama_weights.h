@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <utility>
+#include <string>
 #include <vector>
 
 #include "common/model.h"
@@ -74,6 +75,10 @@ class LlamaWeights {
   const std::vector<LlamaLayerWeights>& layers() const { return layers_; }
   // Replaces block i (same shapes), so a whole model can run with transformed blocks.
   void SetLayer(int64_t i, LlamaLayerWeights layer) { layers_[i] = std::move(layer); }
+  // The matrix named by its GGUF name ("blk.3.attn_q.weight", "token_embd.weight",
+  // "output.weight" when untied), for stages that swap one matrix's encoding
+  // (sensitivity measurement); nullptr for other names or blocks not loaded.
+  WeightMatrix* FindMatrix(const std::string& name);
   // Bytes of every matrix a token's forward reads (all layers plus the head).
   uint64_t bytes_per_token() const;
 

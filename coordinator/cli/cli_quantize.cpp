@@ -17,6 +17,8 @@ struct QuantizeFlags {
   std::string algorithm = "rtn", calib_text;
   int64_t samples = 32, seq_len = 128;
   double gptq_damp = 0.01;
+  double target_bpw = 0;
+  uint64_t target_size = 0;
   bool act_order = false;
   const CLI::Option* gptq_damp_opt = nullptr;
   const CLI::Option* act_order_opt = nullptr;
@@ -58,6 +60,16 @@ Result<QuantizeJobOptions> ToJobOptions(const QuantizeFlags& f) {
   o.recipe.algorithm = *algorithm;
   SHARDQ_RETURN_IF_ERROR(CheckAtLeast("--samples", f.samples, 1));
   SHARDQ_RETURN_IF_ERROR(CheckAtLeast("--seq-len", f.seq_len, 2));
+  if (f.target_bpw != 0 || f.target_size != 0) {
+    if (f.target_bpw != 0 && f.target_size != 0)
+      return Status::InvalidArgument("--target-bpw and --target-size exclude each other");
+    if (f.target_bpw != 0 && !(f.target_bpw > 1 && f.target_bpw <= 32))
+      return Status::InvalidArgument("--target-bpw " + std::to_string(f.target_bpw) + ": must be in (1, 32]");
+    if (o.recipe.algorithm == Algorithm::kRtn || !f.imatrix.empty())
+      return Status::InvalidArgument("--target-bpw/--target-size: the sensitivity is measured on calibration text; "
+                                     "use a calibrating --algorithm (imatrix, gptq, awq, awq+gptq) with --calib-text");
+    o.recipe.size_target = SizeTarget{f.target_bpw, f.target_size};
+  }
   const bool calibration_flags = !f.calib_text.empty() || f.samples_opt->count() > 0 || f.seq_len_opt->count() > 0;
   if (!f.imatrix.empty()) {
     // Statistics from a file are the imatrix algorithm, computed elsewhere.
@@ -131,6 +143,10 @@ int Run(const QuantizeFlags& flags) {
     return 1;
   }
   if (!flags.quiet) PrintTable(*report);
+  if (!flags.quiet && report->mixed_planned_bytes > 0)
+    std::printf("mixed precision: types chosen by measured sensitivity in %.1f s for a %llu-byte file "
+                "(predicted KL sum %.6f)\n",
+                report->mixed_seconds, (unsigned long long)report->mixed_planned_bytes, report->mixed_predicted_kl);
   return 0;
 }
 
@@ -158,6 +174,11 @@ void AddQuantizeCommand(CLI::App& app, int* exit_code) {
                            ->capture_default_str();
   flags->seq_len_opt = cmd->add_option("--seq-len", flags->seq_len, "tokens per calibration window")
                            ->capture_default_str();
+  cmd->add_option("--target-bpw", flags->target_bpw,
+                  "mixed precision: choose each tensor's type by measured sensitivity so the file has this many "
+                  "bits per weight");
+  cmd->add_option("--target-size", flags->target_size,
+                  "mixed precision: the same, for a file of at most this many bytes");
   flags->gptq_damp_opt = cmd->add_option("--gptq-damp", flags->gptq_damp,
                                          "GPTQ: added to the Hessian's diagonal, as a fraction of its mean")
                              ->capture_default_str();

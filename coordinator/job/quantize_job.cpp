@@ -15,6 +15,7 @@
 #include "common/thread_pool.h"
 #include "coordinator/artifact/output_metadata.h"
 #include "coordinator/job/job_validation.h"
+#include "coordinator/job/mixed_precision_plan.h"
 #include "kernels/block_format.h"
 #include "runtime/local_stage_runner.h"
 #include "worker/calibration_stats.h"
@@ -46,13 +47,34 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
   if (!options.imatrix_path.empty() && options.recipe.Calibrates())
     return Status::InvalidArgument("--imatrix: statistics from a file and calibrating here (--calib-text) exclude each other");
   CalibrationStats stats;
-  QuantPlanOptions plan = options.recipe.quant;
+  Recipe recipe = options.recipe;  // gains the mixed-precision types, when there is a size target
+  QuantPlanOptions plan = recipe.quant;
   if (!options.imatrix_path.empty()) {
     SHARDQ_ASSIGN_OR_RETURN(stats, CalibrationStats::Load(options.imatrix_path));
     plan.has_imatrix = true;
   }
   Result<std::vector<TensorChoice>> planned = PlanTensorTypes(ordered, plan);
   if (!planned.ok()) return planned.status().WithContext(options.model_path + ": ");
+  if (recipe.Calibrates()) {
+    JobSpec spec;  // ValidateJobInputs' view of the recipe: the calibration text must hold the windows
+    spec.model = options.model_path;
+    const CalibrationOptions& c = *recipe.calibration;
+    spec.calibration = CalibrationSpec{c.text, c.samples, c.seq_len, c.hessian};
+    SHARDQ_RETURN_IF_ERROR(ValidateJobInputs(spec, recipe, model, /*with_eval=*/false, "--calib-text"));
+  }
+  const int threads =
+      options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  QuantizeReport report;
+  if (recipe.size_target) {
+    SHARDQ_ASSIGN_OR_RETURN(TypeAllocationResult mixed, PlanMixedPrecision(model, recipe, ordered, *planned, threads));
+    for (TensorTypeOverride& o : mixed.overrides) recipe.quant.overrides.push_back(std::move(o));
+    plan.overrides = recipe.quant.overrides;
+    planned = PlanTensorTypes(ordered, plan);
+    if (!planned.ok()) return planned.status().WithContext(options.model_path + ": ");
+    report.mixed_planned_bytes = mixed.file_bytes;
+    report.mixed_predicted_kl = mixed.predicted_loss;
+    report.mixed_seconds = mixed.seconds;
+  }
   const std::vector<TensorChoice>& choices = *planned;
 
   SHARDQ_ASSIGN_OR_RETURN(GgufMetadata metadata,
@@ -66,20 +88,13 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
 
   // A calibrating recipe: the unit stages of `shardq run`, as one rank holding every unit.
   std::unique_ptr<LocalStageRunner> staged;
-  if (options.recipe.Calibrates()) {
-    JobSpec spec;  // ValidateJobInputs' view of the recipe: the calibration text must hold the windows
-    spec.model = options.model_path;
-    const CalibrationOptions& c = *options.recipe.calibration;
-    spec.calibration = CalibrationSpec{c.text, c.samples, c.seq_len, c.hessian};
-    SHARDQ_RETURN_IF_ERROR(ValidateJobInputs(spec, options.recipe, model, /*with_eval=*/false, "--calib-text"));
-    SHARDQ_ASSIGN_OR_RETURN(staged, LocalStageRunner::Start(options.model_path, options.recipe, ordered,
-                                                           options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
-        MakeLlamaRankStages));
+  if (recipe.Calibrates()) {
+    SHARDQ_ASSIGN_OR_RETURN(staged,
+                            LocalStageRunner::Start(options.model_path, recipe, ordered, threads, MakeLlamaRankStages));
   }
 
   ThreadPool pool(options.threads);
   const int fault_delay_ms = FaultDelayMs();  // tests only: a signal lands mid-file
-  QuantizeReport report;
   report.output_path = options.output_path;
   std::vector<float> data;
   QuantizedTensor q;

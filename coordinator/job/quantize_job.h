@@ -46,6 +46,11 @@ struct QuantizeReport {
   uint64_t output_bytes = 0;           // the whole file
   uint64_t weights = 0;
   double seconds = 0;
+  // With a size target: the planned file size, the summed predicted KL of the
+  // chosen types, and the seconds the sensitivity measurement took.
+  uint64_t mixed_planned_bytes = 0;
+  double mixed_predicted_kl = 0;
+  double mixed_seconds = 0;
 };
 
 // Called before each tensor is processed: (index, total, name).
