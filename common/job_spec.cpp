@@ -97,7 +97,7 @@ class SpecParser {
   Status ParseQuantize(const YAML::Node& node, QuantizeRecipe& q) const {
     const std::string p = "recipe.quantize";
     SHARDQ_RETURN_IF_ERROR(CheckMap(node, p, {"preset", "algorithm", "pure", "tensor_types", "output_tensor_type",
-                                              "token_embedding_type", "gptq"}));
+                                              "token_embedding_type", "gptq", "target_bpw", "target_size"}));
     if (node["preset"]) {
       SHARDQ_ASSIGN_OR_RETURN(q.preset, String(node["preset"], p + ".preset"));
     }
@@ -124,6 +124,20 @@ class SpecParser {
     if (node["token_embedding_type"]) {
       SHARDQ_ASSIGN_OR_RETURN(q.token_embedding_type, String(node["token_embedding_type"], p + ".token_embedding_type"));
     }
+    if (node["target_bpw"]) {
+      SHARDQ_ASSIGN_OR_RETURN(q.target_bpw, Number(node["target_bpw"], p + ".target_bpw"));
+      if (!(q.target_bpw > 1 && q.target_bpw <= 32))
+        return Err(p + ".target_bpw", "must be in (1, 32], got " + node["target_bpw"].Scalar());
+    }
+    if (node["target_size"]) {
+      SHARDQ_ASSIGN_OR_RETURN(q.target_size, Int(node["target_size"], p + ".target_size"));
+      if (q.target_size < 1) return Err(p + ".target_size", "must be a positive number of bytes");
+    }
+    if (node["target_bpw"] && node["target_size"])
+      return Err(p + ".target_size", "target_bpw and target_size exclude each other");
+    if ((node["target_bpw"] || node["target_size"]) && ParseAlgorithm(q.algorithm) == Algorithm::kRtn)
+      return Err(p + ".algorithm", "a size target measures sensitivity on calibration text: choose a calibrating "
+                                   "algorithm (imatrix, gptq, awq, awq+gptq)");
     if (const YAML::Node g = node["gptq"]) {
       const std::optional<Algorithm> a = ParseAlgorithm(q.algorithm);
       if (a != Algorithm::kGptq && a != Algorithm::kAwqGptq)
@@ -246,6 +260,8 @@ std::string JobSpec::CanonicalJson() const {
       {"token_embedding_type", quantize.token_embedding_type},
   };
   // Only where it applies, so the ids of specs without it stay what they were.
+  if (quantize.target_bpw > 0) q["target_bpw"] = quantize.target_bpw;
+  if (quantize.target_size > 0) q["target_size"] = quantize.target_size;
   const std::optional<Algorithm> algorithm = ParseAlgorithm(quantize.algorithm);
   if (algorithm == Algorithm::kGptq || algorithm == Algorithm::kAwqGptq) {
     q["gptq"] = {{"damp", quantize.gptq.damp},

@@ -9,7 +9,8 @@
 //   recipe:
 //     quantize: { preset: Q4_K_M, algorithm: rtn | imatrix | gptq, pure: false,
 //                 tensor_types: ["attn_v=Q8_0"], output_tensor_type: Q8_0, token_embedding_type: Q8_0,
-//                 gptq: { damp: 0.01, act_order: false, block_columns: 128, importance: true } }
+//                 gptq: { damp: 0.01, act_order: false, block_columns: 128, importance: true },
+//                 target_bpw: 4.5 | target_size: 3000000 }   # mixed precision by measured sensitivity
 //     prune: ...      # recognised, refused as not implemented yet
 //     distill: ...    # recognised, refused as not implemented yet
 //   calibration: { text: ../shared/corpus/shakespeare-calib.txt, samples: 32, seq_len: 128, hessian: false }
@@ -44,6 +45,9 @@ struct QuantizeRecipe {
   std::string output_tensor_type;         // empty: preset's choice
   std::string token_embedding_type;
   GptqSpec gptq;
+  // Mixed precision (at most one): the file's bits per weight, or its size in bytes.
+  double target_bpw = 0;
+  int64_t target_size = 0;
 };
 
 struct CalibrationSpec {

@@ -1,5 +1,7 @@
 #include "common/recipe.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/json_integer.h"
@@ -97,6 +99,11 @@ Result<Recipe> RecipeFromSpec(const JobSpec& spec, const std::string& label) {
     r.calibration = CalibrationOptions{c.text, c.samples, c.seq_len, c.hessian};
   }
   r.gptq = q.gptq;
+  if (q.target_bpw > 0 || q.target_size > 0) {
+    if (r.algorithm == Algorithm::kRtn)
+      return Status::InvalidArgument(label + ": recipe.quantize.target_bpw/target_size: needs a calibrating algorithm");
+    r.size_target = SizeTarget{q.target_bpw, static_cast<uint64_t>(std::max<int64_t>(0, q.target_size))};
+  }
   // llama.cpp's mixing rules give some tensors other types when importance is known.
   o.has_imatrix = r.UsesImportance();
   return r;

@@ -30,6 +30,7 @@
 #include "coordinator/job/commit_queue.h"
 #include "coordinator/job/job_eval.h"
 #include "coordinator/job/job_validation.h"
+#include "coordinator/job/mixed_precision_plan.h"
 #include "coordinator/job/progress_bar.h"
 #include "coordinator/store/state_store.h"
 #include "runtime/job_messages.h"
@@ -175,12 +176,23 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
 
   JobAssignment a;
   a.model_path = spec.model;
-  a.recipe = recipe;
   a.threads = ThreadsPerWorker(o, under_mpi);
   // Planned here too (workers plan the same from the same headers): a spec whose
   // types cannot apply fails before any work, and the types declare the artifact.
   Result<std::vector<TensorChoice>> planned = PlanTensorTypes(ordered, recipe.quant);
   if (!planned.ok()) return planned.status().WithContext(spec.model + ": ");
+  if (recipe.size_target) {
+    // Mixed precision is decided here, once, and reaches every rank as overrides:
+    // the same types (and bytes) for any number of ranks, and again on resume.
+    Result<TypeAllocationResult> mixed = PlanMixedPrecision(model, recipe, ordered, *planned, a.threads);
+    if (!mixed.ok()) return mixed.status().WithContext(o.spec_path + ": recipe.quantize: ");
+    for (TensorTypeOverride& ov : mixed->overrides) recipe.quant.overrides.push_back(std::move(ov));
+    planned = PlanTensorTypes(ordered, recipe.quant);
+    if (!planned.ok()) return planned.status().WithContext(spec.model + ": ");
+    std::fprintf(stderr, "shardq: mixed precision: types chosen by measured sensitivity in %.1f s for a %llu-byte file\n",
+                 mixed->seconds, (unsigned long long)mixed->file_bytes);
+  }
+  a.recipe = recipe;
   const std::vector<TensorChoice> choices = std::move(*planned);
 
   RunSummary sum;
