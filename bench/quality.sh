@@ -7,7 +7,11 @@
 #
 #   bench/quality.sh [MODEL [TYPES...]]       (from the project root, after the build)
 #   MODEL: shakespeare-5m (default) or stories260K; TYPES default: Q4_K_M Q3_K_M Q2_K
-#   ALGORITHMS="rtn imatrix gptq awq awq+gptq" SAMPLES=32 SEQ_LEN=128 CTX=128 THREADS=2
+#   ALGORITHMS="rtn imatrix gptq awq awq+gptq" MIXED="gptq awq+gptq" BPWS="4.0 4.5"
+#   SAMPLES=32 SEQ_LEN=128 CTX=128 THREADS=2
+# Mixed precision rows (for each algorithm in MIXED): the types chosen by measured
+# sensitivity for a file no larger than llama.cpp's imatrix file of each type, and
+# for each bits-per-weight in BPWS (over the Q4_K_M plan).
 #
 # Prints a Markdown table (one row per file) and the ratio of each file's KL to
 # llama.cpp's imatrix file of the same type.
@@ -19,6 +23,8 @@ SHARDQ=${SHARDQ:-build/shardq}
 MODEL=${1:-shakespeare-5m}; shift || true
 TYPES=${*:-Q4_K_M Q3_K_M Q2_K}
 ALGORITHMS=${ALGORITHMS:-rtn imatrix gptq awq awq+gptq}
+MIXED=${MIXED:-gptq awq+gptq}
+BPWS=${BPWS:-4.0 4.5}
 SAMPLES=${SAMPLES:-32} SEQ_LEN=${SEQ_LEN:-128} CTX=${CTX:-128} THREADS=${THREADS:-2}
 case $MODEL in
   shakespeare-5m) SRC=$SHARED/models/shakespeare-5m; F32=$SHARED/golden/gguf/shakespeare-5m-F32.gguf
@@ -70,13 +76,27 @@ for type in $TYPES; do
     "$SHARDQ" quantize -q -m "$SRC" -o "$WORK/shardq-$a-$type.gguf" --type "$type" --threads "$THREADS" "${args[@]}"
     measure "shardq $type $a" "$WORK/shardq-$a-$type.gguf"
   done
+  target=$(stat -c %s "$WORK/llama-imat-$type.gguf")
+  for a in $MIXED; do
+    "$SHARDQ" quantize -q -m "$SRC" -o "$WORK/shardq-mixed-$a-$type.gguf" --type "$type" --threads "$THREADS" \
+      --algorithm "$a" --calib-text "$CALIB" --samples "$SAMPLES" --seq-len "$SEQ_LEN" --target-size "$target"
+    measure "shardq $a, mixed to $type+imatrix's size" "$WORK/shardq-mixed-$a-$type.gguf"
+    cp "$WORK/kl.shardq $a, mixed to $type+imatrix's size" "$WORK/kl.shardq $type mixed-$a"
+  done
+done
+for bpw in $BPWS; do
+  for a in $MIXED; do
+    "$SHARDQ" quantize -q -m "$SRC" -o "$WORK/shardq-bpw-$a-$bpw.gguf" --type Q4_K_M --threads "$THREADS" \
+      --algorithm "$a" --calib-text "$CALIB" --samples "$SAMPLES" --seq-len "$SEQ_LEN" --target-bpw "$bpw"
+    measure "shardq $a, mixed at $bpw bpw" "$WORK/shardq-bpw-$a-$bpw.gguf"
+  done
 done
 echo
 echo "mean KL relative to llama.cpp's imatrix file of the same type:"
 for type in $TYPES; do
   ref=$(cat "$WORK/kl.llama.cpp $type + imatrix")
-  for a in $ALGORITHMS; do
+  for a in $ALGORITHMS $(for m in $MIXED; do echo "mixed-$m"; done); do
     awk -v a="$a" -v t="$type" -v k="$(cat "$WORK/kl.shardq $type $a")" -v r="$ref" \
-      'BEGIN { printf "  %-7s %-9s %.3fx\n", t, a, k / r }'
+      'BEGIN { printf "  %-7s %-15s %.3fx\n", t, a, k / r }'
   done
 done
