@@ -4,7 +4,8 @@
 # with the same recipe, and the job under mpirun with 1 to 3 workers (-np 2 to 4);
 # a gptq job whose worker is killed mid-job resumes to the same bytes. The artifacts of
 # the algorithms differ from each other and from rtn (an algorithm silently ignored
-# would fail here). recipe.quantize.gptq's fields act as the matching quantize flags do.
+# would fail here). recipe.quantize.gptq's fields act as the matching quantize flags do
+# (also across MPI ranks); importance: false changes the bytes.
 # stories260K in Q4_0 (its rows fit no K-quant) with a small calibration (4 windows of
 # 64 tokens) keeps each run under a second; one shakespeare-5m Q4_K_M gptq job over
 # MPI covers the K-quant path.
@@ -90,9 +91,20 @@ else fail "shakespeare-5m gptq job -np $np failed: $(cat "$WORK/log")"; fi
 # recipe.quantize.gptq {act_order, damp} acts as --act-order --gptq-damp.
 quantize "$model" "$WORK/q-gptq-ao.gguf" Q4_0 --algorithm gptq --act-order --gptq-damp 0.05 "${cal[@]}"
 cmp -s "$WORK/q-gptq-ao.gguf" "$WORK/q-gptq.gguf" && fail "--act-order --gptq-damp 0.05: the same bytes as plain gptq (bad test)"
-if run_job 1 "$(job gptq-ao gptq ", gptq: { act_order: true, damp: 0.05 }")" "$WORK/state-ao" "$WORK/j-gptq-ao.gguf" -q 2> "$WORK/log"; then
-  same "gptq: {act_order: true, damp: 0.05} equals quantize --act-order --gptq-damp 0.05" "$WORK/j-gptq-ao.gguf" "$WORK/q-gptq-ao.gguf"
+# Over MPI where there is one: the settings cross to the workers in the assignment.
+np=3; [ $have_mpi = 1 ] || np=1
+if run_job $np "$(job gptq-ao gptq ", gptq: { act_order: true, damp: 0.05 }")" "$WORK/state-ao" "$WORK/j-gptq-ao.gguf" -q 2> "$WORK/log"; then
+  same "gptq: {act_order: true, damp: 0.05} (-np $np) equals quantize --act-order --gptq-damp 0.05" "$WORK/j-gptq-ao.gguf" "$WORK/q-gptq-ao.gguf"
 else fail "gptq act_order job failed: $(cat "$WORK/log")"; fi
+# importance (no quantize flag): turning it off changes the bytes, the same for 1 and 3 ranks.
+for np in 1 3; do
+  [ $np = 3 ] && [ $have_mpi = 0 ] && continue
+  run_job $np "$(job gptq-ni gptq ", gptq: { importance: false }")" "$WORK/state-ni-$np" "$WORK/j-gptq-ni-$np.gguf" -q 2> "$WORK/log" ||
+    fail "gptq importance: false, -np $np: job failed: $(cat "$WORK/log")"
+done
+cmp -s "$WORK/j-gptq-ni-1.gguf" "$WORK/q-gptq.gguf" && fail "gptq: {importance: false}: the same bytes as importance on" ||
+  pass "gptq: {importance: false} changes the bytes"
+[ $have_mpi = 0 ] || same "gptq: {importance: false}: -np 3 equals the embedded job" "$WORK/j-gptq-ni-3.gguf" "$WORK/j-gptq-ni-1.gguf"
 # The spec's defaults are the flags' defaults: an explicit default block changes nothing.
 if run_job 1 "$(job gptq-def gptq ", gptq: { damp: 0.01, act_order: false }")" "$WORK/state-def" "$WORK/j-gptq-def.gguf" -q 2> "$WORK/log"; then
   same "gptq: {damp: 0.01, act_order: false} equals plain gptq" "$WORK/j-gptq-def.gguf" "$WORK/q-gptq.gguf"
