@@ -58,6 +58,9 @@ Result<QuantizeJobOptions> ToJobOptions(const QuantizeFlags& f) {
   if (!algorithm)
     return Status::InvalidArgument("--algorithm '" + f.algorithm + "': unknown; choose one of " + AlgorithmNames());
   o.recipe.algorithm = *algorithm;
+  // Before the rtn and --imatrix returns below, which would otherwise drop them unread.
+  if (!o.recipe.UsesGptq() && (f.gptq_damp_opt->count() > 0 || f.act_order_opt->count() > 0))
+    return Status::InvalidArgument("--gptq-damp, --act-order: only with --algorithm gptq or awq+gptq");
   SHARDQ_RETURN_IF_ERROR(CheckAtLeast("--samples", f.samples, 1));
   SHARDQ_RETURN_IF_ERROR(CheckAtLeast("--seq-len", f.seq_len, 2));
   if (f.target_bpw != 0 || f.target_size != 0) {
@@ -93,8 +96,6 @@ Result<QuantizeJobOptions> ToJobOptions(const QuantizeFlags& f) {
       return Status::InvalidArgument("--gptq-damp " + std::to_string(f.gptq_damp) + ": must be in [0, 1]");
     o.recipe.gptq.damp = f.gptq_damp;
     o.recipe.gptq.act_order = f.act_order;
-  } else if (f.gptq_damp_opt->count() > 0 || f.act_order_opt->count() > 0) {
-    return Status::InvalidArgument("--gptq-damp, --act-order: only with --algorithm gptq or awq+gptq");
   }
   plan.has_imatrix = o.recipe.UsesImportance();
   return o;

@@ -43,6 +43,15 @@ refused "rtn with a text" "--algorithm rtn does not calibrate" --calib-text "$ca
 refused "a statistics file and a text" "exclude --calib-text" --imatrix "$WORK/s.stats" --calib-text "$calib"
 refused "unknown algorithm" "--algorithm 'best': unknown; choose one of rtn, imatrix" --algorithm best
 refused "zero samples" "--samples" --algorithm imatrix --calib-text "$calib" --samples 0
+refused "unknown algorithm: every name listed" "choose one of rtn, imatrix, gptq, awq, awq+gptq" --algorithm gptq2
+gptq_only="--gptq-damp, --act-order: only with --algorithm gptq or awq+gptq"
+refused "--act-order with rtn (was silently ignored)" "$gptq_only" --act-order
+refused "--gptq-damp with rtn (was silently ignored)" "$gptq_only" --gptq-damp 0.1
+refused "--act-order with a statistics file" "$gptq_only" --imatrix "$WORK/s.stats" --act-order
+refused "--act-order with awq" "$gptq_only" --algorithm awq --act-order --calib-text "$calib"
+refused "--gptq-damp with imatrix" "$gptq_only" --algorithm imatrix --gptq-damp 0.1 --calib-text "$calib"
+refused "negative damp" "--gptq-damp -1.000000: must be in [0, 1]" --algorithm gptq --gptq-damp -1 --calib-text "$calib"
+refused "gptq without a text" "--algorithm gptq needs --calib-text FILE" --algorithm gptq
 set +e
 "$SHARDQ" quantize -q --model "$model" --out "$WORK/few.gguf" --algorithm imatrix --calib-text "$calib" \
   --samples 100000 --seq-len 64 2> "$WORK/err"

@@ -127,8 +127,10 @@ TEST_CASE("job spec: every structural error names its field", "[state]") {
   ExpectError("model: ''\noutput: {path: o}\n", "model: must not be empty");
   ExpectError("model: m\noutput: {path: o, format: onnx}\n", "output.format: unknown format 'onnx'");
   ExpectError("model: m\noutput: {path: o, format: safetensors-gptq}\n", "output.format: safetensors-gptq is not implemented yet");
+  ExpectError("model: m\noutput: {path: o}\nrecipe: {quantize: {algorithm: gptq2}}\n",
+              "recipe.quantize.algorithm: unknown algorithm 'gptq2' (choose rtn, imatrix, gptq, awq, awq+gptq)");
   ExpectError("model: m\noutput: {path: o}\nrecipe: {quantize: {algorithm: gptq}}\n",
-              "recipe.quantize.algorithm: unknown algorithm 'gptq'");
+              "recipe.quantize.algorithm: gptq needs a calibration section");
   ExpectError("model: m\noutput: {path: o}\nrecipe: {quantize: {algorithm: imatrix}}\n",
               "recipe.quantize.algorithm: imatrix needs a calibration section");
   ExpectError("model: m\noutput: {path: o}\nrecipe: {quantize: {pure: maybe}}\n", "recipe.quantize.pure: expected true or false");
@@ -315,6 +317,71 @@ eval: {text: e.txt, ctx: 128}
   CHECK(id_with("state_dir: s", "state_dir: /elsewhere") == id);
   CHECK(id_with("format: gguf", "format: gguf") == id);
   CHECK(id_with("[attn_v=Q8_0]", "[\"attn_v=Q8_0\"]") == id);  // same value, other spelling
+}
+
+TEST_CASE("job spec: recipe.quantize.gptq parses, reaches the recipe and is refused where it means nothing", "[state]") {
+  auto spec = [](const std::string& quantize) {
+    return "model: m\noutput: {path: o}\nrecipe: {quantize: " + quantize + "}\ncalibration: {text: c.txt}\n";
+  };
+  // Defaults (those of shardq quantize's flags) when the section is absent.
+  auto plain = ParseJobSpec(spec("{algorithm: gptq}"), "job.yaml");
+  REQUIRE(plain.ok());
+  CHECK(plain->quantize.gptq.damp == 0.01);
+  CHECK_FALSE(plain->quantize.gptq.act_order);
+  CHECK(plain->quantize.gptq.block_columns == 128);
+  CHECK(plain->quantize.gptq.importance);
+  for (const char* alg : {"gptq", "awq+gptq"}) {
+    INFO(alg);
+    auto s = ParseJobSpec(spec(std::string("{algorithm: '") + alg +
+                               "', gptq: {damp: 0.05, act_order: true, block_columns: 32, importance: false}}"),
+                          "job.yaml");
+    REQUIRE(s.ok());
+    CHECK(s->quantize.gptq.damp == 0.05);
+    CHECK(s->quantize.gptq.act_order);
+    CHECK(s->quantize.gptq.block_columns == 32);
+    CHECK_FALSE(s->quantize.gptq.importance);
+    auto r = RecipeFromSpec(*s, "job.yaml");
+    REQUIRE(r.ok());
+    CHECK(r->UsesGptq());
+    CHECK(r->gptq.damp == 0.05);
+    CHECK(r->gptq.act_order);
+    CHECK(r->gptq.block_columns == 32);
+    CHECK_FALSE(r->gptq.importance);
+    CHECK_FALSE(r->UsesImportance());  // importance: false turns the imatrix weighting off
+    // Through the assignment's JSON and back, unchanged.
+    auto back = DecodeRecipe(EncodeRecipe(*r), "assignment");
+    REQUIRE(back.ok());
+    CHECK(back->algorithm == r->algorithm);
+    CHECK(back->gptq.damp == 0.05);
+    CHECK(back->gptq.act_order);
+    CHECK(back->gptq.block_columns == 32);
+    CHECK_FALSE(back->gptq.importance);
+    // Each gptq field is part of the job's identity.
+    const std::string id = DeriveJobId(*s, SmallIndex());
+    for (const char* other : {"{damp: 0.06, act_order: true, block_columns: 32, importance: false}",
+                              "{damp: 0.05, act_order: false, block_columns: 32, importance: false}",
+                              "{damp: 0.05, act_order: true, block_columns: 64, importance: false}",
+                              "{damp: 0.05, act_order: true, block_columns: 32, importance: true}"}) {
+      INFO(other);
+      auto o = ParseJobSpec(spec(std::string("{algorithm: '") + alg + "', gptq: " + other + "}"), "job.yaml");
+      REQUIRE(o.ok());
+      CHECK(DeriveJobId(*o, SmallIndex()) != id);
+    }
+  }
+  ExpectError(spec("{algorithm: imatrix, gptq: {damp: 0.1}}"),
+              "recipe.quantize.gptq: GPTQ settings need algorithm gptq or awq+gptq (the algorithm is imatrix)");
+  ExpectError(spec("{gptq: {act_order: true}}"), "recipe.quantize.gptq: GPTQ settings need algorithm gptq or awq+gptq");
+  ExpectError(spec("{algorithm: awq, gptq: {act_order: true}}"), "recipe.quantize.gptq: GPTQ settings need");
+  ExpectError(spec("{algorithm: gptq, gptq: {damp: -1}}"), "recipe.quantize.gptq.damp: must be in [0, 1], got -1");
+  ExpectError(spec("{algorithm: gptq, gptq: {damp: 1.5}}"), "recipe.quantize.gptq.damp: must be in [0, 1], got 1.5");
+  ExpectError(spec("{algorithm: gptq, gptq: {damp: .nan}}"), "recipe.quantize.gptq.damp");
+  ExpectError(spec("{algorithm: gptq, gptq: {block_columns: 0}}"),
+              "recipe.quantize.gptq.block_columns: must be in 1..65536, got 0");
+  ExpectError(spec("{algorithm: gptq, gptq: {block_columns: 65537}}"), "recipe.quantize.gptq.block_columns: must be in 1..65536");
+  ExpectError(spec("{algorithm: gptq, gptq: {block_columns: 2.5}}"), "recipe.quantize.gptq.block_columns: expected an integer");
+  ExpectError(spec("{algorithm: gptq, gptq: {act_order: yes please}}"), "recipe.quantize.gptq.act_order: expected true or false");
+  ExpectError(spec("{algorithm: gptq, gptq: {dampp: 0.1}}"), "recipe.quantize.gptq.dampp: unknown field");
+  ExpectError(spec("{algorithm: gptq, gptq: 0.1}"), "recipe.quantize.gptq: expected a mapping");
 }
 
 }  // namespace shardq
