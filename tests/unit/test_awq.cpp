@@ -271,7 +271,7 @@ TEST_CASE("AWQ folding leaves the F32 model's logits unchanged", "[awq]") {
   }
 }
 
-TEST_CASE("AWQ beats RTN on held-out tokens for Q4_0, Q4_K and Q3_K", "[awq]") {
+TEST_CASE("AWQ beats RTN on held-out tokens for Q4_0, Q4_K and Q3_K", "[awq][asan-slow]") {
   // Each block AWQ'd on its calibration input (16 windows of the calib text),
   // then every linear stored in the format and run by LlamaForward's quantized
   // path (activations through Q8_0 / Q8_K, as llama.cpp multiplies them) on 8
@@ -392,7 +392,7 @@ TEST_CASE("AWQ rejects bad input with a clear error and leaves the weights alone
   REQUIRE_THAT(st.message(), Catch::Contains("share kv head 0"));
 }
 
-TEST_CASE("AWQ whole model: Q4_K blocks after AWQ are closer to F32 than RTN Q4_K (KL on held-out text)", "[awq]") {
+TEST_CASE("AWQ whole model: Q4_K blocks after AWQ are closer to F32 than RTN Q4_K (KL on held-out text)", "[awq][asan-slow]") {
   // Every block AWQ'd on its input from the original F32 model (as AWQ's own code
   // does: scaling alone leaves each block's output unchanged, so that is also the
   // scaled model's input), then all 7 linears of every block stored in Q4_K;

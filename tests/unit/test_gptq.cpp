@@ -389,7 +389,7 @@ TEST_CASE("GPTQ equals a naive column-by-column double-precision GPTQ", "[gptq]"
   }
 }
 
-TEST_CASE("GPTQ bytes do not depend on OpenBLAS's thread count", "[gptq]") {
+TEST_CASE("GPTQ bytes do not depend on OpenBLAS's thread count", "[gptq][asan-slow]") {
   const int rows = 64, cols = 1024;  // big enough for OpenBLAS to split the gemm
   const auto h = CorrelatedHessian(cols, cols, 81);
   const auto w = RandomRows(rows, cols, 82);
