@@ -57,17 +57,6 @@ void CodesFromRules(const GridShape& s, const float* x, const GroupGrid* g, int8
   for (int p = 0; p < s.block_size; ++p) codes[p] = static_cast<int8_t>(RoundValue(g[p / s.group_size], 0, x[p]).code);
 }
 
-float SignedAbsMax(const float* x, int n) {  // first value of largest magnitude
-  float amax = 0, max = 0;
-  for (int j = 0; j < n; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  }
-  return max;
-}
-
 // Q4_0 / Q5_0: levels -nmax..nmax-1 stored + nmax, x = (code - nmax) * d.
 void FitSymLegacy(const GridShape& s, int nmax, const float* x, const float* qw, float sigma2,
                   GroupGrid* g, int8_t* fit_codes, uint16_t* d16) {
@@ -83,7 +72,7 @@ void FitSymLegacy(const GridShape& s, int nmax, const float* x, const float* qw,
     g->lo = static_cast<int16_t>(-nmax); g->hi = static_cast<int16_t>(nmax - 1); g->shift = static_cast<int16_t>(nmax);
   } else {
     // ggml's reference: d from the signed absmax, truncation after + nmax + 0.5.
-    const float d = SignedAbsMax(x, 32) / static_cast<float>(-nmax);
+    const float d = legacy::SignedAbsMax(x, 32) / static_cast<float>(-nmax);
     g->rule = RoundRule::kTruncAffine;
     g->inv = d ? 1.0f / d : 0.0f;
     g->bias = static_cast<float>(nmax) + 0.5f;

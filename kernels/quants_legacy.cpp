@@ -15,6 +15,19 @@
 #include "kernels/quant_search.h"
 
 namespace shardq::legacy {
+
+// Value of largest magnitude, the first one on ties (ggml's scan order).
+float SignedAbsMax(const float* x, int n) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < n; ++j) {
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
 namespace {
 
 // ggml's weighted searches (rmse_type 1 with the weights given; squared errors).
@@ -32,18 +45,6 @@ float RowMeanSquare(const float* x, int64_t n) {
 // that large weights matter more; sigma2 keeps small values from getting zero weight.
 void ImportanceWeights(const float* xb, const float* qw, float sigma2, float* weight) {
   for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-}
-
-// Value of largest magnitude, the first one on ties (ggml's scan order).
-float SignedAbsMax(const float* x, int n) {
-  float amax = 0, max = 0;
-  for (int j = 0; j < n; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  }
-  return max;
 }
 
 void PackQh(const uint8_t* L, uint8_t* qs, uint8_t* qh_bytes) {

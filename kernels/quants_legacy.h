@@ -9,6 +9,10 @@
 namespace shardq::legacy {
 
 // --- scalar references (quants_legacy.cpp, quants_iq4nl.cpp) ----------------
+// The value of largest magnitude in x[0..n), the first one on ties (ggml's scan
+// order): the symmetric legacy formats (Q4_0, Q5_0) scale by it, sign included.
+float SignedAbsMax(const float* x, int n);
+
 void QuantizeQ4_0(const float* x, void* y, int64_t n, const float* importance);
 void DequantizeQ4_0(const void* x, float* y, int64_t n);
 float DotF32Q4_0(const void* x, const float* v, int64_t n);
