@@ -223,7 +223,7 @@ TEST_CASE("AWQ scaled quantization error equals its definition", "[awq]") {
   }
 }
 
-TEST_CASE("AWQ folding leaves the F32 model's logits unchanged", "[awq]") {
+TEST_CASE("AWQ folding leaves the F32 model's logits unchanged", "[awq][asan-slow]") {
   Fixture f;
   if (!LoadShakespeare(&f)) SHARDQ_SKIP("shakespeare-5m not found under ../shared/models");
   const LlamaConfig& c = f.weights->config();

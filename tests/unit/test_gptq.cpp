@@ -593,7 +593,7 @@ TEST_CASE("GPTQ rejects bad input with an error and a message", "[gptq]") {
   }
 }
 
-TEST_CASE("GPTQ: a block with all-zero importance (NaN scale, as ggml writes it) does not spread NaN", "[gptq]") {
+TEST_CASE("GPTQ: a block with all-zero importance (NaN scale, as ggml writes it) does not spread NaN", "[gptq][asan-slow]") {
   const int rows = 4, cols = 1024;
   const auto h = CorrelatedHessian(cols, 2 * cols, 61);
   const auto w = RandomRows(rows, cols, 62);
