@@ -22,12 +22,15 @@ timeout 300 "$LLAMA_BIN/llama-perplexity" -m "$F32" -f "$TEXT" -c 128 -b 128 -t 
 mean_kl() {  # file -> mean KL (empty when llama-perplexity gave none)
   local out kld=""
   # A run whose summary was lost at exit under load is run again (see llama_cpp_kl.sh).
-  for _ in 1 2 3; do
+  for _ in 1 2 3 4 5; do
     out=$(timeout 300 "$LLAMA_BIN/llama-perplexity" -m "$1" -f "$TEXT" -c 128 -b 128 -t 1 --chunks 20 \
           --no-warmup --kl-divergence-base "$WORK/base.kld" --kl-divergence 2>&1) || true
     kld=$(echo "$out" | awk '/^Mean +KLD:/{print $3}')
     [ -n "$kld" ] && break
   done
+  # Still no summary: the row of the last chunk carries the same running mean KL
+  # (5 digits: chunk, PPL ± err, ln ratio ± err, KL ± err, ...).
+  [ -n "$kld" ] || kld=$(echo "$out" | awk '$1 == 20 && $3 == "±" && $6 == "±" && $9 == "±" {print $8}')
   [ -n "$kld" ] || echo "$out" | tail -5 >&2
   echo "$kld"
 }
