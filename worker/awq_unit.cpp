@@ -3,7 +3,6 @@
 #include <map>
 #include <string>
 
-#include "common/source_fingerprint.h"
 #include "worker/awq.h"
 #include "worker/block_forward_f32.h"
 #include "worker/block_weights_f32.h"
@@ -46,10 +45,10 @@ Result<UnitOutput> AwqCompressBlock(const AwqUnitInput& in, TensorSource& source
     if (t.name.rfind(prefix, 0) != 0 || !Slot(w, t.name.substr(prefix.size())))
       return Status::Unsupported(t.name + ": AWQ knows the nine tensors of a Llama block, not this one");
     const std::string suffix = t.name.substr(prefix.size());
-    SHARDQ_ASSIGN_OR_RETURN(ByteSpan raw, source.RawBytes(t));
-    out.source_fingerprints.push_back(FingerprintBytes(raw.data, raw.size, pool));
-    SHARDQ_RETURN_IF_ERROR(source.ReadF32(t, Slot(w, suffix)));
+    uint32_t fingerprint = 0;
+    SHARDQ_RETURN_IF_ERROR(ReadSourceTensor(source, t, pool, Slot(w, suffix), &fingerprint));
     source.Release(t);
+    out.source_fingerprints.push_back(fingerprint);
     if (auto it = target_slot.find(suffix); it != target_slot.end()) *it->second = TargetOf(in.choices[i]);
   }
   AwqOptions options;

@@ -11,7 +11,6 @@
 #include "common/quant_plan.h"
 #include "common/thread_pool.h"
 #include "common/trace.h"
-#include "common/source_fingerprint.h"
 #include "worker/awq_unit.h"
 #include "worker/block_activations.h"
 #include "worker/calibration.h"
@@ -92,7 +91,9 @@ class LlamaRankStages : public RankStages {
     forward_->Reset();
     if (acts_) acts_->AddWindow(hidden->data(), n);
     if (layer_end_ > layer_begin_) forward_->RunLayers(layer_begin_, layer_end_, n, hidden->data());
-    if (last_) forward_->Head(hidden->data(), n, 1, &logits_);
+    // The head runs only for its observer (output.weight's statistics); in block
+    // mode that input is gathered when the head unit is compressed.
+    if (last_ && !acts_) forward_->Head(hidden->data(), n, 1, &logits_);
     return Status::OK();
   }
 
@@ -166,9 +167,7 @@ class LlamaRankStages : public RankStages {
       bool weighted = false;
       uint32_t fingerprint = 0;
       if (a_.recipe.UsesGptq() && choice.quantized && input && GptqSupports(choice.type)) {
-        SHARDQ_ASSIGN_OR_RETURN(ByteSpan raw, model_.source->RawBytes(t));
-        fingerprint = FingerprintBytes(raw.data, raw.size, &pool_);
-        SHARDQ_RETURN_IF_ERROR(model_.source->ReadF32(t, &data));
+        SHARDQ_RETURN_IF_ERROR(ReadSourceTensor(*model_.source, t, &pool_, &data, &fingerprint));
         SHARDQ_RETURN_IF_ERROR(GptqQuantizeTensor(data.data(), t.n_rows(), t.row_length(), choice.type, *input,
                                                   a_.recipe.gptq, &pool_, t.file + ": tensor '" + name + "'", &q));
         model_.source->Release(t);

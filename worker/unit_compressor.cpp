@@ -7,17 +7,22 @@
 
 namespace shardq {
 
-Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorChoice& choice,
-                      const CalibrationStats* stats, const std::string& stats_label, ThreadPool* pool,
-                      std::vector<float>* data, QuantizedTensor* out, bool* weighted,
-                      uint32_t* source_fingerprint) {
+Status ReadSourceTensor(TensorSource& source, const TensorInfo& t, ThreadPool* pool, std::vector<float>* data,
+                        uint32_t* source_fingerprint) {
   if (source_fingerprint) {
     // Over the mapped bytes just before they are decoded: one extra read at
     // ~20 GB/s (bench_fingerprint), cheaper than interleaving it with the decode.
     SHARDQ_ASSIGN_OR_RETURN(ByteSpan raw, source.RawBytes(t));
     *source_fingerprint = FingerprintBytes(raw.data, raw.size, pool);
   }
-  SHARDQ_RETURN_IF_ERROR(source.ReadF32(t, data));
+  return source.ReadF32(t, data);
+}
+
+Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorChoice& choice,
+                      const CalibrationStats* stats, const std::string& stats_label, ThreadPool* pool,
+                      std::vector<float>* data, QuantizedTensor* out, bool* weighted,
+                      uint32_t* source_fingerprint) {
+  SHARDQ_RETURN_IF_ERROR(ReadSourceTensor(source, t, pool, data, source_fingerprint));
   // Only quantized tensors are weighted; F32 copies ignore importance.
   std::vector<float> importance;
   const ChannelStats* s = (choice.quantized && stats) ? stats->Find(t.name) : nullptr;

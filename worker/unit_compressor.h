@@ -16,6 +16,12 @@
 
 namespace shardq {
 
+// Reads tensor `t` as F32 into *data; `source_fingerprint`, when given, receives
+// the fingerprint of its stored bytes (source_fingerprint.h), taken just before
+// the decode. The caller releases the tensor's pages when done with them.
+Status ReadSourceTensor(TensorSource& source, const TensorInfo& t, ThreadPool* pool, std::vector<float>* data,
+                        uint32_t* source_fingerprint);
+
 // One tensor: read it, weight it by its input's mean x^2 when `stats` has an
 // entry (quantized tensors only), pack it, release its source pages. The step
 // `shardq quantize` and every worker rank both run, so they write the same bytes.
