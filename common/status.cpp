@@ -13,6 +13,7 @@ const char* StatusCodeName(Status::Code code) {
     case Status::Code::kInternal: return "internal error";
     case Status::Code::kBusy: return "busy";
     case Status::Code::kCancelled: return "cancelled";
+    case Status::Code::kConflict: return "conflict";
   }
   return "unknown";
 }

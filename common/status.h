@@ -20,6 +20,7 @@ class Status {
     kInternal,         // a bug in shardq
     kBusy,             // another process holds it: an output path, a state directory
     kCancelled,        // stopped on request (SIGTERM/SIGINT); resumable
+    kConflict,         // the request contradicts current state: an output another job owns, resuming a running job
   };
 
   Status() = default;
@@ -32,6 +33,7 @@ class Status {
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
   static Status Busy(std::string msg) { return Status(Code::kBusy, std::move(msg)); }
   static Status Cancelled(std::string msg) { return Status(Code::kCancelled, std::move(msg)); }
+  static Status Conflict(std::string msg) { return Status(Code::kConflict, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -22,19 +22,33 @@ int EnvInt(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
+// A stop relayed by rank 0 (kTagStop, or an empty calibration payload) holds
+// for the rest of one assignment only: a persistent worker (`shardq serve`)
+// takes the next job afresh. A signal to this process holds for good.
+thread_local bool relayed_stop = false;
+
 // A stop asked of this process (a signal) or relayed by rank 0 (kTagStop,
 // consumed here). Checked at unit and calibration-window boundaries only.
 bool StopAsked(Transport& t) {
-  if (StopSignal() != 0) return true;
+  if (StopSignal() != 0 || relayed_stop) return true;
   if (!t.Probe(0, kTagStop)) return false;
   std::vector<uint8_t> ignored;
   t.Recv(0, kTagStop, &ignored, nullptr);
-  RequestStop(SIGTERM);  // remembered for the rest of this assignment
+  relayed_stop = true;
   return true;
 }
 
+// A stop rank 0 relayed for the previous job after this rank had finished its
+// units was never consumed: it must not stop the next job.
+void DropStaleStops(Transport& t) {
+  std::vector<uint8_t> ignored;
+  while (t.Probe(0, kTagStop)) t.Recv(0, kTagStop, &ignored, nullptr);
+  relayed_stop = false;
+}
+
 Status StoppedStatus() {
-  return Status::Cancelled(std::string("stopped by ") + StopSignalName(StopSignal()) + " at a unit boundary");
+  const std::string by = StopSignal() != 0 ? StopSignalName(StopSignal()) : "rank 0's stop request";
+  return Status::Cancelled("stopped by " + by + " at a unit boundary");
 }
 
 std::vector<uint8_t> FloatBytes(const std::vector<float>& v) {
@@ -72,7 +86,7 @@ Status CalibrationPipeline(Transport& t, const JobAssignment& a, RankStages& sta
       SHARDQ_RETURN_IF_ERROR(t.Recv(prev, kTagActivations, &payload, nullptr));
       if (payload.empty()) {
         if (next >= 0) SHARDQ_RETURN_IF_ERROR(t.Send(next, kTagActivations, {}));
-        if (StopSignal() == 0) RequestStop(SIGTERM);
+        relayed_stop = true;
         return StoppedStatus();
       }
       SHARDQ_TRACE(t.rank(), "calibration: window received");
@@ -153,6 +167,7 @@ Status RunWorker(Transport& t, const RankStagesFactory& factory) {
     if (payload.empty()) return Status::OK();  // exit
     WorkerMessage done;
     done.kind = WorkerMessage::kDone;
+    DropStaleStops(t);
     Result<JobAssignment> a = DecodeAssignment(payload);
     Status st = a.ok() ? DoAssignment(t, *a, factory, &units_sent) : a.status();
     if (!st.ok()) done.error = "rank " + std::to_string(t.rank()) + ": " + st.message();

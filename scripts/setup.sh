@@ -8,6 +8,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin            # MPI ranks
   libboost-dev libboost-system-dev      # Boost.Asio
   libthrift-dev thrift-compiler         # job service
+  python3-thrift prometheus curl        # service tests: a Python client from the IDL, promtool, HTTP
   librocksdb-dev                        # state store
   catch2                                # tests (v2 single header)
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
@@ -15,6 +16,10 @@ PACKAGES=(
   libzstd-dev libssl-dev                # compression, sha256
   libsentencepiece-dev                  # reading tokenizer.model, reference tokenizer
 )
+
+# The deploy test renders deploy/ with `kubectl kustomize`: Debian's kubectl
+# unless one is installed already (another package may own /usr/bin/kubectl).
+command -v kubectl >/dev/null || PACKAGES+=(kubernetes-client)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

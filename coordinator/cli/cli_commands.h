@@ -13,5 +13,8 @@ void AddRunCommand(CLI::App& app, int* exit_code);
 void AddCalibrateCommand(CLI::App& app, int* exit_code);
 void AddGenerateCommand(CLI::App& app, int* exit_code);
 void AddEvalCommand(CLI::App& app, int* exit_code);
+void AddServeCommand(CLI::App& app, int* exit_code);
+// submit, estimate, status, list, cancel, resume, wait, logs, report
+void AddServiceClientCommands(CLI::App& app, int* exit_code);
 
 }  // namespace shardq

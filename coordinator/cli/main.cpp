@@ -35,6 +35,8 @@ int RunCommandLine(int argc, char** argv) {
   shardq::AddCalibrateCommand(app, &exit_code);
   shardq::AddGenerateCommand(app, &exit_code);
   shardq::AddEvalCommand(app, &exit_code);
+  shardq::AddServeCommand(app, &exit_code);
+  shardq::AddServiceClientCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -156,6 +156,12 @@ void MaybeReportPeakRss(int rank) {
 
 Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   const auto start = std::chrono::steady_clock::now();
+  auto phase = [&](const char* name) {
+    if (o.on_phase) o.on_phase(name);
+  };
+  // A stop request: a signal to this process, or the service's cancel flag.
+  auto stop_requested = [&] { return StopSignal() != 0 || (o.cancel != nullptr && o.cancel->load()); };
+  phase("planning");
   const bool under_mpi = LaunchedUnderMpi();
   SHARDQ_RETURN_IF_ERROR(ValidateThreadCount(o.threads));
   SHARDQ_ASSIGN_OR_RETURN(JobSpec spec, LoadJobSpec(o.spec_path));
@@ -298,6 +304,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   SHARDQ_RETURN_IF_ERROR(
       store->SetJobState(sum.job_id, recipe.Calibrates() && !a.todo.empty() ? JobState::kCalibrating : JobState::kCompressing));
   bool compressing = !(recipe.Calibrates() && !a.todo.empty());
+  phase(compressing ? "compressing" : "calibrating");
   const std::vector<uint8_t> assignment = EncodeAssignment(a);
   for (int r = 1; r < t.size(); ++r) SHARDQ_RETURN_IF_ERROR(t.Send(r, kTagJob, assignment));
   ProgressBar bar(!o.quiet && ProgressBar::StderrIsTerminal());
@@ -331,6 +338,16 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     ++sum.units_computed;
     const int64_t finished = sum.units_reused + sum.units_computed;
     bar.Update(finished, sum.units_total, u.name);
+    if (o.on_unit) {
+      UnitProgress p;
+      p.unit = u.name;
+      p.rank = from;
+      p.seconds = m.seconds;
+      for (const TensorBlob& b : m.blobs) p.packed_bytes += b.bytes.size();
+      p.done = finished;
+      p.total = sum.units_total;
+      o.on_unit(p);
+    }
     if (log_lines)
       std::fprintf(stderr, "shardq: unit %lld/%lld %s committed (rank %d, %.2f s)\n", (long long)finished,
                    (long long)sum.units_total, u.name.c_str(), from, m.seconds);
@@ -347,7 +364,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
       // Wait for the next message, relaying a stop (SIGTERM/SIGINT to this
       // rank) to every worker: each finishes the unit in hand and reports done.
       for (auto pause = std::chrono::microseconds(50); !t.Probe(Transport::kAnySource, kTagUnitResult);) {
-        if (StopSignal() != 0 && !stop_relayed) {
+        if (stop_requested() && !stop_relayed) {
           for (int r = 1; r < t.size(); ++r) SHARDQ_RETURN_IF_ERROR(t.Send(r, kTagStop, {}));
           stop_relayed = true;
         }
@@ -376,6 +393,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
       }
       if (!compressing) {
         compressing = true;
+        phase("compressing");
         SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kCompressing));
       }
       queue.Push(std::move(*m), from);
@@ -384,9 +402,10 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     if (!committed.ok() && first_error.empty()) first_error = committed.message();
   }
   bar.Finish();
-  if (StopSignal() != 0) {
+  if (stop_requested()) {
     // Every committed unit is durable; the rest is computed by the next run.
-    const std::string why = std::string("stopped by ") + StopSignalName(StopSignal()) + " after " +
+    const std::string by = StopSignal() != 0 ? StopSignalName(StopSignal()) : "a cancel request";
+    const std::string why = "stopped by " + by + " after " +
                             std::to_string(sum.units_reused + sum.units_computed) + " of " +
                             std::to_string(sum.units_total) + " units; run the same command again to resume";
     store->SetJobState(sum.job_id, JobState::kCancelled, why);
@@ -397,6 +416,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     return Status::Internal(first_error);
   }
 
+  phase("assembling");
   SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kAssembling));
   Result<AssembleResult> assembled = [&]() -> Result<AssembleResult> {
     SHARDQ_TRACE(0, "every unit in: finishing the artifact");
@@ -410,6 +430,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   }
   if (run_eval) {
     // On rank 0, after the workers are done: the artifact against the source model.
+    phase("evaluating");
     Result<PerplexityResult> ev = EvaluateArtifact(spec.output_path, spec.model, *spec.eval, a.threads, /*show_progress=*/!o.quiet);
     if (!ev.ok()) {
       store->SetJobState(sum.job_id, JobState::kFailed, ev.status().message());

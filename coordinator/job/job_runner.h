@@ -3,7 +3,9 @@
 // workers reached through a Transport: in process (embedded default) or MPI.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/status.h"
@@ -18,6 +20,24 @@ struct RunOptions {
   int threads = 0;              // per worker; <= 0: the node's cores / local workers
   bool quiet = false;
   bool skip_eval = false;       // --no-eval: ignore the spec's eval section
+  // The service's hooks (coordinator/service); unset for `shardq run`.
+  // Set to true: stop as SIGTERM does (each rank finishes the unit in hand).
+  const std::atomic<bool>* cancel = nullptr;
+  // Called on the runner's threads: the phase as it changes ("planning",
+  // "calibrating", "compressing", "assembling", "evaluating") and each
+  // committed unit. They must not block.
+  std::function<void(const std::string& phase)> on_phase;
+  std::function<void(const struct UnitProgress&)> on_unit;
+};
+
+// One unit committed (RunOptions::on_unit).
+struct UnitProgress {
+  std::string unit;
+  int rank = 0;            // the worker rank that computed it
+  double seconds = 0;      // its compute time on that rank
+  uint64_t packed_bytes = 0;
+  int64_t done = 0;        // reused + computed so far
+  int64_t total = 0;
 };
 
 struct RunSummary {
