@@ -107,6 +107,34 @@ for name in sorted(os.listdir(ex)):
     seed("fuzz_job_spec", name, head(os.path.join(ex, name), 1 << 20))
 
 
+# Thrift calls as framed binary-protocol messages (idl/shardq.thrift), encoded
+# by hand from the protocol's spec: a frame length, then 0x8001 0x0001 (version,
+# CALL), the method name, a sequence id, the argument struct.
+def t_str(fid: int, v: bytes) -> bytes:
+    return struct.pack(">bhi", 11, fid, len(v)) + v
+
+
+def t_i32(fid: int, v: int) -> bytes:
+    return struct.pack(">bhi", 8, fid, v)
+
+
+def t_struct(fid: int, body: bytes) -> bytes:
+    return struct.pack(">bh", 12, fid) + body + b"\x00"
+
+
+def t_call(name: bytes, seq: int, args: bytes) -> bytes:
+    msg = struct.pack(">I", 0x80010001) + struct.pack(">i", len(name)) + name + struct.pack(">i", seq) + args + b"\x00"
+    return struct.pack(">i", len(msg)) + msg
+
+
+spec_struct = (t_str(2, b"/models/m") + t_struct(3, t_str(1, b"/out/m.gguf")) +
+               t_struct(4, t_struct(1, t_str(1, b"Q4_K_M") + t_str(2, b"rtn"))))
+seed("fuzz_thrift_request", "submit",
+     t_call(b"submit", 1, t_str(1, b"token") + t_struct(2, spec_struct) + t_str(3, b"key") + t_i32(4, 0)))
+seed("fuzz_thrift_request", "info_then_status",
+     t_call(b"serverInfo", 1, b"") + t_call(b"status", 2, t_str(1, b"token") + t_str(2, b"job-1")))
+
+
 # Tensor blob records (docs/formats.md, "Tensor blob").
 def blob(name: bytes, type_id: int, shape, payload: bytes, reason: bytes = b"preset") -> bytes:
     r = b"SQTB" + struct.pack("<I", 1) + struct.pack("<I", len(name)) + name
