@@ -78,6 +78,9 @@ exec 7<>"/dev/tcp/127.0.0.1/$HTTP_PORT"; printf 'GET /hea' >&7
 exec 7>&-
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/readyz")" = 200 ] && pass "/readyz 200" || fail "/readyz"
 
+# 5,246,208 parameters (../shared/models/README.md); the artifact as shardq run wrote it.
+pyc estimate "$MODEL" 5246208 "$(stat -c %s "$WORK/ref.gguf")" "$WORK/est.gguf" > "$WORK/est.out" || { cat "$WORK/est.out"; fail "estimate"; }
+grep "^ok" "$WORK/est.out" || true
 units_before=$(metric shardq_units_done_total)
 pyc idempotent "$MODEL" "$WORK/idem.gguf" > "$WORK/idem.out" || { cat "$WORK/idem.out"; fail "idempotency"; }
 grep "^ok" "$WORK/idem.out" || true

@@ -23,7 +23,7 @@ from thrift.protocol import TBinaryProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 from shardq_rpc import ShardQ  # noqa: E402
 from shardq_rpc.ttypes import (  # noqa: E402
-    InvalidSpec, JobSpec, JobState, OutputSpec, QuantizeRecipe, Recipe, Unauthorized)
+    InvalidSpec, JobSpec, JobState, ListFilter, OutputSpec, Page, QuantizeRecipe, Recipe, Unauthorized)
 
 TOKEN = os.environ.get("SHARDQ_TOKEN", "")
 
@@ -83,6 +83,18 @@ elif check == "invalid":  # model output field
         print("InvalidSpec field=%s reason=%s" % (e.field, e.reason))
         expect(e.field == args[2], "refused with InvalidSpec naming field %s" % args[2])
 
+elif check == "estimate":  # model params actual_file_bytes
+    client, t = connect()
+    e = client.estimate(TOKEN, spec(args[0], args[3]))
+    params, actual = int(args[1]), int(args[2])
+    print("estimate: units=%d bytes_in=%d predicted_out=%d seconds=%.2f" % (e.units, e.bytes_in, e.predicted_bytes_out,
+                                                                            e.predicted_seconds))
+    expect(e.units == 8, "estimate: 8 units (embeddings, 6 blocks, head)")
+    expect(e.bytes_in == 4 * params, "estimate: bytes in = 4 x %d F32 parameters" % params)
+    expect(abs(e.predicted_bytes_out - actual) < 0.02 * actual,
+           "estimate: predicted %d bytes within 2%% of the artifact's %d" % (e.predicted_bytes_out, actual))
+    expect(e.predicted_seconds > 0, "estimate: a positive time")
+
 elif check == "idempotent":  # model output
     client, t = connect()
     a = client.submit(TOKEN, spec(args[0], args[1]), "key-" + args[1], 0)
@@ -116,6 +128,16 @@ elif check == "concurrent":  # model out_prefix n
     expect(all(r[1] == JobState.DONE for r in results.values()), "all %d jobs done" % n)
     for i in sorted(results):
         print("SHA %s %s" % (results[i][3], results[i][2]))
+    # listJobs: the filter counts before paging; pages are in submission order.
+    client, t = connect()
+    everything = client.listJobs(TOKEN, ListFilter(), Page())
+    done = client.listJobs(TOKEN, ListFilter(state=JobState.DONE), Page(offset=5, limit=3))
+    queued = client.listJobs(TOKEN, ListFilter(state=JobState.QUEUED), Page())
+    ids = [j.id for j in everything.jobs]
+    expect(everything.total == len(ids) and ids == sorted(ids), "listJobs: %d jobs in submission order" % len(ids))
+    expect(done.total == everything.total and [j.id for j in done.jobs] == ids[5:8],
+           "listJobs(state=DONE, offset 5, limit 3): total %d, the 6th to 8th jobs" % done.total)
+    expect(queued.total == 0 and not queued.jobs, "listJobs(state=QUEUED): none left")
 
 elif check == "garbage":
     # Random bytes, a frame claiming 2 GB, a frame cut short, a slow client that
