@@ -26,6 +26,13 @@ struct RankJob {
   const UnitPlan* plan = nullptr;                    // made from `tensors`: the same on every rank
   int rank = 0;
   std::vector<int64_t> units;  // the units this rank computes, in assignment order
+  // >= 0: this rank's calibration stage starts at that block, from stored states
+  // the loop hands it window by window (JobAssignment::calib_seed_layer), and
+  // loads no weights of the blocks before it.
+  int64_t calib_first_layer = -1;
+  // Whether units return their calibration products (UnitOutput::products):
+  // only where a state store keeps them (a job), not for `shardq quantize`.
+  bool keep_products = false;
 };
 
 // What one unit's stages produce: its tensors packed (canonical order, each
@@ -35,6 +42,10 @@ struct UnitOutput {
   std::vector<TensorBlob> blobs;
   std::vector<uint32_t> source_fingerprints;
   std::vector<bool> weighted;  // per blob: quantized with an importance vector
+  // Calibration products a later run can start from (an encoded
+  // BlockInputProduct: the teacher states leaving this unit's block); empty when
+  // the unit has none. Sent to rank 0 ahead of the blobs.
+  std::vector<uint8_t> products;
 };
 
 class RankStages {

@@ -11,6 +11,7 @@
 #include "common/quant_plan.h"
 #include "common/thread_pool.h"
 #include "common/trace.h"
+#include "runtime/block_input_product.h"
 #include "worker/awq_unit.h"
 #include "worker/block_activations.h"
 #include "worker/calibration.h"
@@ -52,6 +53,16 @@ class LlamaRankStages : public RankStages {
     layer_begin_ = std::max<int64_t>(range->begin, 1) - 1;
     layer_end_ = std::min<int64_t>(range->end, n_layers + 1) - 1;
     first_ = range->begin == 0;
+    if (job_.calib_first_layer >= 0) {
+      // A resumed stage starts from stored states entering this block: the
+      // blocks before it (and the embeddings) are neither loaded nor run.
+      if (job_.calib_first_layer < layer_begin_ || job_.calib_first_layer > layer_end_)
+        return Status::Internal("calibration: stored inputs of block " + std::to_string(job_.calib_first_layer) +
+                                " lie outside this rank's blocks [" + std::to_string(layer_begin_) + ", " +
+                                std::to_string(layer_end_) + "]");
+      layer_begin_ = job_.calib_first_layer;
+      first_ = false;
+    }
     last_ = range->end == n_units;
     // This stage's weights only: a rank never decodes another rank's blocks.
     LoadWeightsOptions lo;
@@ -133,6 +144,7 @@ class LlamaRankStages : public RankStages {
     const int64_t n_layers = static_cast<int64_t>(job_.plan->units.size()) - 2;
     std::set<std::string> names(unit.tensors.begin(), unit.tensors.end());
     CalibrationStats products;
+    UnitOutput out;
     if (unit.block >= 0 && a_.recipe.UsesAwq()) {
       acts_->AdvanceTo(unit.block);
       AwqUnitInput in;
@@ -147,16 +159,21 @@ class LlamaRankStages : public RankStages {
       in.n_windows = static_cast<int64_t>(acts_->window_count());
       in.seq_len = a_.recipe.calibration->seq_len;
       in.recipe = &a_.recipe;
-      return AwqCompressBlock(in, *model_.source, &pool_);
+      SHARDQ_ASSIGN_OR_RETURN(UnitOutput out, AwqCompressBlock(in, *model_.source, &pool_));
+      if (job_.keep_products) {
+        acts_->AdvanceTo(unit.block + 1);  // the next unit would run it anyway
+        out.products = BlockOutputProduct();
+      }
+      return out;
     }
     if (unit.block >= 0) {
       acts_->AdvanceTo(unit.block);
       acts_->RunBlockObserved(StatsObserver(&products, /*hessian=*/true, &names));
+      if (job_.keep_products) out.products = BlockOutputProduct();
     } else if (names.count("output.weight") && a_.recipe.UsesGptq()) {
       acts_->AdvanceTo(n_layers);
       acts_->RunHeadObserved(StatsObserver(&products, /*hessian=*/true, &names));
     }  // the embeddings: a lookup has no input to weigh; rounded to nearest
-    UnitOutput out;
     std::vector<float> data;
     QuantizedTensor q;
     for (const std::string& name : unit.tensors) {
@@ -182,6 +199,16 @@ class LlamaRankStages : public RankStages {
       q = QuantizedTensor{};
     }
     return out;
+  }
+
+  // The teacher states leaving the block just run (acts_ stands before the
+  // next one), for rank 0 to keep. One record per block rather than one per
+  // rank boundary: a resume can then start at whatever block a rank still has
+  // to do, for any rank count, and a rank only ever sends what it already holds
+  // (samples x seq_len x dim floats: 4 MB for shakespeare-5m at 32 x 128, about
+  // 64 MB for a 4096-wide model; the job's products are dropped when it is done).
+  std::vector<uint8_t> BlockOutputProduct() const {
+    return EncodeBlockInputWindows(acts_->layer(), a_.inputs_fingerprint, dim_, acts_->windows());
   }
 
   const RankJob job_;

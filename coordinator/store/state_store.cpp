@@ -515,4 +515,9 @@ Result<std::optional<std::vector<uint8_t>>> StateStore::GetStats(const std::stri
   return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(value->begin(), value->begin() + n));
 }
 
+Status StateStore::DeleteStats(const std::string& job_id, const std::string& key) {
+  const rocksdb::Status s = impl_->db->Delete(Impl::Synced(), impl_->stats, NamedKey(job_id, key));
+  return s.ok() ? Status::OK() : impl_->Convert(s, "job " + job_id + ": deleting stats '" + key + "'");
+}
+
 }  // namespace shardq
