@@ -24,6 +24,7 @@ std::vector<uint8_t> EncodeAssignment(const JobAssignment& a) {
   j["inputs_fingerprint"] = a.inputs_fingerprint;
   j["calib_joins"] = a.calib_joins;
   j["calib_seed_layer"] = a.calib_seed_layer;
+  j["stats_stored"] = a.stats_stored;
   const std::string text = j.dump();
   return std::vector<uint8_t>(text.begin(), text.end());
 }
@@ -47,6 +48,7 @@ Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
     for (const auto& v : j.at("calib_joins")) a.calib_joins.push_back(JsonInteger<int>(v, "calib_joins") != 0);
     for (const auto& v : j.at("calib_seed_layer"))
       a.calib_seed_layer.push_back(JsonInteger<int64_t>(v, "calib_seed_layer"));
+    for (const auto& v : j.at("stats_stored")) a.stats_stored.push_back(JsonInteger<int64_t>(v, "stats_stored"));
     if ((!a.calib_joins.empty() && a.calib_joins.size() != a.ranges.size()) ||
         a.calib_seed_layer.size() != a.calib_joins.size())
       throw std::invalid_argument("calib_joins/calib_seed_layer: expected one entry per range");

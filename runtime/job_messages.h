@@ -4,7 +4,8 @@
 //   kTagUnitResult (worker -> rank 0): a WorkerMessage: one unit's blobs, a unit's
 //     calibration products (sent just before that unit's blobs), or "done".
 //   kTagSeed (rank 0 -> worker): a resumed job's stored block-input product
-//     (block_input_product.h) for a rank whose pipeline stage starts from it.
+//     (block_input_product.h) for a rank whose pipeline stage starts from it,
+//     or one stored unit-statistics product (unit_stats_product.h) per unit.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,10 @@ struct JobAssignment {
   // receiving nothing from the rank before it.
   std::vector<uint8_t> calib_joins;
   std::vector<int64_t> calib_seed_layer;
+  // imatrix: units to do whose statistics rank 0 kept from an earlier run; it
+  // sends each to its owner (kTagSeed, one message per unit, in this order)
+  // and the owner does not gather them again.
+  std::vector<int64_t> stats_stored;
 };
 
 std::vector<uint8_t> EncodeAssignment(const JobAssignment& a);
@@ -46,7 +51,7 @@ struct WorkerMessage {
   double seconds = 0;           // kUnit: time to compress it
   std::vector<TensorBlob> blobs;  // kUnit
   std::vector<uint32_t> source_fingerprints;  // kUnit: one per blob, of the source tensor read (source_fingerprint.h)
-  std::vector<uint8_t> products;  // kProducts: an encoded BlockInputProduct (self-checksummed)
+  std::vector<uint8_t> products;  // kProducts: an encoded BlockInputProduct or UnitStatsProduct (self-checksummed)
   std::string error;            // kDone: empty when the worker succeeded
 };
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <thread>
 
 #include "common/fault_injection.h"
@@ -14,6 +15,7 @@
 #include "common/trace.h"
 #include "runtime/block_input_product.h"
 #include "runtime/job_messages.h"
+#include "runtime/unit_stats_product.h"
 
 namespace shardq {
 namespace {
@@ -142,8 +144,29 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
     job.calib_first_layer = seed->layer;
   }
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<RankStages> stages, factory(job, model));
-  if (a.recipe.Calibrates() && !a.todo.empty() && joins)
+  const std::set<int64_t> mine(job.units.begin(), job.units.end());
+  for (int64_t unit : a.stats_stored) {
+    if (!mine.count(unit)) continue;
+    std::vector<uint8_t> bytes;
+    SHARDQ_RETURN_IF_ERROR(t.Recv(0, kTagSeed, &bytes, nullptr));
+    const std::string label = "stored statistics of unit " + std::to_string(unit) + " from rank 0";
+    SHARDQ_ASSIGN_OR_RETURN(UnitStatsProduct p, DecodeUnitStatsProduct(bytes.data(), bytes.size(), label));
+    SHARDQ_RETURN_IF_ERROR(CheckUnitStatsProduct(p, unit, a.inputs_fingerprint, label));
+    SHARDQ_RETURN_IF_ERROR(stages->UseStoredStats(unit, p.stats).WithContext(label + ": "));
+  }
+  if (a.recipe.Calibrates() && !a.todo.empty() && joins) {
     SHARDQ_RETURN_IF_ERROR(CalibrationPipeline(t, a, *stages, seed.get()).WithContext("calibration: "));
+    // Kept by rank 0 before any unit is compressed: a rank killed later leaves
+    // its statistics behind, and the rerun need not calibrate for them.
+    SHARDQ_ASSIGN_OR_RETURN(auto products, stages->TakeCalibrationProducts());
+    for (auto& [unit, bytes] : products) {
+      WorkerMessage p;
+      p.kind = WorkerMessage::kProducts;
+      p.unit = unit;
+      p.products = std::move(bytes);
+      SHARDQ_RETURN_IF_ERROR(t.Send(0, kTagUnitResult, EncodeWorkerMessage(p)));
+    }
+  }
   seed.reset();  // the stages keep their own copy of what they need
 
   const int kill_rank = EnvInt("SHARDQ_FAULT_KILL_RANK", -1);

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/model.h"
@@ -62,6 +64,20 @@ class RankStages {
   virtual Status EmbedWindow(int64_t window, std::vector<float>* hidden) = 0;
   virtual Status ForwardWindow(int64_t window, std::vector<float>* hidden) = 0;
   virtual Status EndCalibration() = 0;
+
+  // Calibration products of this rank's units that a later run can reuse, taken
+  // once calibration has ended (imatrix: each unit's statistics, as encoded
+  // UnitStatsProducts), as (unit, bytes). Block mode returns its products per
+  // unit instead (UnitOutput::products).
+  virtual Result<std::vector<std::pair<int64_t, std::vector<uint8_t>>>> TakeCalibrationProducts() {
+    return std::vector<std::pair<int64_t, std::vector<uint8_t>>>();
+  }
+  // Before calibration: a unit's statistics kept by an earlier run (the bytes of
+  // CalibrationStats::Encode); calibration then gathers none for that unit.
+  virtual Status UseStoredStats(int64_t unit, const std::vector<uint8_t>& stats) {
+    (void)stats;
+    return Status::Unsupported("unit " + std::to_string(unit) + ": these stages take no stored statistics");
+  }
 
   // The remaining stages of one unit this rank owns.
   virtual Result<UnitOutput> CompressUnit(int64_t unit) = 0;

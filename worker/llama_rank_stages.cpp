@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "common/thread_pool.h"
 #include "common/trace.h"
 #include "runtime/block_input_product.h"
+#include "runtime/unit_stats_product.h"
 #include "worker/awq_unit.h"
 #include "worker/block_activations.h"
 #include "worker/calibration.h"
@@ -39,7 +41,8 @@ class LlamaRankStages : public RankStages {
       if (r.rank == job_.rank) range = &r;
     if (!range) return Status::Internal("calibration: rank " + std::to_string(job_.rank) + " is not in the pipeline");
     for (int64_t index : job_.units)
-      for (const std::string& name : plan.units[index].tensors) wanted_.insert(name);
+      if (!stored_units_.count(index))  // a unit handed its stored statistics gathers none
+        for (const std::string& name : plan.units[index].tensors) wanted_.insert(name);
 
     SHARDQ_ASSIGN_OR_RETURN(std::string text, ReadJobText(c.text, "calibration.text"));
     SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(a_.model_path));
@@ -118,6 +121,38 @@ class LlamaRankStages : public RankStages {
     forward_.reset();
     weights_.reset();
     return Status::OK();
+  }
+
+  Status UseStoredStats(int64_t index, const std::vector<uint8_t>& bytes) override {
+    if (acts_ || a_.recipe.NeedsBlockActivations())
+      return Status::Unsupported("block-mode recipes gather statistics per unit; none are stored");
+    const Unit& unit = job_.plan->units.at(index);
+    SHARDQ_ASSIGN_OR_RETURN(CalibrationStats stored, CalibrationStats::Decode(bytes.data(), bytes.size(), "statistics"));
+    const std::set<std::string> names(unit.tensors.begin(), unit.tensors.end());
+    for (const auto& [name, entry] : stored.entries()) {
+      if (!names.count(name))
+        return Status::Corruption("statistics: tensor '" + name + "' is not in unit " + unit.name);
+      stats_.Entry(name, entry.n_channels) = entry;
+    }
+    stored_units_.insert(index);
+    return Status::OK();
+  }
+
+  Result<std::vector<std::pair<int64_t, std::vector<uint8_t>>>> TakeCalibrationProducts() override {
+    std::vector<std::pair<int64_t, std::vector<uint8_t>>> out;
+    if (acts_ || !job_.keep_products) return out;  // block mode: per unit, in CompressUnit
+    for (int64_t index : job_.units) {
+      if (stored_units_.count(index)) continue;  // rank 0 has them already
+      CalibrationStats mine;
+      for (const std::string& name : job_.plan->units[index].tensors)
+        if (const ChannelStats* e = stats_.Find(name)) mine.Entry(name, e->n_channels) = *e;
+      UnitStatsProduct p;
+      p.unit = index;
+      p.inputs_fingerprint = a_.inputs_fingerprint;
+      p.stats = mine.Encode();
+      out.emplace_back(index, EncodeUnitStatsProduct(p));
+    }
+    return out;
   }
 
   Result<UnitOutput> CompressUnit(int64_t index) override {
@@ -220,6 +255,7 @@ class LlamaRankStages : public RankStages {
 
   // Calibration state (BeginCalibration .. EndCalibration), then the statistics.
   std::set<std::string> wanted_;
+  std::set<int64_t> stored_units_;  // units whose statistics an earlier run kept (UseStoredStats)
   std::vector<std::vector<int32_t>> windows_;
   int64_t dim_ = 0, layer_begin_ = 0, layer_end_ = 0;
   bool first_ = false, last_ = false;

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 #include "runtime/block_input_product.h"
+#include "runtime/unit_stats_product.h"
+#include "worker/calibration_stats.h"
 
 namespace shardq {
 namespace {
@@ -51,17 +54,63 @@ Result<int64_t> FindSeed(StateStore& store, const std::string& job_id, const std
   return int64_t{-1};
 }
 
+// imatrix: the stored statistics of every unit to do that has good ones.
+Result<CalibrationResume> PlanStatsResume(StateStore& store, const std::string& job_id, const UnitPlan& plan,
+                                          JobAssignment* a) {
+  CalibrationResume out;
+  for (int64_t unit : a->todo) {
+    const std::string key = UnitStatsKey(unit);
+    Result<std::optional<std::vector<uint8_t>>> got = store.GetStats(job_id, key);
+    Status bad = got.status();
+    if (got.ok()) {
+      if (!*got) continue;
+      const std::string label = "stored statistics of unit " + plan.units[unit].name;
+      Result<UnitStatsProduct> p = DecodeUnitStatsProduct((*got)->data(), (*got)->size(), label);
+      bad = p.ok() ? CheckUnitStatsProduct(*p, unit, a->inputs_fingerprint, label) : p.status();
+      if (bad.ok()) bad = CalibrationStats::Decode(p->stats.data(), p->stats.size(), label).status();
+      if (bad.ok()) {
+        a->stats_stored.push_back(unit);
+        out.seeds.emplace_back(plan.OwnerOf(unit), std::move(**got));
+        continue;
+      }
+    }
+    std::fprintf(stderr, "shardq: calibration: %s; dropping it\n", bad.message().c_str());
+    SHARDQ_RETURN_IF_ERROR(store.DeleteStats(job_id, key));
+    ++out.products_dropped;
+  }
+  const std::set<int64_t> stored(a->stats_stored.begin(), a->stats_stored.end());
+  const size_t n = a->ranges.size();
+  a->calib_joins.assign(n, 0);
+  a->calib_seed_layer.assign(n, -1);
+  // A rank calibrates if a unit of its own lacks statistics or a later rank calibrates.
+  bool next_joins = false;
+  for (size_t i = n; i-- > 0;) {
+    for (int64_t u = a->ranges[i].begin; u < a->ranges[i].end && !next_joins; ++u)
+      next_joins = std::count(a->todo.begin(), a->todo.end(), u) && !stored.count(u);
+    a->calib_joins[i] = next_joins;
+  }
+  out.units_reusing = static_cast<int64_t>(stored.size());
+  out.units_recalibrated = static_cast<int64_t>(a->todo.size()) - out.units_reusing;
+  out.summary = "calibration: " + std::to_string(out.units_reusing) + " unit(s) reuse stored products, " +
+                std::to_string(out.units_recalibrated) + " recalibrated; " +
+                (next_joins ? "the forward pass starts: rank " + std::to_string(a->ranges[0].rank) + " at the embeddings"
+                            : std::string("no forward pass"));
+  return out;
+}
+
 }  // namespace
 
-std::vector<std::string> BlockInputKeys(const UnitPlan& plan) {
+std::vector<std::string> CalibrationProductKeys(const UnitPlan& plan) {
   std::vector<std::string> keys;
   const int64_t n_layers = static_cast<int64_t>(plan.units.size()) - 2;
   for (int64_t layer = 1; layer <= n_layers; ++layer) keys.push_back(BlockInputKey(layer));
+  for (const Unit& u : plan.units) keys.push_back(UnitStatsKey(u.index));
   return keys;
 }
 
 Result<CalibrationResume> PlanCalibrationResume(StateStore& store, const std::string& job_id, const UnitPlan& plan,
                                                 JobAssignment* a) {
+  if (!a->recipe.NeedsBlockActivations()) return PlanStatsResume(store, job_id, plan, a);
   CalibrationResume out;
   const int64_t n_layers = static_cast<int64_t>(plan.units.size()) - 2;
   const std::set<int64_t> todo(a->todo.begin(), a->todo.end());
@@ -81,7 +130,7 @@ Result<CalibrationResume> PlanCalibrationResume(StateStore& store, const std::st
     SHARDQ_ASSIGN_OR_RETURN(a->calib_seed_layer[i],
                             FindSeed(store, job_id, a->inputs_fingerprint, LayersOf(r, n_layers).begin,
                                      TargetLayer(r, todo, n_layers), &bytes, &out.products_dropped));
-    if (a->calib_seed_layer[i] >= 0) out.seeds[r.rank] = std::move(bytes);
+    if (a->calib_seed_layer[i] >= 0) out.seeds.emplace_back(r.rank, std::move(bytes));
     next_waits = a->calib_seed_layer[i] < 0;
   }
   // Each rank's states come from its own seed or flow from the nearest seeded

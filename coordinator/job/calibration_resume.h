@@ -1,4 +1,7 @@
-// Where a resumed GPTQ/AWQ job's calibration pipeline starts. Each worker rank
+// What a resumed calibrated job's workers are handed from the state store, and
+// which of them calibrate at all.
+//
+// GPTQ/AWQ (block mode): where the calibration pipeline starts. Each worker rank
 // needs the teacher states entering the first block it still has to do (or,
 // with nothing to do, those leaving its range, when the next rank needs them).
 // Rank 0 looks for the latest stored block-input product (block_input_product.h)
@@ -6,10 +9,14 @@
 // there and receives nothing, so the ranks before it need not calibrate at all.
 // A product that fails its checksum or was computed from other inputs is
 // dropped from the store and never handed out.
+//
+// imatrix: every unit to do whose statistics are stored is handed them; the
+// pipeline runs (from the embeddings: there are no stored activations) only
+// up to the last rank that still has a unit without them.
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -21,19 +28,21 @@
 namespace shardq {
 
 struct CalibrationResume {
-  std::map<int, std::vector<uint8_t>> seeds;  // rank -> encoded product to send it (kTagSeed)
+  // (rank, encoded product) to send with kTagSeed, in this order.
+  std::vector<std::pair<int, std::vector<uint8_t>>> seeds;
   int64_t units_reusing = 0;   // units to do whose stage starts from stored products
   int64_t units_recalibrated = 0;  // units to do whose stage starts at the embeddings
   int64_t products_dropped = 0;    // stored products found damaged or stale
   std::string summary;             // one line for stderr
 };
 
-// Fills a->calib_joins and a->calib_seed_layer (a->ranges and a->todo set) for
-// a job whose recipe needs block activations, from what `store` holds for `job_id`.
+// Fills a->calib_joins, a->calib_seed_layer and a->stats_stored (a->recipe,
+// a->ranges, a->todo and a->inputs_fingerprint set) from what `store` holds for `job_id`.
 Result<CalibrationResume> PlanCalibrationResume(StateStore& store, const std::string& job_id, const UnitPlan& plan,
                                                 JobAssignment* a);
 
-// The store keys of every block-input product a job may hold (all blocks and the head's input).
-std::vector<std::string> BlockInputKeys(const UnitPlan& plan);
+// The store keys of every calibration product a job may hold (block inputs
+// and unit statistics), to delete when it is done.
+std::vector<std::string> CalibrationProductKeys(const UnitPlan& plan);
 
 }  // namespace shardq

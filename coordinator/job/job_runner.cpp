@@ -36,8 +36,10 @@
 #include "coordinator/store/state_store.h"
 #include "runtime/block_input_product.h"
 #include "runtime/job_messages.h"
+#include "runtime/unit_stats_product.h"
 #include "runtime/rank_loop.h"
 #include "runtime/unit_plan.h"
+#include "worker/calibration_stats.h"
 #include "worker/llama_rank_stages.h"
 
 namespace shardq {
@@ -156,6 +158,18 @@ Status CommitBlockInputProduct(StateStore& store, const std::string& job_id, con
   SHARDQ_RETURN_IF_ERROR(CheckBlockInputProduct(p, unit.block + 1, inputs_fingerprint, label));
   SHARDQ_TRACE(0, "%s: inputs of block %lld stored (%zu bytes)", label.c_str(), (long long)p.layer, m.products.size());
   return store.PutStats(job_id, BlockInputKey(p.layer), m.products);
+}
+
+// A worker's statistics of one unit (imatrix: sent once calibration ends),
+// checked the same way before they are kept.
+Status CommitUnitStatsProduct(StateStore& store, const std::string& job_id, const std::string& inputs_fingerprint,
+                              const Unit& unit, const WorkerMessage& m, int from) {
+  const std::string label = "statistics of unit " + unit.name + " from rank " + std::to_string(from);
+  SHARDQ_ASSIGN_OR_RETURN(UnitStatsProduct p, DecodeUnitStatsProduct(m.products.data(), m.products.size(), label));
+  SHARDQ_RETURN_IF_ERROR(CheckUnitStatsProduct(p, unit.index, inputs_fingerprint, label));
+  SHARDQ_RETURN_IF_ERROR(CalibrationStats::Decode(p.stats.data(), p.stats.size(), label).status());
+  SHARDQ_TRACE(0, "%s stored (%zu bytes)", label.c_str(), m.products.size());
+  return store.PutStats(job_id, UnitStatsKey(unit.index), m.products);
 }
 
 // SHARDQ_REPORT_RSS set: one parseable line per process for bench_scaling,
@@ -310,9 +324,9 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
                spec.state_dir.c_str(), (long long)a.todo.size());
   a.inputs_fingerprint = inputs_fingerprint;
   CalibrationResume calib_resume;
-  if (recipe.NeedsBlockActivations() && !a.todo.empty()) {
+  if (recipe.Calibrates() && !a.todo.empty()) {
     SHARDQ_ASSIGN_OR_RETURN(calib_resume, PlanCalibrationResume(*store, sum.job_id, plan, &a));
-    if (sum.units_reused > 0 || calib_resume.products_dropped > 0)
+    if (sum.units_reused > 0 || calib_resume.units_reusing > 0 || calib_resume.products_dropped > 0)
       std::fprintf(stderr, "shardq: %s\n", calib_resume.summary.c_str());
   }
 
@@ -332,7 +346,10 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   // artifact. Only this thread touches `sum`'s counts until Drain() returns.
   auto commit = [&](WorkerMessage& m, int from) -> Status {
     const Unit& u = plan.units[m.unit];
-    if (m.kind == WorkerMessage::kProducts) return CommitBlockInputProduct(*store, sum.job_id, inputs_fingerprint, u, m, from);
+    if (m.kind == WorkerMessage::kProducts) {
+      if (IsUnitStatsProduct(m.products)) return CommitUnitStatsProduct(*store, sum.job_id, inputs_fingerprint, u, m, from);
+      return CommitBlockInputProduct(*store, sum.job_id, inputs_fingerprint, u, m, from);
+    }
     UnitRecord rec;
     rec.index = u.index;
     rec.name = u.name;
@@ -450,8 +467,9 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   }
   SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kDone));
   // A done job is reused whole; its calibration products would only take space.
-  if (recipe.NeedsBlockActivations())
-    for (const std::string& key : BlockInputKeys(plan)) SHARDQ_RETURN_IF_ERROR(store->DeleteStats(sum.job_id, key));
+  if (recipe.Calibrates())
+    for (const std::string& key : CalibrationProductKeys(plan))
+      SHARDQ_RETURN_IF_ERROR(store->DeleteStats(sum.job_id, key));
   sum.file_sha256 = assembled->file_sha256;
   sum.file_bytes = assembled->file_bytes;
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

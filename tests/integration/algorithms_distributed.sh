@@ -110,6 +110,25 @@ if [ $have_mpi = 1 ]; then
   else fail "products: resume failed: $(cat "$WORK/bk2.log")"; fi
 fi
 
+# imatrix keeps each unit's statistics as soon as calibration ends: rank 2 killed
+# after its first unit, the rerun calibrates nothing (every unit to do is handed
+# its stored statistics) and writes the bytes of an uninterrupted run.
+if [ $have_mpi = 1 ]; then
+  quantize "$big" "$WORK/big-qi.gguf" Q4_K_M --algorithm imatrix --calib-text "$bigcal" --samples 4 --seq-len 64
+  spec=$(job big-kill-i imatrix "" "$big" Q4_K_M "$bigcal"); state="$WORK/state-big-kill-i"
+  SHARDQ_FAULT_KILL_RANK=2 SHARDQ_FAULT_KILL_AFTER=1 SHARDQ_FAULT_DELAY_MS=300 \
+    run_job 3 "$spec" "$state" "$WORK/big-kill-i.gguf" > "$WORK/bki1.log" 2>&1 && fail "imatrix products: the killed job did not fail"
+  if run_job 3 "$spec" "$state" "$WORK/big-kill-i.gguf" > "$WORK/bki2.log" 2>&1; then
+    line=$(grep "shardq: calibration:" "$WORK/bki2.log" || true)
+    computed=$(field 2 < "$WORK/bki2.log")
+    if [ -n "$computed" ] && [ "$computed" -ge 1 ] &&
+       grep -q "calibration: $computed unit(s) reuse stored products, 0 recalibrated; no forward pass" <<< "$line"; then
+      pass "imatrix products: $line"
+    else fail "imatrix products: reuse line '$line', computed '$computed'"; fi
+    same "imatrix products: the resumed job equals quantize" "$WORK/big-kill-i.gguf" "$WORK/big-qi.gguf"
+  else fail "imatrix products: resume failed: $(cat "$WORK/bki2.log")"; fi
+fi
+
 # recipe.quantize.gptq {act_order, damp} acts as --act-order --gptq-damp.
 quantize "$model" "$WORK/q-gptq-ao.gguf" Q4_0 --algorithm gptq --act-order --gptq-damp 0.05 "${cal[@]}"
 cmp -s "$WORK/q-gptq-ao.gguf" "$WORK/q-gptq.gguf" && fail "--act-order --gptq-damp 0.05: the same bytes as plain gptq (bad test)"
