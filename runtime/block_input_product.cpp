@@ -69,7 +69,8 @@ std::vector<uint8_t> EncodeBlockInputWindows(int64_t layer, const std::string& i
   });
 }
 
-Result<BlockInputProduct> DecodeBlockInputProduct(const uint8_t* data, size_t size, const std::string& label) {
+Result<BlockInputProduct> DecodeBlockInputProduct(const uint8_t* data, size_t size, const std::string& label,
+                                                  bool with_hidden) {
   if (size < 8 + sizeof(uint32_t)) return Status::Corruption(label + ": " + std::to_string(size) + " bytes, too short");
   uint32_t stored = 0;
   std::memcpy(&stored, data + size - sizeof(stored), sizeof(stored));
@@ -100,7 +101,7 @@ Result<BlockInputProduct> DecodeBlockInputProduct(const uint8_t* data, size_t si
   if (r.remaining() % sizeof(float) != 0 || tokens > floats || floats != tokens * static_cast<uint64_t>(p.dim))
     return Status::Corruption(label + ": " + std::to_string(r.remaining()) + " bytes of hidden states for " +
                               std::to_string(tokens) + " tokens of dim " + std::to_string(p.dim));
-  SHARDQ_RETURN_IF_ERROR(r.ReadPods(&p.hidden, floats, "hidden states"));
+  if (with_hidden) SHARDQ_RETURN_IF_ERROR(r.ReadPods(&p.hidden, floats, "hidden states"));
   return p;
 }
 

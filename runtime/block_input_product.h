@@ -31,8 +31,11 @@ std::vector<uint8_t> EncodeBlockInputProduct(const BlockInputProduct& p);
 // without first copying them end to end.
 std::vector<uint8_t> EncodeBlockInputWindows(int64_t layer, const std::string& inputs_fingerprint, int64_t dim,
                                              const std::vector<std::vector<float>>& windows);
-// Corruption naming `label` on a bad magic, version, size or checksum.
-Result<BlockInputProduct> DecodeBlockInputProduct(const uint8_t* data, size_t size, const std::string& label);
+// Corruption naming `label` on a bad magic, version, size or checksum. Without
+// `with_hidden` every check is made but `hidden` is left empty (rank 0 checks
+// products it only stores, without copying MBs of states).
+Result<BlockInputProduct> DecodeBlockInputProduct(const uint8_t* data, size_t size, const std::string& label,
+                                                  bool with_hidden = true);
 // Checks a decoded product is the one asked for: the layer and the fingerprint of
 // the job's inputs (text + weights); else InvalidArgument saying which differs.
 Status CheckBlockInputProduct(const BlockInputProduct& p, int64_t layer, const std::string& inputs_fingerprint,

@@ -123,4 +123,15 @@ Result<WorkerMessage> DecodeWorkerMessage(const std::vector<uint8_t>& bytes, int
   return m;
 }
 
+Result<WorkerMessage> DecodeWorkerMessage(std::vector<uint8_t>&& bytes, int from_rank) {
+  constexpr size_t kProductsHeader = 1 + sizeof(int64_t);  // kind, unit index
+  if (bytes.size() < kProductsHeader || bytes[0] != WorkerMessage::kProducts) return DecodeWorkerMessage(bytes, from_rank);
+  WorkerMessage m;
+  m.kind = WorkerMessage::kProducts;
+  std::memcpy(&m.unit, bytes.data() + 1, sizeof(m.unit));
+  m.products = std::move(bytes);
+  m.products.erase(m.products.begin(), m.products.begin() + kProductsHeader);
+  return m;
+}
+
 }  // namespace shardq

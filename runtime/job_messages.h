@@ -58,5 +58,8 @@ struct WorkerMessage {
 std::vector<uint8_t> EncodeWorkerMessage(const WorkerMessage& m);
 // Verifies every blob's checksum (a bit flipped in flight is an error here).
 Result<WorkerMessage> DecodeWorkerMessage(const std::vector<uint8_t>& bytes, int from_rank);
+// The same, taking the bytes: a kProducts message keeps them as its products
+// (MBs of hidden states are not copied on rank 0).
+Result<WorkerMessage> DecodeWorkerMessage(std::vector<uint8_t>&& bytes, int from_rank);
 
 }  // namespace shardq

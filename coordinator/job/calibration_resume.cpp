@@ -40,7 +40,7 @@ Result<int64_t> FindSeed(StateStore& store, const std::string& job_id, const std
     if (got.ok()) {
       if (!*got) continue;
       const std::string label = "stored inputs of block " + std::to_string(layer);
-      Result<BlockInputProduct> p = DecodeBlockInputProduct((*got)->data(), (*got)->size(), label);
+      Result<BlockInputProduct> p = DecodeBlockInputProduct((*got)->data(), (*got)->size(), label, /*with_hidden=*/false);
       bad = p.ok() ? CheckBlockInputProduct(*p, layer, fingerprint, label) : p.status();
       if (bad.ok()) {
         *bytes = std::move(**got);

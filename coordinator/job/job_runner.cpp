@@ -153,7 +153,8 @@ Result<std::set<int64_t>> ReuseCommittedUnits(StateStore& store, const std::stri
 Status CommitBlockInputProduct(StateStore& store, const std::string& job_id, const std::string& inputs_fingerprint,
                                const Unit& unit, const WorkerMessage& m, int from) {
   const std::string label = "calibration products of unit " + std::to_string(m.unit) + " from rank " + std::to_string(from);
-  SHARDQ_ASSIGN_OR_RETURN(BlockInputProduct p, DecodeBlockInputProduct(m.products.data(), m.products.size(), label));
+  SHARDQ_ASSIGN_OR_RETURN(BlockInputProduct p,
+                          DecodeBlockInputProduct(m.products.data(), m.products.size(), label, /*with_hidden=*/false));
   // A block's unit yields the states leaving it: the next block's input.
   SHARDQ_RETURN_IF_ERROR(CheckBlockInputProduct(p, unit.block + 1, inputs_fingerprint, label));
   SHARDQ_TRACE(0, "%s: inputs of block %lld stored (%zu bytes)", label.c_str(), (long long)p.layer, m.products.size());
@@ -401,7 +402,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
       int from = 0;
       SHARDQ_RETURN_IF_ERROR(t.Recv(Transport::kAnySource, kTagUnitResult, &payload, &from));
       SHARDQ_TRACE(0, "message of %zu bytes from rank %d", payload.size(), from);
-      Result<WorkerMessage> m = DecodeWorkerMessage(payload, from);
+      Result<WorkerMessage> m = DecodeWorkerMessage(std::move(payload), from);
       payload = {};  // the decoded blobs hold their own copy
       if (!m.ok()) {
         if (first_error.empty()) first_error = m.status().message();

@@ -240,11 +240,17 @@ TEST_CASE("calibration products and resume fields travel between ranks", "[messa
   m.kind = WorkerMessage::kProducts;
   m.unit = 4;
   m.products = {1, 2, 3, 250};
-  auto p = DecodeWorkerMessage(EncodeWorkerMessage(m), 2);
+  const std::vector<uint8_t> encoded = EncodeWorkerMessage(m);
+  auto p = DecodeWorkerMessage(encoded, 2);
   REQUIRE(p.ok());
   CHECK(p->kind == WorkerMessage::kProducts);
   CHECK(p->unit == 4);
   CHECK(p->products == m.products);
+  auto moved = DecodeWorkerMessage(EncodeWorkerMessage(m), 2);  // the rvalue overload keeps the bytes
+  REQUIRE(moved.ok());
+  CHECK(moved->kind == WorkerMessage::kProducts);
+  CHECK(moved->unit == 4);
+  CHECK(moved->products == m.products);
   std::vector<uint8_t> cut = EncodeWorkerMessage(m);
   cut.resize(5);  // kind + half a unit index
   auto bad = DecodeWorkerMessage(cut, 2);
