@@ -51,7 +51,9 @@ std::vector<uint8_t> FloatBytes(const std::vector<float>& v) {
 // each window, every rank runs the blocks of its range and hands the hidden
 // states to the next rank, and the rank owning the head sees its input. Every
 // rank of the pipeline takes part (later stages need the states that flow
-// through earlier ones), whether or not it has units left to compute.
+// through earlier ones), whether or not it has units left to compute; except
+// on resume, where the assignment may cut it: a rank handed stored states
+// (`seed`) starts from them and the ranks before it do not calibrate at all.
 Status CalibrationPipeline(Transport& t, const JobAssignment& a, RankStages& stages, const BlockInputProduct* seed) {
   size_t me = 0;
   while (me < a.ranges.size() && a.ranges[me].rank != t.rank()) ++me;

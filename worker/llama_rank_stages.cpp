@@ -194,7 +194,7 @@ class LlamaRankStages : public RankStages {
       in.n_windows = static_cast<int64_t>(acts_->window_count());
       in.seq_len = a_.recipe.calibration->seq_len;
       in.recipe = &a_.recipe;
-      SHARDQ_ASSIGN_OR_RETURN(UnitOutput out, AwqCompressBlock(in, *model_.source, &pool_));
+      SHARDQ_ASSIGN_OR_RETURN(out, AwqCompressBlock(in, *model_.source, &pool_));
       if (job_.keep_products) {
         acts_->AdvanceTo(unit.block + 1);  // the next unit would run it anyway
         out.products = BlockOutputProduct();
