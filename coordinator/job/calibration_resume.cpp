@@ -143,7 +143,9 @@ Result<CalibrationResume> PlanCalibrationResume(StateStore& store, const std::st
     if (seed >= 0 || i == 0 || !a->calib_joins[i - 1]) {
       from_store = seed >= 0;
       starts += std::string(starts.empty() ? "" : ", ") + "rank " + std::to_string(a->ranges[i].rank) +
-                (from_store ? " at block " + std::to_string(seed) + " from stored activations" : " at the embeddings");
+                (!from_store           ? std::string(" at the embeddings")
+                 : seed == n_layers     ? std::string(" at the head's input, from stored activations")
+                                        : " at block " + std::to_string(seed) + " from stored activations");
     }
     (from_store ? out.units_reusing : out.units_recalibrated) += todo_count[i];
   }
