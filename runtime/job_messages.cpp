@@ -21,6 +21,10 @@ std::vector<uint8_t> EncodeAssignment(const JobAssignment& a) {
   j["todo"] = a.todo;
   j["threads"] = a.threads;
   for (const auto& r : a.ranges) j["ranges"].push_back({r.rank, r.begin, r.end});
+  j["inputs_fingerprint"] = a.inputs_fingerprint;
+  j["calib_joins"] = a.calib_joins;
+  j["calib_seed_layer"] = a.calib_seed_layer;
+  j["stats_stored"] = a.stats_stored;
   const std::string text = j.dump();
   return std::vector<uint8_t>(text.begin(), text.end());
 }
@@ -40,6 +44,14 @@ Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
     for (const auto& r : j.at("ranges"))
       a.ranges.push_back({JsonInteger<int>(r.at(0), "range rank"), JsonInteger<int64_t>(r.at(1), "range begin"),
                           JsonInteger<int64_t>(r.at(2), "range end")});
+    a.inputs_fingerprint = j.at("inputs_fingerprint");
+    for (const auto& v : j.at("calib_joins")) a.calib_joins.push_back(JsonInteger<int>(v, "calib_joins") != 0);
+    for (const auto& v : j.at("calib_seed_layer"))
+      a.calib_seed_layer.push_back(JsonInteger<int64_t>(v, "calib_seed_layer"));
+    for (const auto& v : j.at("stats_stored")) a.stats_stored.push_back(JsonInteger<int64_t>(v, "stats_stored"));
+    if ((!a.calib_joins.empty() && a.calib_joins.size() != a.ranges.size()) ||
+        a.calib_seed_layer.size() != a.calib_joins.size())
+      throw std::invalid_argument("calib_joins/calib_seed_layer: expected one entry per range");
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("job assignment: ") + e.what());
   }
@@ -54,6 +66,10 @@ std::vector<uint8_t> EncodeWorkerMessage(const WorkerMessage& m) {
     return out;
   }
   AppendPod<int64_t>(&out, m.unit);
+  if (m.kind == WorkerMessage::kProducts) {
+    out.insert(out.end(), m.products.begin(), m.products.end());
+    return out;
+  }
   AppendPod<double>(&out, m.seconds);
   AppendPod<uint32_t>(&out, static_cast<uint32_t>(m.blobs.size()));
   for (const auto& b : m.blobs) {
@@ -77,9 +93,16 @@ Result<WorkerMessage> DecodeWorkerMessage(const std::vector<uint8_t>& bytes, int
     m.error.assign(bytes.begin() + 1, bytes.end());
     return m;
   }
-  if (kind != WorkerMessage::kUnit) return Status::Corruption(label + ": unknown kind");
+  if (kind != WorkerMessage::kUnit && kind != WorkerMessage::kProducts)
+    return Status::Corruption(label + ": unknown kind");
   uint32_t n = 0;
   SHARDQ_RETURN_IF_ERROR(r.Read(&m.unit, "unit index"));
+  if (kind == WorkerMessage::kProducts) {
+    // The product carries its own CRC-32C, checked by rank 0 before it is stored.
+    m.kind = WorkerMessage::kProducts;
+    m.products.assign(bytes.begin() + static_cast<std::ptrdiff_t>(r.pos()), bytes.end());
+    return m;
+  }
   SHARDQ_RETURN_IF_ERROR(r.Read(&m.seconds, "seconds"));
   SHARDQ_RETURN_IF_ERROR(r.Read(&n, "blob count"));
   for (uint32_t i = 0; i < n; ++i) {
@@ -97,6 +120,17 @@ Result<WorkerMessage> DecodeWorkerMessage(const std::vector<uint8_t>& bytes, int
   m.source_fingerprints.resize(n_fp);
   for (uint32_t& f : m.source_fingerprints) SHARDQ_RETURN_IF_ERROR(r.Read(&f, "source fingerprint"));
   if (r.remaining() != 0) return Status::Corruption(label + ": " + std::to_string(r.remaining()) + " trailing bytes");
+  return m;
+}
+
+Result<WorkerMessage> DecodeWorkerMessage(std::vector<uint8_t>&& bytes, int from_rank) {
+  constexpr size_t kProductsHeader = 1 + sizeof(int64_t);  // kind, unit index
+  if (bytes.size() < kProductsHeader || bytes[0] != WorkerMessage::kProducts) return DecodeWorkerMessage(bytes, from_rank);
+  WorkerMessage m;
+  m.kind = WorkerMessage::kProducts;
+  std::memcpy(&m.unit, bytes.data() + 1, sizeof(m.unit));
+  m.products = std::move(bytes);
+  m.products.erase(m.products.begin(), m.products.begin() + kProductsHeader);
   return m;
 }
 

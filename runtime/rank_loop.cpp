@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <thread>
 
 #include "common/fault_injection.h"
@@ -12,7 +13,9 @@
 #include "common/stop_request.h"
 #include "common/tensor_order.h"
 #include "common/trace.h"
+#include "runtime/block_input_product.h"
 #include "runtime/job_messages.h"
+#include "runtime/unit_stats_product.h"
 
 namespace shardq {
 namespace {
@@ -62,19 +65,36 @@ std::vector<uint8_t> FloatBytes(const std::vector<float>& v) {
 // each window, every rank runs the blocks of its range and hands the hidden
 // states to the next rank, and the rank owning the head sees its input. Every
 // rank of the pipeline takes part (later stages need the states that flow
-// through earlier ones), whether or not it has units left to compute.
-Status CalibrationPipeline(Transport& t, const JobAssignment& a, RankStages& stages) {
+// through earlier ones), whether or not it has units left to compute; except
+// on resume, where the assignment may cut it: a rank handed stored states
+// (`seed`) starts from them and the ranks before it do not calibrate at all.
+Status CalibrationPipeline(Transport& t, const JobAssignment& a, RankStages& stages, const BlockInputProduct* seed) {
   size_t me = 0;
   while (me < a.ranges.size() && a.ranges[me].rank != t.rank()) ++me;
   if (me == a.ranges.size()) return Status::OK();  // not in the pipeline
-  const int prev = me > 0 ? a.ranges[me - 1].rank : -1;
-  const int next = me + 1 < a.ranges.size() ? a.ranges[me + 1].rank : -1;
+  // A rank before a seeded one sends it nothing: the pipeline is cut there.
+  const bool next_receives = me + 1 < a.ranges.size() && (a.calib_joins.empty() || (a.calib_joins[me + 1] &&
+                                                                                     a.calib_seed_layer[me + 1] < 0));
+  const int prev = me > 0 && !seed ? a.ranges[me - 1].rank : -1;
+  const int next = next_receives ? a.ranges[me + 1].rank : -1;
   SHARDQ_ASSIGN_OR_RETURN(const int64_t n_windows, stages.BeginCalibration());
   SHARDQ_TRACE(t.rank(), "calibration: stage ready, %lld windows", (long long)n_windows);
+  if (seed && static_cast<int64_t>(seed->window_tokens.size()) != n_windows)
+    return Status::InvalidArgument("stored block inputs hold " + std::to_string(seed->window_tokens.size()) +
+                                   " windows, the calibration has " + std::to_string(n_windows));
   std::vector<float> hidden;
   std::vector<uint8_t> payload;
+  size_t seed_at = 0;  // next window's first value in seed->hidden
   for (int64_t w = 0; w < n_windows; ++w) {
-    if (prev < 0) {
+    if (seed) {
+      if (StopAsked(t)) {
+        if (next >= 0) SHARDQ_RETURN_IF_ERROR(t.Send(next, kTagActivations, {}));
+        return StoppedStatus();
+      }
+      const size_t n = static_cast<size_t>(seed->window_tokens[w] * seed->dim);
+      hidden.assign(seed->hidden.begin() + seed_at, seed->hidden.begin() + seed_at + n);
+      seed_at += n;
+    } else if (prev < 0) {
       // Only the first stage decides to stop; an empty payload carries the
       // stop down the pipeline, so no rank abandons a window another still sends.
       if (StopAsked(t)) {
@@ -122,11 +142,48 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
   job.tensors = &ordered;
   job.plan = &plan;
   job.rank = t.rank();
+  job.keep_products = true;  // rank 0 commits them to the state store
   for (int64_t index : a.todo)
     if (plan.OwnerOf(index) == t.rank()) job.units.push_back(index);
+  size_t me = 0;
+  while (me < a.ranges.size() && a.ranges[me].rank != t.rank()) ++me;
+  const bool joins = me < a.ranges.size() && (a.calib_joins.empty() || a.calib_joins[me]);
+  std::unique_ptr<BlockInputProduct> seed;
+  if (joins && !a.calib_seed_layer.empty() && a.calib_seed_layer[me] >= 0) {
+    // Received before any weights load: rank 0 sent it right after the assignment.
+    std::vector<uint8_t> bytes;
+    SHARDQ_RETURN_IF_ERROR(t.Recv(0, kTagSeed, &bytes, nullptr));
+    const std::string label = "stored inputs of block " + std::to_string(a.calib_seed_layer[me]) + " from rank 0";
+    SHARDQ_ASSIGN_OR_RETURN(BlockInputProduct p, DecodeBlockInputProduct(bytes.data(), bytes.size(), label));
+    SHARDQ_RETURN_IF_ERROR(CheckBlockInputProduct(p, a.calib_seed_layer[me], a.inputs_fingerprint, label));
+    seed = std::make_unique<BlockInputProduct>(std::move(p));
+    job.calib_first_layer = seed->layer;
+  }
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<RankStages> stages, factory(job, model));
-  if (a.recipe.Calibrates() && !a.todo.empty())
-    SHARDQ_RETURN_IF_ERROR(CalibrationPipeline(t, a, *stages).WithContext("calibration: "));
+  const std::set<int64_t> mine(job.units.begin(), job.units.end());
+  for (int64_t unit : a.stats_stored) {
+    if (!mine.count(unit)) continue;
+    std::vector<uint8_t> bytes;
+    SHARDQ_RETURN_IF_ERROR(t.Recv(0, kTagSeed, &bytes, nullptr));
+    const std::string label = "stored statistics of unit " + std::to_string(unit) + " from rank 0";
+    SHARDQ_ASSIGN_OR_RETURN(UnitStatsProduct p, DecodeUnitStatsProduct(bytes.data(), bytes.size(), label));
+    SHARDQ_RETURN_IF_ERROR(CheckUnitStatsProduct(p, unit, a.inputs_fingerprint, label));
+    SHARDQ_RETURN_IF_ERROR(stages->UseStoredStats(unit, p.stats).WithContext(label + ": "));
+  }
+  if (a.recipe.Calibrates() && !a.todo.empty() && joins) {
+    SHARDQ_RETURN_IF_ERROR(CalibrationPipeline(t, a, *stages, seed.get()).WithContext("calibration: "));
+    // Kept by rank 0 before any unit is compressed: a rank killed later leaves
+    // its statistics behind, and the rerun need not calibrate for them.
+    SHARDQ_ASSIGN_OR_RETURN(auto products, stages->TakeCalibrationProducts());
+    for (auto& [unit, bytes] : products) {
+      WorkerMessage p;
+      p.kind = WorkerMessage::kProducts;
+      p.unit = unit;
+      p.products = std::move(bytes);
+      SHARDQ_RETURN_IF_ERROR(t.Send(0, kTagUnitResult, EncodeWorkerMessage(p)));
+    }
+  }
+  seed.reset();  // the stages keep their own copy of what they need
 
   const int kill_rank = EnvInt("SHARDQ_FAULT_KILL_RANK", -1);
   const int kill_after = EnvInt("SHARDQ_FAULT_KILL_AFTER", -1);
@@ -137,6 +194,13 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
     const auto start = std::chrono::steady_clock::now();
     Result<UnitOutput> out = stages->CompressUnit(index);
     if (!out.ok()) return out.status().WithContext("unit " + unit.name + ": ");
+    if (!out->products.empty()) {
+      WorkerMessage p;
+      p.kind = WorkerMessage::kProducts;
+      p.unit = index;
+      p.products = std::move(out->products);
+      SHARDQ_RETURN_IF_ERROR(t.Send(0, kTagUnitResult, EncodeWorkerMessage(p)));
+    }
     WorkerMessage m;
     m.kind = WorkerMessage::kUnit;
     m.unit = index;

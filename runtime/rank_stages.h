@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "common/model.h"
@@ -26,6 +28,13 @@ struct RankJob {
   const UnitPlan* plan = nullptr;                    // made from `tensors`: the same on every rank
   int rank = 0;
   std::vector<int64_t> units;  // the units this rank computes, in assignment order
+  // >= 0: this rank's calibration stage starts at that block, from stored states
+  // the loop hands it window by window (JobAssignment::calib_seed_layer), and
+  // loads no weights of the blocks before it.
+  int64_t calib_first_layer = -1;
+  // Whether units return their calibration products (UnitOutput::products):
+  // only where a state store keeps them (a job), not for `shardq quantize`.
+  bool keep_products = false;
 };
 
 // What one unit's stages produce: its tensors packed (canonical order, each
@@ -35,6 +44,10 @@ struct UnitOutput {
   std::vector<TensorBlob> blobs;
   std::vector<uint32_t> source_fingerprints;
   std::vector<bool> weighted;  // per blob: quantized with an importance vector
+  // Calibration products a later run can start from (an encoded
+  // BlockInputProduct: the teacher states leaving this unit's block); empty when
+  // the unit has none. Sent to rank 0 ahead of the blobs.
+  std::vector<uint8_t> products;
 };
 
 class RankStages {
@@ -51,6 +64,20 @@ class RankStages {
   virtual Status EmbedWindow(int64_t window, std::vector<float>* hidden) = 0;
   virtual Status ForwardWindow(int64_t window, std::vector<float>* hidden) = 0;
   virtual Status EndCalibration() = 0;
+
+  // Calibration products of this rank's units that a later run can reuse, taken
+  // once calibration has ended (imatrix: each unit's statistics, as encoded
+  // UnitStatsProducts), as (unit, bytes). Block mode returns its products per
+  // unit instead (UnitOutput::products).
+  virtual Result<std::vector<std::pair<int64_t, std::vector<uint8_t>>>> TakeCalibrationProducts() {
+    return std::vector<std::pair<int64_t, std::vector<uint8_t>>>();
+  }
+  // Before calibration: a unit's statistics kept by an earlier run (the bytes of
+  // CalibrationStats::Encode); calibration then gathers none for that unit.
+  virtual Status UseStoredStats(int64_t unit, const std::vector<uint8_t>& stats) {
+    (void)stats;
+    return Status::Unsupported("unit " + std::to_string(unit) + ": these stages take no stored statistics");
+  }
 
   // The remaining stages of one unit this rank owns.
   virtual Result<UnitOutput> CompressUnit(int64_t unit) = 0;

@@ -20,6 +20,7 @@ enum MessageTag : int {
   kTagWorkerDone = 3,  // worker -> rank 0: finished (or failed, with the reason)
   kTagActivations = 4, // worker -> next worker: calibration hidden states
   kTagStop = 5,        // rank 0 -> worker: stop at the next unit boundary (SIGTERM/SIGINT)
+  kTagSeed = 6,        // rank 0 -> worker: stored activations its calibration stage starts from
 };
 
 class Transport {

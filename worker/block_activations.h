@@ -24,6 +24,7 @@ class BlockActivations {
   int64_t layer() const { return layer_; }  // the block the states now enter
   size_t window_count() const { return windows_.size(); }
   const std::vector<float>& window(size_t i) const { return windows_[i]; }
+  const std::vector<std::vector<float>>& windows() const { return windows_; }
   uint64_t bytes() const;
   // Every window's states end to end (the layout AWQ takes).
   void Concatenate(std::vector<float>* out) const;

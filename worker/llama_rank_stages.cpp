@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@
 #include "common/quant_plan.h"
 #include "common/thread_pool.h"
 #include "common/trace.h"
+#include "runtime/block_input_product.h"
+#include "runtime/unit_stats_product.h"
 #include "worker/awq_unit.h"
 #include "worker/block_activations.h"
 #include "worker/calibration.h"
@@ -38,7 +41,8 @@ class LlamaRankStages : public RankStages {
       if (r.rank == job_.rank) range = &r;
     if (!range) return Status::Internal("calibration: rank " + std::to_string(job_.rank) + " is not in the pipeline");
     for (int64_t index : job_.units)
-      for (const std::string& name : plan.units[index].tensors) wanted_.insert(name);
+      if (!stored_units_.count(index))  // a unit handed its stored statistics gathers none
+        for (const std::string& name : plan.units[index].tensors) wanted_.insert(name);
 
     SHARDQ_ASSIGN_OR_RETURN(std::string text, ReadJobText(c.text, "calibration.text"));
     SHARDQ_ASSIGN_OR_RETURN(Model model, OpenModel(a_.model_path));
@@ -52,6 +56,16 @@ class LlamaRankStages : public RankStages {
     layer_begin_ = std::max<int64_t>(range->begin, 1) - 1;
     layer_end_ = std::min<int64_t>(range->end, n_layers + 1) - 1;
     first_ = range->begin == 0;
+    if (job_.calib_first_layer >= 0) {
+      // A resumed stage starts from stored states entering this block: the
+      // blocks before it (and the embeddings) are neither loaded nor run.
+      if (job_.calib_first_layer < layer_begin_ || job_.calib_first_layer > layer_end_)
+        return Status::Internal("calibration: stored inputs of block " + std::to_string(job_.calib_first_layer) +
+                                " lie outside this rank's blocks [" + std::to_string(layer_begin_) + ", " +
+                                std::to_string(layer_end_) + "]");
+      layer_begin_ = job_.calib_first_layer;
+      first_ = false;
+    }
     last_ = range->end == n_units;
     // This stage's weights only: a rank never decodes another rank's blocks.
     LoadWeightsOptions lo;
@@ -109,6 +123,38 @@ class LlamaRankStages : public RankStages {
     return Status::OK();
   }
 
+  Status UseStoredStats(int64_t index, const std::vector<uint8_t>& bytes) override {
+    if (acts_ || a_.recipe.NeedsBlockActivations())
+      return Status::Unsupported("block-mode recipes gather statistics per unit; none are stored");
+    const Unit& unit = job_.plan->units.at(index);
+    SHARDQ_ASSIGN_OR_RETURN(CalibrationStats stored, CalibrationStats::Decode(bytes.data(), bytes.size(), "statistics"));
+    const std::set<std::string> names(unit.tensors.begin(), unit.tensors.end());
+    for (const auto& [name, entry] : stored.entries()) {
+      if (!names.count(name))
+        return Status::Corruption("statistics: tensor '" + name + "' is not in unit " + unit.name);
+      stats_.Entry(name, entry.n_channels) = entry;
+    }
+    stored_units_.insert(index);
+    return Status::OK();
+  }
+
+  Result<std::vector<std::pair<int64_t, std::vector<uint8_t>>>> TakeCalibrationProducts() override {
+    std::vector<std::pair<int64_t, std::vector<uint8_t>>> out;
+    if (acts_ || !job_.keep_products) return out;  // block mode: per unit, in CompressUnit
+    for (int64_t index : job_.units) {
+      if (stored_units_.count(index)) continue;  // rank 0 has them already
+      CalibrationStats mine;
+      for (const std::string& name : job_.plan->units[index].tensors)
+        if (const ChannelStats* e = stats_.Find(name)) mine.Entry(name, e->n_channels) = *e;
+      UnitStatsProduct p;
+      p.unit = index;
+      p.inputs_fingerprint = a_.inputs_fingerprint;
+      p.stats = mine.Encode();
+      out.emplace_back(index, EncodeUnitStatsProduct(p));
+    }
+    return out;
+  }
+
   Result<UnitOutput> CompressUnit(int64_t index) override {
     if (acts_) return CompressUnitBlockwise(index);
     const Unit& unit = job_.plan->units[index];
@@ -133,6 +179,7 @@ class LlamaRankStages : public RankStages {
     const int64_t n_layers = static_cast<int64_t>(job_.plan->units.size()) - 2;
     std::set<std::string> names(unit.tensors.begin(), unit.tensors.end());
     CalibrationStats products;
+    UnitOutput out;
     if (unit.block >= 0 && a_.recipe.UsesAwq()) {
       acts_->AdvanceTo(unit.block);
       AwqUnitInput in;
@@ -147,16 +194,21 @@ class LlamaRankStages : public RankStages {
       in.n_windows = static_cast<int64_t>(acts_->window_count());
       in.seq_len = a_.recipe.calibration->seq_len;
       in.recipe = &a_.recipe;
-      return AwqCompressBlock(in, *model_.source, &pool_);
+      SHARDQ_ASSIGN_OR_RETURN(out, AwqCompressBlock(in, *model_.source, &pool_));
+      if (job_.keep_products) {
+        acts_->AdvanceTo(unit.block + 1);  // the next unit would run it anyway
+        out.products = BlockOutputProduct();
+      }
+      return out;
     }
     if (unit.block >= 0) {
       acts_->AdvanceTo(unit.block);
       acts_->RunBlockObserved(StatsObserver(&products, /*hessian=*/true, &names));
+      if (job_.keep_products) out.products = BlockOutputProduct();
     } else if (names.count("output.weight") && a_.recipe.UsesGptq()) {
       acts_->AdvanceTo(n_layers);
       acts_->RunHeadObserved(StatsObserver(&products, /*hessian=*/true, &names));
     }  // the embeddings: a lookup has no input to weigh; rounded to nearest
-    UnitOutput out;
     std::vector<float> data;
     QuantizedTensor q;
     for (const std::string& name : unit.tensors) {
@@ -184,6 +236,16 @@ class LlamaRankStages : public RankStages {
     return out;
   }
 
+  // The teacher states leaving the block just run (acts_ stands before the
+  // next one), for rank 0 to keep. One record per block rather than one per
+  // rank boundary: a resume can then start at whatever block a rank still has
+  // to do, for any rank count, and a rank only ever sends what it already holds
+  // (samples x seq_len x dim floats: 4 MB for shakespeare-5m at 32 x 128, about
+  // 64 MB for a 4096-wide model; the job's products are dropped when it is done).
+  std::vector<uint8_t> BlockOutputProduct() const {
+    return EncodeBlockInputWindows(acts_->layer(), a_.inputs_fingerprint, dim_, acts_->windows());
+  }
+
   const RankJob job_;
   const JobAssignment& a_;
   Model& model_;
@@ -193,6 +255,7 @@ class LlamaRankStages : public RankStages {
 
   // Calibration state (BeginCalibration .. EndCalibration), then the statistics.
   std::set<std::string> wanted_;
+  std::set<int64_t> stored_units_;  // units whose statistics an earlier run kept (UseStoredStats)
   std::vector<std::vector<int32_t>> windows_;
   int64_t dim_ = 0, layer_begin_ = 0, layer_end_ = 0;
   bool first_ = false, last_ = false;

@@ -27,15 +27,19 @@
 #include "common/recipe.h"
 #include "coordinator/artifact/assembler.h"
 #include "coordinator/artifact/output_metadata.h"
+#include "coordinator/job/calibration_resume.h"
 #include "coordinator/job/commit_queue.h"
 #include "coordinator/job/job_eval.h"
 #include "coordinator/job/job_validation.h"
 #include "coordinator/job/mixed_precision_plan.h"
 #include "coordinator/job/progress_bar.h"
 #include "coordinator/store/state_store.h"
+#include "runtime/block_input_product.h"
 #include "runtime/job_messages.h"
+#include "runtime/unit_stats_product.h"
 #include "runtime/rank_loop.h"
 #include "runtime/unit_plan.h"
+#include "worker/calibration_stats.h"
 #include "worker/llama_rank_stages.h"
 
 namespace shardq {
@@ -140,6 +144,33 @@ Result<std::set<int64_t>> ReuseCommittedUnits(StateStore& store, const std::stri
     ++*recovered;
   }
   return good;
+}
+
+// A worker's block-input product (sent just before its unit's blobs): checked
+// (checksum, the job's inputs) before it is kept, so only verified bytes are
+// ever handed to a resumed rank. Put before the unit commits: a unit committed
+// without its product only makes a resume start a block earlier.
+Status CommitBlockInputProduct(StateStore& store, const std::string& job_id, const std::string& inputs_fingerprint,
+                               const Unit& unit, const WorkerMessage& m, int from) {
+  const std::string label = "calibration products of unit " + std::to_string(m.unit) + " from rank " + std::to_string(from);
+  SHARDQ_ASSIGN_OR_RETURN(BlockInputProduct p,
+                          DecodeBlockInputProduct(m.products.data(), m.products.size(), label, /*with_hidden=*/false));
+  // A block's unit yields the states leaving it: the next block's input.
+  SHARDQ_RETURN_IF_ERROR(CheckBlockInputProduct(p, unit.block + 1, inputs_fingerprint, label));
+  SHARDQ_TRACE(0, "%s: inputs of block %lld stored (%zu bytes)", label.c_str(), (long long)p.layer, m.products.size());
+  return store.PutStats(job_id, BlockInputKey(p.layer), m.products);
+}
+
+// A worker's statistics of one unit (imatrix: sent once calibration ends),
+// checked the same way before they are kept.
+Status CommitUnitStatsProduct(StateStore& store, const std::string& job_id, const std::string& inputs_fingerprint,
+                              const Unit& unit, const WorkerMessage& m, int from) {
+  const std::string label = "statistics of unit " + unit.name + " from rank " + std::to_string(from);
+  SHARDQ_ASSIGN_OR_RETURN(UnitStatsProduct p, DecodeUnitStatsProduct(m.products.data(), m.products.size(), label));
+  SHARDQ_RETURN_IF_ERROR(CheckUnitStatsProduct(p, unit.index, inputs_fingerprint, label));
+  SHARDQ_RETURN_IF_ERROR(CalibrationStats::Decode(p.stats.data(), p.stats.size(), label).status());
+  SHARDQ_TRACE(0, "%s stored (%zu bytes)", label.c_str(), m.products.size());
+  return store.PutStats(job_id, UnitStatsKey(unit.index), m.products);
 }
 
 // SHARDQ_REPORT_RSS set: one parseable line per process for bench_scaling,
@@ -298,6 +329,13 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   std::fprintf(stderr, "shardq: job %s: %lld units on %d worker rank(s); %lld reused from %s, %lld to compute\n",
                sum.job_id.c_str(), (long long)sum.units_total, n_workers, (long long)sum.units_reused,
                spec.state_dir.c_str(), (long long)a.todo.size());
+  a.inputs_fingerprint = inputs_fingerprint;
+  CalibrationResume calib_resume;
+  if (recipe.Calibrates() && !a.todo.empty()) {
+    SHARDQ_ASSIGN_OR_RETURN(calib_resume, PlanCalibrationResume(*store, sum.job_id, plan, &a));
+    if (sum.units_reused > 0 || calib_resume.units_reusing > 0 || calib_resume.products_dropped > 0)
+      std::fprintf(stderr, "shardq: %s\n", calib_resume.summary.c_str());
+  }
 
   // Every worker gets the assignment (with an empty share it just reports done).
   // With the imatrix algorithm the workers first calibrate as a pipeline, then compress.
@@ -307,6 +345,8 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   phase(compressing ? "compressing" : "calibrating");
   const std::vector<uint8_t> assignment = EncodeAssignment(a);
   for (int r = 1; r < t.size(); ++r) SHARDQ_RETURN_IF_ERROR(t.Send(r, kTagJob, assignment));
+  for (auto& [rank, bytes] : calib_resume.seeds) SHARDQ_RETURN_IF_ERROR(t.Send(rank, kTagSeed, bytes));
+  calib_resume.seeds.clear();
   ProgressBar bar(!o.quiet && ProgressBar::StderrIsTerminal());
   const bool log_lines = !o.quiet && !ProgressBar::StderrIsTerminal();
   // Runs on the commit queue's thread, one unit at a time: checked against the
@@ -314,6 +354,10 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   // artifact. Only this thread touches `sum`'s counts until Drain() returns.
   auto commit = [&](WorkerMessage& m, int from) -> Status {
     const Unit& u = plan.units[m.unit];
+    if (m.kind == WorkerMessage::kProducts) {
+      if (IsUnitStatsProduct(m.products)) return CommitUnitStatsProduct(*store, sum.job_id, inputs_fingerprint, u, m, from);
+      return CommitBlockInputProduct(*store, sum.job_id, inputs_fingerprint, u, m, from);
+    }
     UnitRecord rec;
     rec.index = u.index;
     rec.name = u.name;
@@ -375,7 +419,7 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
       int from = 0;
       SHARDQ_RETURN_IF_ERROR(t.Recv(Transport::kAnySource, kTagUnitResult, &payload, &from));
       SHARDQ_TRACE(0, "message of %zu bytes from rank %d", payload.size(), from);
-      Result<WorkerMessage> m = DecodeWorkerMessage(payload, from);
+      Result<WorkerMessage> m = DecodeWorkerMessage(std::move(payload), from);
       payload = {};  // the decoded blobs hold their own copy
       if (!m.ok()) {
         if (first_error.empty()) first_error = m.status().message();
@@ -444,6 +488,10 @@ Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
     sum.top1_pct = ev->top1_pct;
   }
   SHARDQ_RETURN_IF_ERROR(store->SetJobState(sum.job_id, JobState::kDone));
+  // A done job is reused whole; its calibration products would only take space.
+  if (recipe.Calibrates())
+    for (const std::string& key : CalibrationProductKeys(plan))
+      SHARDQ_RETURN_IF_ERROR(store->DeleteStats(sum.job_id, key));
   sum.file_sha256 = assembled->file_sha256;
   sum.file_bytes = assembled->file_bytes;
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -26,6 +26,8 @@ constexpr const char* kStats = "stats";
 // batch (tens of MB) lands whole anyway and is flushed to a blob file at once;
 // 4 MiB rather than 16 saved ~15 MB of rank 0's peak RSS on the 2 GB bench.
 constexpr size_t kBlobWriteBuffer = 4 << 20;
+// Stats values from this size on skip the WAL and are flushed (PutStats).
+constexpr size_t kLargeStats = 64 << 10;
 
 // Job ids never contain a 0 byte (ParseJobSpec allows [A-Za-z0-9._-]), so
 // "<id>\0" is a prefix that no other job's keys share.
@@ -205,7 +207,9 @@ rocksdb::Status OpenDb(const std::string& dir, StateStore::Impl* impl, bool read
       if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& n : names) descriptors.emplace_back(n, n == kBlobs ? blob_options : cf_options);
+  // Stats hold calibration products too (a block's hidden states: MBs each),
+  // so they get the blobs' layout and small memtable for the same reasons.
+  for (const auto& n : names) descriptors.emplace_back(n, n == kBlobs || n == kStats ? blob_options : cf_options);
 
   rocksdb::DB* raw = nullptr;
   // Read-only: no flushes, no compactions (which would trip over damaged blocks).
@@ -495,11 +499,34 @@ Status StateStore::DropUnit(const std::string& job_id, const UnitRecord& unit) {
 }
 
 Status StateStore::PutStats(const std::string& job_id, const std::string& key, const std::vector<uint8_t>& value) {
-  std::string v(value.begin(), value.end());
   const uint32_t crc = Crc32c(value.data(), value.size());
-  for (int i = 0; i < 4; ++i) v.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
-  const rocksdb::Status s = impl_->db->Put(Impl::Synced(), impl_->stats, NamedKey(job_id, key), v);
-  return s.ok() ? Status::OK() : impl_->Convert(s, "job " + job_id + ": stats '" + key + "'");
+  char crc_bytes[4];
+  for (int i = 0; i < 4; ++i) crc_bytes[i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  const std::string full_key = NamedKey(job_id, key);
+  const rocksdb::Slice key_part(full_key);
+  const rocksdb::Slice value_parts[2] = {rocksdb::Slice(reinterpret_cast<const char*>(value.data()), value.size()),
+                                         rocksdb::Slice(crc_bytes, 4)};
+  const std::string what = "job " + job_id + ": stats '" + key + "'";
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s = batch.Put(impl_->stats, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
+  if (!s.ok()) return impl_->Convert(s, what);
+  if (value.size() < kLargeStats) {
+    s = impl_->db->Write(Impl::Synced(), &batch);
+    return s.ok() ? Status::OK() : impl_->Convert(s, what);
+  }
+  // A large value (a calibration product) is made durable as a unit is: written
+  // without the WAL, then its family flushed (straight into a blob file), not
+  // logged and written again.
+  rocksdb::WriteOptions unlogged;
+  unlogged.disableWAL = true;
+  s = impl_->db->Write(unlogged, &batch);
+  if (s.ok()) {
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    flush.allow_write_stall = true;
+    s = impl_->db->Flush(flush, {impl_->stats});
+  }
+  return s.ok() ? Status::OK() : impl_->Convert(s, what);
 }
 
 Result<std::optional<std::vector<uint8_t>>> StateStore::GetStats(const std::string& job_id, const std::string& key) {
@@ -513,6 +540,11 @@ Result<std::optional<std::vector<uint8_t>>> StateStore::GetStats(const std::stri
   for (int i = 0; i < 4; ++i) stored |= static_cast<uint32_t>(static_cast<uint8_t>((*value)[n + i])) << (8 * i);
   if (Crc32c(value->data(), n) != stored) return Status::Corruption(label + ": checksum mismatch");
   return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(value->begin(), value->begin() + n));
+}
+
+Status StateStore::DeleteStats(const std::string& job_id, const std::string& key) {
+  const rocksdb::Status s = impl_->db->Delete(Impl::Synced(), impl_->stats, NamedKey(job_id, key));
+  return s.ok() ? Status::OK() : impl_->Convert(s, "job " + job_id + ": deleting stats '" + key + "'");
 }
 
 }  // namespace shardq

@@ -75,6 +75,8 @@ class StateStore {
 
   Status PutStats(const std::string& job_id, const std::string& key, const std::vector<uint8_t>& value);
   Result<std::optional<std::vector<uint8_t>>> GetStats(const std::string& job_id, const std::string& key);
+  // Synced; deleting a key that is not there is not an error.
+  Status DeleteStats(const std::string& job_id, const std::string& key);
 
  private:
   explicit StateStore(std::unique_ptr<Impl> impl);

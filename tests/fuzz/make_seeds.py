@@ -156,6 +156,15 @@ for b in (f32_blob, q8_blob):
     msg += struct.pack("<Q", len(b)) + b
 seed("fuzz_worker_message", "unit", msg)
 seed("fuzz_worker_message", "done", b"Dworker failed: out of memory")
+# Calibration products (runtime/block_input_product.h, unit_stats_product.h) in a "P" message.
+fp = b"ab12"
+bi = b"SQBI" + struct.pack("<IqI", 1, 2, len(fp)) + fp + struct.pack("<qI", 2, 1) + struct.pack("<q", 2)
+bi += struct.pack("<4f", 0.5, -1, 2, 3)
+bi += struct.pack("<I", crc32c(bi))
+seed("fuzz_worker_message", "block_input", b"P" + struct.pack("<q", 3) + bi)
+us = b"SQUS" + struct.pack("<IqI", 1, 3, len(fp)) + fp + struct.pack("<Q", 3) + b"xyz"
+us += struct.pack("<I", crc32c(us))
+seed("fuzz_worker_message", "unit_stats", b"P" + struct.pack("<q", 3) + us)
 
 # Job assignment (runtime/job_messages.cpp's JSON).
 assignment = {"job_id": "job-1", "model": "m",

@@ -8,7 +8,7 @@
 # (also across MPI ranks); importance: false changes the bytes.
 # stories260K in Q4_0 (its rows fit no K-quant) with a small calibration (4 windows of
 # 64 tokens) keeps each run under a second; one shakespeare-5m Q4_K_M gptq job over
-# MPI covers the K-quant path.
+# MPI covers the K-quant path, and resuming it after a kill from stored calibration products.
 source "$(dirname "$0")/lib.bash"
 model="$MODELS/stories260K/stories260K.gguf"
 calib="$SHARDQ_SHARED/corpus/tinystories-calib.txt"
@@ -16,8 +16,8 @@ cal=(--calib-text "$calib" --samples 4 --seq-len 64)
 have_mpi=1
 command -v mpirun >/dev/null || { echo "note: mpirun not installed: the MPI checks are skipped"; have_mpi=0; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-MPIRUN=(mpirun --oversubscribe --bind-to none -x SHARDQ_FAULT_KILL_RANK -x SHARDQ_FAULT_KILL_AFTER)
-export SHARDQ_FAULT_KILL_RANK= SHARDQ_FAULT_KILL_AFTER=
+MPIRUN=(mpirun --oversubscribe --bind-to none -x SHARDQ_FAULT_KILL_RANK -x SHARDQ_FAULT_KILL_AFTER -x SHARDQ_FAULT_DELAY_MS)
+export SHARDQ_FAULT_KILL_RANK= SHARDQ_FAULT_KILL_AFTER= SHARDQ_FAULT_DELAY_MS=
 
 job() {  # name algorithm [extra quantize yaml [model preset calib]] -> path of a job spec
   local f="$WORK/$1.yaml"
@@ -87,6 +87,47 @@ np=3; [ $have_mpi = 1 ] || np=1
 if run_job $np "$(job big gptq "" "$big" Q4_K_M "$bigcal")" "$WORK/state-big" "$WORK/big-j.gguf" -q 2> "$WORK/log"; then
   same "shakespeare-5m Q4_K_M gptq: shardq run -np $np equals shardq quantize" "$WORK/big-j.gguf" "$WORK/big-q.gguf"
 else fail "shakespeare-5m gptq job -np $np failed: $(cat "$WORK/log")"; fi
+
+# Calibration products are checkpointed: the same job, its rank 1 (the embeddings
+# and blocks 0-2) killed after 3 units (a pause after each lets rank 0 commit
+# them, and the states leaving blocks 0 and 1, before the kill). The rerun must
+# start rank 1's forward pass at block 2 from the stored states (not at the
+# embeddings), say how many units reuse them, and write the same bytes.
+if [ $have_mpi = 1 ]; then
+  spec=$(job big-kill gptq "" "$big" Q4_K_M "$bigcal"); state="$WORK/state-big-kill"
+  SHARDQ_FAULT_KILL_RANK=1 SHARDQ_FAULT_KILL_AFTER=3 SHARDQ_FAULT_DELAY_MS=300 \
+    run_job 3 "$spec" "$state" "$WORK/big-kill.gguf" > "$WORK/bk1.log" 2>&1 && fail "products: the killed job did not fail"
+  if run_job 3 "$spec" "$state" "$WORK/big-kill.gguf" > "$WORK/bk2.log" 2>&1; then
+    line=$(grep "shardq: calibration:" "$WORK/bk2.log" || true)
+    reusing=$(sed -nE 's/.*calibration: ([0-9]+) unit\(s\) reuse stored products, ([0-9]+) recalibrated.*/\1/p' <<< "$line")
+    recal=$(sed -nE 's/.*calibration: ([0-9]+) unit\(s\) reuse stored products, ([0-9]+) recalibrated.*/\2/p' <<< "$line")
+    computed=$(field 2 < "$WORK/bk2.log")
+    if [ -n "$reusing" ] && [ "$reusing" -ge 1 ] && [ "$recal" = 0 ] && [ "$reusing" = "$computed" ] &&
+       grep -q "rank 1 at block 2 from stored activations" <<< "$line" && ! grep -q "embeddings" <<< "$line"; then
+      pass "products: $line"
+    else fail "products: reuse line '$line', computed '$computed'"; fi
+    same "products: the resumed gptq job equals quantize" "$WORK/big-kill.gguf" "$WORK/big-q.gguf"
+  else fail "products: resume failed: $(cat "$WORK/bk2.log")"; fi
+fi
+
+# imatrix keeps each unit's statistics as soon as calibration ends: rank 2 killed
+# after its first unit, the rerun calibrates nothing (every unit to do is handed
+# its stored statistics) and writes the bytes of an uninterrupted run.
+if [ $have_mpi = 1 ]; then
+  quantize "$big" "$WORK/big-qi.gguf" Q4_K_M --algorithm imatrix --calib-text "$bigcal" --samples 4 --seq-len 64
+  spec=$(job big-kill-i imatrix "" "$big" Q4_K_M "$bigcal"); state="$WORK/state-big-kill-i"
+  SHARDQ_FAULT_KILL_RANK=2 SHARDQ_FAULT_KILL_AFTER=1 SHARDQ_FAULT_DELAY_MS=300 \
+    run_job 3 "$spec" "$state" "$WORK/big-kill-i.gguf" > "$WORK/bki1.log" 2>&1 && fail "imatrix products: the killed job did not fail"
+  if run_job 3 "$spec" "$state" "$WORK/big-kill-i.gguf" > "$WORK/bki2.log" 2>&1; then
+    line=$(grep "shardq: calibration:" "$WORK/bki2.log" || true)
+    computed=$(field 2 < "$WORK/bki2.log")
+    if [ -n "$computed" ] && [ "$computed" -ge 1 ] &&
+       grep -q "calibration: $computed unit(s) reuse stored products, 0 recalibrated; no forward pass" <<< "$line"; then
+      pass "imatrix products: $line"
+    else fail "imatrix products: reuse line '$line', computed '$computed'"; fi
+    same "imatrix products: the resumed job equals quantize" "$WORK/big-kill-i.gguf" "$WORK/big-qi.gguf"
+  else fail "imatrix products: resume failed: $(cat "$WORK/bki2.log")"; fi
+fi
 
 # recipe.quantize.gptq {act_order, damp} acts as --act-order --gptq-damp.
 quantize "$model" "$WORK/q-gptq-ao.gguf" Q4_0 --algorithm gptq --act-order --gptq-damp 0.05 "${cal[@]}"

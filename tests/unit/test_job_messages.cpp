@@ -217,3 +217,43 @@ TEST_CASE("every job assignment and worker message field survives the round trip
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(bad.status().message(), Catch::Contains("rank 4"));
 }
+
+TEST_CASE("calibration products and resume fields travel between ranks", "[messages][products]") {
+  JobAssignment a;
+  a.job_id = "j";
+  a.model_path = "/m";
+  QuantizeRecipe q;
+  q.algorithm = "gptq";
+  a.recipe = RecipeOf(q, CalibrationSpec{"/t.txt", 4, 64, false});
+  a.ranges = {{1, 0, 3}, {2, 3, 8}};
+  a.todo = {4};
+  a.inputs_fingerprint = "f00d";
+  a.calib_joins = {0, 1};
+  a.calib_seed_layer = {-1, 3};
+  auto back = DecodeAssignment(EncodeAssignment(a));
+  REQUIRE(back.ok());
+  CHECK(back->inputs_fingerprint == "f00d");
+  CHECK(back->calib_joins == std::vector<uint8_t>{0, 1});
+  CHECK(back->calib_seed_layer == std::vector<int64_t>{-1, 3});
+
+  WorkerMessage m;
+  m.kind = WorkerMessage::kProducts;
+  m.unit = 4;
+  m.products = {1, 2, 3, 250};
+  const std::vector<uint8_t> encoded = EncodeWorkerMessage(m);
+  auto p = DecodeWorkerMessage(encoded, 2);
+  REQUIRE(p.ok());
+  CHECK(p->kind == WorkerMessage::kProducts);
+  CHECK(p->unit == 4);
+  CHECK(p->products == m.products);
+  auto moved = DecodeWorkerMessage(EncodeWorkerMessage(m), 2);  // the rvalue overload keeps the bytes
+  REQUIRE(moved.ok());
+  CHECK(moved->kind == WorkerMessage::kProducts);
+  CHECK(moved->unit == 4);
+  CHECK(moved->products == m.products);
+  std::vector<uint8_t> cut = EncodeWorkerMessage(m);
+  cut.resize(5);  // kind + half a unit index
+  auto bad = DecodeWorkerMessage(cut, 2);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("rank 2") != std::string::npos);
+}

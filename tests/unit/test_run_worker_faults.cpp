@@ -3,7 +3,9 @@
 // ends failed (recorded in the state store, no artifact), the units committed before
 // stay committed, and the next run resumes from them to a complete artifact.
 // The real worker loop runs over the in-process transport; a wrapper around its end
-// of the channel damages one message on its way to rank 0.
+// of the channel damages one message on its way to rank 0. Also: the calibration
+// products a failed job left behind are handed to its rerun, which writes the
+// bytes of a clean run.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -40,8 +42,10 @@ class TamperingTransport : public Transport {
     return inner_.Send(dest, tag, p);
   }
   Status Recv(int source, int tag, std::vector<uint8_t>* payload, int* from) override {
+    if (tag == kTagSeed) ++seeds_received;
     return inner_.Recv(source, tag, payload, from);
   }
+  int seeds_received = 0;  // stored calibration products handed to the worker
   bool Probe(int source, int tag) override { return inner_.Probe(source, tag); }
   void Abort(int exit_code) override { inner_.Abort(exit_code); }
 
@@ -51,7 +55,8 @@ class TamperingTransport : public Transport {
 };
 
 // One embedded run (rank 0 + one worker thread), as `shardq run` does it.
-Result<RunSummary> RunOnce(const RunOptions& o, std::function<bool(std::vector<uint8_t>*)> tamper) {
+Result<RunSummary> RunOnce(const RunOptions& o, std::function<bool(std::vector<uint8_t>*)> tamper,
+                           int* seeds_received = nullptr) {
   std::vector<std::unique_ptr<Transport>> pair = MakeInProcessPair();
   TamperingTransport worker_end(*pair[1], std::move(tamper));
   Status worker_status;
@@ -59,6 +64,7 @@ Result<RunSummary> RunOnce(const RunOptions& o, std::function<bool(std::vector<u
   Result<RunSummary> r = RunCoordinator(*pair[0], o);
   pair[0]->Send(1, kTagJob, {});  // dismiss the worker
   worker.join();
+  if (seeds_received) *seeds_received = worker_end.seeds_received;
   return r;
 }
 
@@ -142,4 +148,61 @@ TEST_CASE("run: a worker's error, an undecodable message, an unknown unit fail t
     CHECK((*job)->state == JobState::kDone);
   }
   fs::remove_all(dir);
+}
+
+TEST_CASE("run: calibration products of a failed job are handed to its rerun, which writes a clean run's bytes",
+          "[run][products][asan-slow]") {
+  const std::string algorithm = GENERATE(std::string("imatrix"), std::string("gptq"));
+  INFO(algorithm);
+  const std::string dir = testing::MakeTempDir("calib_products");
+  auto spec_for = [&](const std::string& job_id) {
+    const std::string spec = dir + "/" + job_id + ".yaml";
+    std::ofstream(spec) << "job_id: " << job_id << "\nmodel: " << testing::SharedPath("models/stories260K") << "\n"
+                        << "output: { path: " << dir << "/" << job_id << ".gguf }\n"
+                        << "recipe:\n  quantize: { preset: Q4_0, algorithm: " << algorithm << " }\n"
+                        << "calibration: { text: " << testing::SharedPath("corpus/tinystories-calib.txt")
+                        << ", samples: 4, seq_len: 64 }\n";
+    RunOptions o;
+    o.spec_path = spec;
+    o.state_override = dir + "/state-" + job_id;
+    o.threads = 1;
+    o.quiet = true;
+    return o;
+  };
+  const RunOptions clean = spec_for("clean");
+  REQUIRE(RunOnce(clean, [](std::vector<uint8_t>*) { return true; }).ok());
+
+  // stories260K: units 0 (embeddings), 1..5 (blocks 0..4), 6 (head). Two unit
+  // results arrive damaged, so the job fails with those two uncommitted; under
+  // imatrix the statistics of the first of them are lost too.
+  const int64_t damaged_a = algorithm == "imatrix" ? 2 : 3, damaged_b = 5;
+  const RunOptions o = spec_for("faulty");
+  auto unit_of = [](const std::vector<uint8_t>& p) {
+    int64_t u = -1;
+    if (p.size() >= 9) std::memcpy(&u, p.data() + 1, sizeof(u));
+    return u;
+  };
+  auto tamper = [&](std::vector<uint8_t>* p) {
+    if (!p->empty() && (*p)[0] == WorkerMessage::kProducts) return !(algorithm == "imatrix" && unit_of(*p) == damaged_a);
+    if (IsUnit(*p) && (unit_of(*p) == damaged_a || unit_of(*p) == damaged_b)) p->resize(p->size() / 2);
+    return true;
+  };
+  REQUIRE_FALSE(RunOnce(o, tamper).ok());
+
+  int seeds = 0;
+  Result<RunSummary> resumed = RunOnce(o, [](std::vector<uint8_t>*) { return true; }, &seeds);
+  REQUIRE(resumed.ok());
+  CHECK(resumed->units_computed == 2);
+  // imatrix: unit 5's statistics (unit 2's were lost: it is calibrated again);
+  // gptq: the states entering block 2 (left by unit 2), where the pass restarts.
+  CHECK(seeds == 1);
+  CHECK(testing::ReadFileBytes(dir + "/faulty.gguf") == testing::ReadFileBytes(dir + "/clean.gguf"));
+  // A done job keeps no products.
+  auto store = StateStore::Open(o.state_override);
+  REQUIRE(store.ok());
+  for (const std::string key : {"unit-stats/000005", "block-input/000002"}) {
+    auto kept = (*store)->GetStats("faulty", key);
+    REQUIRE(kept.ok());
+    CHECK_FALSE(kept->has_value());
+  }
 }
