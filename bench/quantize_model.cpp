@@ -104,20 +104,25 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-// The fsync seconds `shardq quantize` printed (its table's last lines), or -1.
-double ParseFsync(const std::string& log) {
+// The number after `key` on the first line of `log` that holds it, or -1.
+double ParseAfter(const std::string& log, const std::string& key) {
   std::ifstream f(log);
   std::string line;
-  const std::string key = "fsync of the output (in the total): ";
-  while (std::getline(f, line))
-    if (line.rfind(key, 0) == 0) return std::atof(line.c_str() + key.size());
+  while (std::getline(f, line)) {
+    const size_t at = line.find(key);
+    if (at != std::string::npos) return std::atof(line.c_str() + at + key.size());
+  }
   return -1;
 }
+
+// The fsync seconds `shardq quantize` printed (its table's last lines), or -1.
+double ParseFsync(const std::string& log) { return ParseAfter(log, "fsync of the output (in the total): "); }
 
 struct Series {
   std::string name;
   std::vector<ChildStats> runs;
   std::vector<double> fsync;
+  std::vector<double> compute_wait, writer_wait;  // shardq's stream stalls
   double wall() const { std::vector<double> v; for (auto& r : runs) v.push_back(r.seconds); return Median(v); }
   double cpu() const { std::vector<double> v; for (auto& r : runs) v.push_back(r.cpu_seconds); return Median(v); }
   double cores() const { std::vector<double> v; for (auto& r : runs) v.push_back(r.cores_busy()); return Median(v); }
@@ -185,6 +190,8 @@ int main(int argc, char** argv) {
       ours.runs.push_back(RunChild({shardq, "quantize", "--model", dir, "--out", dir + "/shardq.gguf", "--type", type,
                                     "--threads", std::to_string(threads)}, dir + "/shardq.log"));
       ours.fsync.push_back(ParseFsync(dir + "/shardq.log"));
+      ours.compute_wait.push_back(ParseAfter(dir + "/shardq.log", "compute threads waited "));
+      ours.writer_wait.push_back(ParseAfter(dir + "/shardq.log", ", the writer "));
       out_bytes = fs::exists(dir + "/shardq.gguf") ? fs::file_size(dir + "/shardq.gguf") : 0;
       copy.runs.push_back(RunChild({SelfPath(), "--copy-baseline", st, dir + "/copy.bin", std::to_string(out_bytes)},
                                    dir + "/copy.log"));
@@ -219,6 +226,9 @@ int main(int argc, char** argv) {
                 ours.wall() / copy.wall(), ours.wall_unsynced() / copy.wall_unsynced());
     std::printf("shardq (safetensors): %.2f of %d cores busy (%.2f outside the fsync); peak RSS %.3f x model\n",
                 ours.cores(), threads, ours.cpu() / ours.wall_unsynced(), ours.rss() / model_mb);
+    std::printf("shardq (safetensors) stream stalls: compute threads waited %.2f s for the writer, the writer %.2f s "
+                "for items (medians; the rest of an idle core is the machine's load)\n",
+                Median(ours.compute_wait), Median(ours.writer_wait));
   }
   std::printf("\nload average after: %s\n", LoadAverage().c_str());
   std::printf("targets (issue 12): Q8_0 >= 3x llama-quantize and <= 2x read + write; Q4_K_M >= 10x llama-quantize, "

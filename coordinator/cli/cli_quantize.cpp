@@ -126,6 +126,9 @@ void PrintTable(const QuantizeReport& r) {
               r.seconds, r.seconds > 0 ? mb_in / r.seconds : 0.0);
   // On its own: the fsync waits for the disk, what the rest of the total measures does not.
   std::printf("fsync of the output (in the total): %.2f s\n", r.sync_seconds);
+  // Whether the pipeline itself stalled: a compute thread that never waits keeps its core busy.
+  std::printf("stream stalls: compute threads waited %.2f s for the writer, the writer %.2f s for items\n",
+              r.compute_wait_seconds, r.writer_wait_seconds);
   std::printf("output: %s\n", r.output_path.c_str());
 }
 

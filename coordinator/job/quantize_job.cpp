@@ -142,6 +142,8 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
     if (progress) progress(ordered.size(), ordered.size(), "");
     report.output_bytes = file->bytes_written();
     report.sync_seconds = streamed.sync_seconds;
+    report.compute_wait_seconds = streamed.compute_wait_seconds;
+    report.writer_wait_seconds = streamed.writer_wait_seconds;
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
   }

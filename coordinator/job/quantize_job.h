@@ -48,6 +48,9 @@ struct QuantizeReport {
   uint64_t weights = 0;
   double seconds = 0;       // the whole job
   double sync_seconds = 0;  // of which: the output's fsync, rename and directory fsync
+  // The stream's stalls (quantize_stream.h's StreamResult); 0 on the calibrating path.
+  double compute_wait_seconds = 0;
+  double writer_wait_seconds = 0;
   // With a size target: the planned file size, the summed predicted KL of the
   // chosen types, and the seconds the sensitivity measurement took.
   uint64_t mixed_planned_bytes = 0;

@@ -134,6 +134,7 @@ class Stream {
   std::condition_variable item_done_; // writer: an item finished
   size_t next_item_ = 0, written_ = 0;
   bool stop_ = false;
+  double compute_wait_seconds_ = 0;  // guarded by mu_
   std::vector<std::thread> threads_;
 };
 
@@ -184,7 +185,12 @@ void Stream::ComputeLoop() {
     size_t k;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      can_take_.wait(lock, [&] { return stop_ || next_item_ >= items_.size() || next_item_ < written_ + slots_.size(); });
+      auto ready = [&] { return stop_ || next_item_ >= items_.size() || next_item_ < written_ + slots_.size(); };
+      if (!ready()) {
+        const Clock::time_point wait_start = Clock::now();
+        can_take_.wait(lock, ready);
+        compute_wait_seconds_ += Since(wait_start);
+      }
       if (stop_ || next_item_ >= items_.size()) return;
       k = next_item_++;
     }
@@ -213,9 +219,12 @@ Result<StreamResult> Stream::Run(AtomicFile& file, const StreamOptions& options)
   const Clock::time_point start = Clock::now();
   Plan();
   const int threads = std::max(1, options.threads);
-  // Enough items in flight that no thread waits on another's item; few enough
-  // that the source pages and buffers in flight stay a few MB.
-  slots_.resize(static_cast<size_t>(2 * threads + 2));
+  // Enough items in flight that no thread waits on another's item, and that the
+  // compute threads keep going while the writer is blocked in a 4 MiB write
+  // (a direct write returns when the device has the bytes): three stages of
+  // output. The source pages of an item go as soon as it is encoded, so what
+  // stays resident is these buffers, ~12 MiB.
+  slots_.resize(std::max<size_t>(2 * threads + 2, 3 * kStageBytes / kItemBytes));
   for (Slot& s : slots_) s.bytes.reset(new uint8_t[std::max<size_t>(1, max_item_bytes_)]);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { ComputeLoop(); });
 
@@ -232,7 +241,11 @@ Result<StreamResult> Stream::Run(AtomicFile& file, const StreamOptions& options)
       Slot& slot = slots_[k % slots_.size()];
       {
         std::unique_lock<std::mutex> lock(mu_);
-        item_done_.wait(lock, [&] { return slot.done; });
+        if (!slot.done) {
+          const Clock::time_point wait_start = Clock::now();
+          item_done_.wait(lock, [&] { return slot.done; });
+          result.writer_wait_seconds += Since(wait_start);
+        }
       }
       SHARDQ_RETURN_IF_ERROR(slot.status);
       const Item& item = items_[k];
@@ -251,6 +264,7 @@ Result<StreamResult> Stream::Run(AtomicFile& file, const StreamOptions& options)
   SHARDQ_RETURN_IF_ERROR(out.Flush());
   StopAndJoin();
   result.stream_seconds = Since(start);
+  result.compute_wait_seconds = compute_wait_seconds_;
   const Clock::time_point sync_start = Clock::now();
   SHARDQ_RETURN_IF_ERROR(file.Commit());
   result.sync_seconds = Since(sync_start);

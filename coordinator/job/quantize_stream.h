@@ -50,6 +50,12 @@ struct StreamResult {
   std::vector<QuantError> errors;  // per tensor
   double stream_seconds = 0;       // read + encode + write, up to the fsync
   double sync_seconds = 0;         // fsync, rename and the directory's fsync
+  // Where the pipeline stalled (summed over threads): compute threads waiting
+  // for the writer to free a slot, and the writer waiting for the next item.
+  // Compute threads that never wait keep their cores busy; what a loaded
+  // machine takes from them shows in neither.
+  double compute_wait_seconds = 0;
+  double writer_wait_seconds = 0;
 };
 
 // Writes layout.header then every tensor (tensors[i] is declaration i of the
