@@ -121,6 +121,16 @@ TEST_CASE("quantize stream writes the reference path's bytes and metrics for any
       }
     }
   }
+  // A quantized source: rows decoded one at a time (TensorRows) instead of in place.
+  {
+    Planned q8 = Plan(SharedPath("models/shakespeare-5m"), "Q8_0");
+    WriteReference(q8, dir + "/source_q8.gguf");
+  }
+  Planned p = Plan(dir + "/source_q8.gguf", "Q4_K_M");
+  const std::vector<QuantError> ref = WriteReference(p, dir + "/ref.gguf");
+  const std::vector<QuantError> got = WriteStreamed(p, dir + "/stream.gguf", 2);
+  REQUIRE(ReadFileBytes(dir + "/stream.gguf") == ReadFileBytes(dir + "/ref.gguf"));
+  for (size_t i = 0; i < ref.size(); ++i) REQUIRE(got[i].sum_sq_err == ref[i].sum_sq_err);
   std::filesystem::remove_all(dir);
 }
 
