@@ -47,6 +47,18 @@ Status AtomicFile::Append(const void* data, size_t n) {
   return Status::OK();
 }
 
+Status AtomicFile::AppendAligned(const void* data, size_t n) {
+  if (!first_error_.ok()) return first_error_;
+  if (!file_) return Status::Internal(temp_path_ + ": append after commit");
+  Status st = file_->AppendAligned(data, n);
+  if (!st.ok()) {
+    first_error_ = st;
+    return st;
+  }
+  bytes_written_ += n;
+  return Status::OK();
+}
+
 Status AtomicFile::Commit() {
   if (!first_error_.ok()) return first_error_;
   if (!file_) return Status::Internal(temp_path_ + ": committed twice");

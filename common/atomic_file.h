@@ -18,7 +18,13 @@ class AtomicFile {
   ~AtomicFile();
 
   Status Append(const void* data, size_t n);
+  // WritableFile::AppendAligned: a large aligned write that may bypass the page cache.
+  Status AppendAligned(const void* data, size_t n);
   uint64_t bytes_written() const { return bytes_written_; }
+  // Starts writing the appended bytes back to disk now (WritableFile::StartWriteback).
+  void StartWriteback() {
+    if (file_) file_->StartWriteback();
+  }
   // fsync, close, rename over final_path, fsync the directory.
   Status Commit();
   const std::string& final_path() const { return final_path_; }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -38,6 +39,37 @@ class PosixWritableFile : public WritableFile {
     return Status::OK();
   }
 
+  void StartWriteback() override {
+    // Only what reached the kernel: the buffered tail waits for the next call or
+    // Sync(). Errors surface at Sync(); this only moves the disk work earlier.
+    if (written_ > writeback_from_) {
+      ::sync_file_range(fd_, static_cast<off_t>(writeback_from_), static_cast<off_t>(written_ - writeback_from_),
+                        SYNC_FILE_RANGE_WRITE);
+      writeback_from_ = written_;
+    }
+  }
+
+  Status AppendAligned(const void* data, size_t n) override {
+    const auto* p = static_cast<const uint8_t*>(data);
+    SHARDQ_RETURN_IF_ERROR(Flush());
+    const bool aligned = reinterpret_cast<uintptr_t>(p) % kDirectAlignment == 0 && n % kDirectAlignment == 0 &&
+                         written_ % kDirectAlignment == 0;
+    if (!aligned || !SetDirect(true)) return WriteAll(p, n);
+    // A file system may accept the flag and still refuse the write (EINVAL):
+    // then this file is written through the page cache from here on.
+    const ssize_t w = ::write(fd_, p, n);
+    if (w == static_cast<ssize_t>(n)) {
+      written_ += n;
+      writeback_from_ = written_;  // nothing dirty: the write went to the device
+      return Status::OK();
+    }
+    if (w > 0) written_ += static_cast<uint64_t>(w);
+    if (w < 0 && errno != EINVAL) return Status::IOError(Errno("write", path_));
+    direct_refused_ = true;
+    SetDirect(false);
+    return w > 0 ? WriteAll(p + w, n - static_cast<size_t>(w)) : WriteAll(p, n);
+  }
+
   Status Sync() override {
     SHARDQ_RETURN_IF_ERROR(Flush());
     if (::fsync(fd_) != 0) return Status::IOError(Errno("fsync", path_));
@@ -62,7 +94,21 @@ class PosixWritableFile : public WritableFile {
     return st;
   }
 
+  // Turns O_DIRECT on or off; false when it is not on after the call.
+  bool SetDirect(bool on) {
+    if (on == direct_) return direct_;
+    if (on && direct_refused_) return false;
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0 && ::fcntl(fd_, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT)) == 0) {
+      direct_ = on;
+    } else if (on) {
+      direct_refused_ = true;
+    }
+    return direct_;
+  }
+
   Status WriteAll(const uint8_t* p, size_t n) {
+    SetDirect(false);  // a write that breaks direct I/O's rules goes through the page cache
     while (n > 0) {
       const ssize_t w = ::write(fd_, p, n);
       if (w < 0) {
@@ -71,6 +117,7 @@ class PosixWritableFile : public WritableFile {
       }
       p += w;
       n -= static_cast<size_t>(w);
+      written_ += static_cast<uint64_t>(w);
     }
     return Status::OK();
   }
@@ -78,6 +125,10 @@ class PosixWritableFile : public WritableFile {
   std::string path_;
   int fd_;
   std::vector<uint8_t> buffer_;
+  uint64_t written_ = 0;         // bytes handed to write(2)
+  bool direct_ = false;          // O_DIRECT is set on fd_
+  bool direct_refused_ = false;  // the file system refused it once: never again
+  uint64_t writeback_from_ = 0;  // [0, writeback_from_) has had StartWriteback
 };
 
 class PosixPositionalFile : public PositionalFile {

@@ -15,6 +15,16 @@ class WritableFile {
  public:
   virtual ~WritableFile() = default;
   virtual Status Append(const void* data, size_t n) = 0;
+  // Append for large writes that meet direct I/O's rules: `data` aligned to
+  // kDirectAlignment, n and everything appended before a multiple of it. The
+  // file may then write around the page cache (O_DIRECT): no copy into it and
+  // nothing dirty left for the fsync. By default (and wherever the file system
+  // refuses direct I/O) it is Append.
+  static constexpr size_t kDirectAlignment = 4096;
+  virtual Status AppendAligned(const void* data, size_t n) { return Append(data, n); }
+  // Starts writing what was appended so far back to disk without waiting, so the
+  // final Sync() has little left to do. A hint: by default it does nothing.
+  virtual void StartWriteback() {}
   virtual Status Sync() = 0;  // flush buffers and fsync
   virtual Status Close() = 0;
 };

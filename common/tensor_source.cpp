@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/tensor_rows.h"
 #include "kernels/block_format.h"
 
 namespace shardq {
@@ -62,24 +63,8 @@ const TensorInfo* TensorSource::Find(const std::string& name) const {
 }
 
 Status TensorSource::ReadF32(const TensorInfo& t, std::vector<float>* out) {
-  const BlockFormat* fmt = FindBlockFormat(t.type);
-  if (!fmt || !fmt->dequantize_row) {
-    return Status::Unsupported(t.file + ": tensor '" + t.name + "': cannot decode type " +
-                               GgmlTypeName(t.type));
-  }
+  SHARDQ_ASSIGN_OR_RETURN(const BlockFormat* fmt, CheckDecodable(t));
   const int64_t n = t.n_elements();
-  const int64_t row = t.row_length();
-  if (row % fmt->block_size != 0) {
-    return Status::Corruption(t.file + ": tensor '" + t.name + "': row length " +
-                              std::to_string(row) + " is not a multiple of " + fmt->name +
-                              "'s block size " + std::to_string(fmt->block_size));
-  }
-  const uint64_t want = static_cast<uint64_t>(fmt->row_bytes(row)) * t.n_rows();
-  if (want != t.nbytes) {
-    return Status::Corruption(t.file + ": tensor '" + t.name + "': shape " + t.shape_string() +
-                              " of " + fmt->name + " needs " + std::to_string(want) +
-                              " bytes, the file gives " + std::to_string(t.nbytes));
-  }
   SHARDQ_ASSIGN_OR_RETURN(ByteSpan bytes, RawBytes(t));
   out->resize(static_cast<size_t>(n));
   fmt->dequantize_row(bytes.data, out->data(), n);

@@ -29,6 +29,9 @@ CpuFeatures Detect() {
   f.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl");
 #endif
+  const char* cap = std::getenv("SHARDQ_MAX_ISA");
+  if (cap && std::strcmp(cap, "scalar") == 0) return CpuFeatures{};
+  if (cap && std::strcmp(cap, "avx2") == 0) f.avx512 = false;
   return f;
 }
 
@@ -37,6 +40,11 @@ CpuFeatures Detect() {
 const CpuFeatures& GetCpuFeatures() {
   static const CpuFeatures features = Detect();
   return features;
+}
+
+const char* CpuIsaName() {
+  const CpuFeatures& f = GetCpuFeatures();
+  return f.avx512 ? "avx512" : f.avx2 ? "avx2" : "scalar";
 }
 
 }  // namespace shardq

@@ -9,7 +9,12 @@ struct CpuFeatures {
   bool avx512 = false; // AVX-512 F/BW/VL
 };
 
-// Detected once. SHARDQ_FORCE_SCALAR=1 in the environment turns every SIMD path off.
+// Detected once. SHARDQ_FORCE_SCALAR=1 in the environment turns every SIMD path off;
+// SHARDQ_MAX_ISA=avx2 (or scalar) caps what is used below what the CPU reports, so
+// an AVX-512 machine can measure the paths an AVX2-only machine would run.
 const CpuFeatures& GetCpuFeatures();
+
+// "avx512", "avx2" or "scalar": the widest SIMD paths GetCpuFeatures() allows.
+const char* CpuIsaName();
 
 }  // namespace shardq

@@ -3,20 +3,21 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/error_sums.h"
+
 namespace shardq {
 
 void QuantError::Add(const float* x, const float* x_hat, int64_t n) {
-  double se = 0, sr = 0, mx = max_abs_err;
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(x[i]) - x_hat[i];
-    se += d * d;
-    sr += static_cast<double>(x[i]) * x[i];
-    mx = std::max(mx, std::fabs(d));
-  }
-  sum_sq_err += se;
-  sum_sq_ref += sr;
-  max_abs_err = mx;
-  count += n;
+  ErrorLanes lanes;
+  AccumulateError(x, x_hat, n, &lanes);
+  AddLanes(lanes);
+}
+
+void QuantError::AddLanes(const ErrorLanes& lanes) {
+  sum_sq_err += lanes.SumSqErr();
+  sum_sq_ref += lanes.SumSqRef();
+  max_abs_err = std::max(max_abs_err, lanes.max_abs_err);
+  count += lanes.count;
 }
 
 void QuantError::Merge(const QuantError& o) {

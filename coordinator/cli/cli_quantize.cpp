@@ -124,6 +124,11 @@ void PrintTable(const QuantizeReport& r) {
   std::printf("total: %zu tensors, %.3f M weights, %.2f MB (F32) -> %.2f MB, %.3f bits/weight, %.2f s, %.1f MB/s\n",
               r.tensors.size(), r.weights / 1e6, mb_in, mb_out, 8.0 * r.output_bytes / r.weights,
               r.seconds, r.seconds > 0 ? mb_in / r.seconds : 0.0);
+  // On its own: the fsync waits for the disk, what the rest of the total measures does not.
+  std::printf("fsync of the output (in the total): %.2f s\n", r.sync_seconds);
+  // Whether the pipeline itself stalled: a compute thread that never waits keeps its core busy.
+  std::printf("stream stalls: compute threads waited %.2f s for the writer, the writer %.2f s for items\n",
+              r.compute_wait_seconds, r.writer_wait_seconds);
   std::printf("output: %s\n", r.output_path.c_str());
 }
 

@@ -6,6 +6,8 @@
 
 #include "common/fault_injection.h"
 #include "common/file_identity.h"
+#include "common/atomic_file.h"
+#include "common/gguf_layout.h"
 #include "common/gguf_writer.h"
 #include "common/model.h"
 #include "common/output_dir.h"
@@ -16,11 +18,11 @@
 #include "coordinator/artifact/output_metadata.h"
 #include "coordinator/job/job_validation.h"
 #include "coordinator/job/mixed_precision_plan.h"
+#include "coordinator/job/quantize_stream.h"
 #include "kernels/block_format.h"
 #include "runtime/local_stage_runner.h"
 #include "worker/calibration_stats.h"
 #include "worker/llama_rank_stages.h"
-#include "worker/unit_compressor.h"
 
 namespace shardq {
 
@@ -82,59 +84,93 @@ Result<QuantizeReport> RunQuantizeJob(const QuantizeJobOptions& options, const P
   std::vector<GgufTensorDecl> decls;
   for (size_t i = 0; i < ordered.size(); ++i)
     decls.push_back({ordered[i].name, ordered[i].shape, choices[i].type});
-  Result<std::unique_ptr<GgufWriter>> created = GgufWriter::Create(options.output_path, metadata, decls);
-  if (!created.ok()) return created.status();
-  GgufWriter& writer = **created;
-
-  // A calibrating recipe: the unit stages of `shardq run`, as one rank holding every unit.
-  std::unique_ptr<LocalStageRunner> staged;
-  if (recipe.Calibrates()) {
-    SHARDQ_ASSIGN_OR_RETURN(staged,
-                            LocalStageRunner::Start(options.model_path, recipe, ordered, threads, MakeLlamaRankStages));
-  }
-
-  ThreadPool pool(options.threads);
-  const int fault_delay_ms = FaultDelayMs();  // tests only: a signal lands mid-file
   report.output_path = options.output_path;
-  std::vector<float> data;
-  QuantizedTensor q;
-  for (size_t i = 0; i < ordered.size(); ++i) {
+  auto add_row = [&](size_t i, uint64_t bytes, const QuantError& error, bool weighted) {
     const TensorInfo& t = ordered[i];
-    if (StopSignal() != 0)  // the writer removes its temp file on the way out
-      return Status::Cancelled(std::string("stopped by ") + StopSignalName(StopSignal()) + " before tensor '" +
-                               t.name + "'; nothing was written to " + options.output_path);
-    if (progress) progress(i, ordered.size(), t.name);
-    if (fault_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(fault_delay_ms));
-    bool weighted = false;
-    if (staged) {
-      SHARDQ_ASSIGN_OR_RETURN(TensorBlob blob, staged->Next(t.name, &weighted));
-      q.bytes = std::move(blob.bytes);
-      q.error = QuantError{};
-      q.error.sum_sq_err = blob.metrics.sum_sq_err;
-      q.error.sum_sq_ref = blob.metrics.sum_sq_ref;
-      q.error.max_abs_err = blob.metrics.max_abs_err;
-      q.error.count = blob.metrics.count;
-    } else {
-      SHARDQ_RETURN_IF_ERROR(CompressTensor(source, t, choices[i], options.imatrix_path.empty() ? nullptr : &stats,
-                                            options.imatrix_path, &pool, &data, &q, &weighted));
-    }
-    SHARDQ_RETURN_IF_ERROR(writer.WriteTensor(i, q.bytes.data(), q.bytes.size()));
-
     TensorReport r;
     r.name = t.name;
     r.shape = t.shape_string();
     r.type = choices[i].type;
     r.reason = choices[i].reason;
     r.n_elements = t.n_elements();
-    r.bytes = q.bytes.size();
-    r.error = q.error;
+    r.bytes = bytes;
+    r.error = error;
     r.weighted = weighted;
     report.input_f32_bytes += 4ull * t.n_elements();
     report.weights += t.n_elements();
     report.tensors.push_back(std::move(r));
+  };
+  const int fault_delay_ms = FaultDelayMs();  // tests only: a signal lands mid-file
+  auto stop_before = [&](size_t i) -> Status {
+    if (fault_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(fault_delay_ms));
+    if (StopSignal() == 0) return Status::OK();  // else the temp file is removed on the way out
+    return Status::Cancelled(std::string("stopped by ") + StopSignalName(StopSignal()) + " before tensor '" +
+                             ordered[i].name + "'; nothing was written to " + options.output_path);
+  };
+
+  if (!recipe.Calibrates()) {
+    // rtn / imatrix: the streaming path (quantize_stream.h), reading, encoding
+    // and writing overlapped across tensors.
+    std::vector<std::vector<float>> importance(ordered.size());
+    std::vector<StreamTensor> stream(ordered.size());
+    for (size_t i = 0; i < ordered.size(); ++i) {
+      const TensorInfo& t = ordered[i];
+      const BlockFormat* fmt = FindBlockFormat(choices[i].type);
+      if (!fmt || !fmt->quantize_row || !fmt->dequantize_row)
+        return Status::Unsupported(t.file + ": tensor '" + t.name + "': cannot encode type " +
+                                   GgmlTypeName(choices[i].type));
+      // Only quantized tensors are weighted; F32 copies ignore importance (as CompressTensor).
+      const ChannelStats* s = (choices[i].quantized && !options.imatrix_path.empty()) ? stats.Find(t.name) : nullptr;
+      if (s) {
+        if (s->n_channels != t.row_length()) {
+          return Status::InvalidArgument(options.imatrix_path + ": entry '" + t.name + "' has " +
+                                         std::to_string(s->n_channels) + " channels, the tensor's rows have " +
+                                         std::to_string(t.row_length()) + " (statistics of another model?)");
+        }
+        importance[i] = s->MeanSquare();
+      }
+      stream[i] = {&t, fmt, importance[i].empty() ? nullptr : importance[i].data()};
+    }
+    SHARDQ_ASSIGN_OR_RETURN(GgufLayout layout, LayoutGguf(options.output_path, metadata, decls));
+    SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file, AtomicFile::Create(options.output_path));
+    StreamOptions so;
+    so.threads = threads;
+    so.may_continue = stop_before;
+    if (progress) so.before_tensor = [&](size_t i, size_t n) { progress(i, n, ordered[i].name); };
+    SHARDQ_ASSIGN_OR_RETURN(StreamResult streamed, StreamQuantize(source, stream, layout, *file, so));
+    for (size_t i = 0; i < ordered.size(); ++i) add_row(i, layout.sizes[i], streamed.errors[i], stream[i].importance != nullptr);
+    if (progress) progress(ordered.size(), ordered.size(), "");
+    report.output_bytes = file->bytes_written();
+    report.sync_seconds = streamed.sync_seconds;
+    report.compute_wait_seconds = streamed.compute_wait_seconds;
+    report.writer_wait_seconds = streamed.writer_wait_seconds;
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report;
+  }
+
+  // A calibrating recipe: the unit stages of `shardq run`, as one rank holding every unit.
+  Result<std::unique_ptr<GgufWriter>> created = GgufWriter::Create(options.output_path, metadata, decls);
+  if (!created.ok()) return created.status();
+  GgufWriter& writer = **created;
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<LocalStageRunner> staged,
+                          LocalStageRunner::Start(options.model_path, recipe, ordered, threads, MakeLlamaRankStages));
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    SHARDQ_RETURN_IF_ERROR(stop_before(i));
+    if (progress) progress(i, ordered.size(), ordered[i].name);
+    bool weighted = false;
+    SHARDQ_ASSIGN_OR_RETURN(TensorBlob blob, staged->Next(ordered[i].name, &weighted));
+    SHARDQ_RETURN_IF_ERROR(writer.WriteTensor(i, blob.bytes.data(), blob.bytes.size()));
+    QuantError error;
+    error.sum_sq_err = blob.metrics.sum_sq_err;
+    error.sum_sq_ref = blob.metrics.sum_sq_ref;
+    error.max_abs_err = blob.metrics.max_abs_err;
+    error.count = blob.metrics.count;
+    add_row(i, blob.bytes.size(), error, weighted);
   }
   if (progress) progress(ordered.size(), ordered.size(), "");
+  const auto sync_start = std::chrono::steady_clock::now();
   SHARDQ_RETURN_IF_ERROR(writer.Finish());
+  report.sync_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sync_start).count();
   report.output_bytes = writer.bytes_written();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -1,5 +1,6 @@
-// `shardq quantize`: one model in, one GGUF out, streaming tensor by tensor
-// (read -> quantize on the thread pool -> write -> release the source pages).
+// `shardq quantize`: one model in, one GGUF out. An rtn or imatrix recipe streams
+// (quantize_stream.h: read, encode and write overlapped across tensors); a
+// calibrating recipe runs the unit stages of `shardq run` tensor by tensor.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +46,11 @@ struct QuantizeReport {
   uint64_t input_f32_bytes = 0;        // the model as F32
   uint64_t output_bytes = 0;           // the whole file
   uint64_t weights = 0;
-  double seconds = 0;
+  double seconds = 0;       // the whole job
+  double sync_seconds = 0;  // of which: the output's fsync, rename and directory fsync
+  // The stream's stalls (quantize_stream.h's StreamResult); 0 on the calibrating path.
+  double compute_wait_seconds = 0;
+  double writer_wait_seconds = 0;
   // With a size target: the planned file size, the summed predicted KL of the
   // chosen types, and the seconds the sensitivity measurement took.
   uint64_t mixed_planned_bytes = 0;

@@ -1,0 +1,21 @@
+// One row encoded and measured in one pass. The row is decoded again in pieces
+// small enough to stay in L1, right after it was encoded and while x is still
+// in cache, and each piece's error is summed with SIMD (kernels/error_sums.h):
+// the metrics cost no second pass over the tensor and no row-sized buffer.
+// QuantizeTensor and `shardq quantize`'s stream both call it, so their bytes
+// and metrics are the same.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/block_format.h"
+#include "worker/quant_error.h"
+
+namespace shardq {
+
+// Encodes the n values of x (n % fmt.block_size == 0) to y and returns their
+// error. `importance` (n weights) may be null.
+QuantError QuantizeRowMeasured(const BlockFormat& fmt, const float* x, int64_t n, const float* importance,
+                               uint8_t* y);
+
+}  // namespace shardq
