@@ -47,7 +47,8 @@ if closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conf
   missing=""
   for pkg in $pkgs; do
     prio=$(dpkg-query -W -f='${Priority}' "$pkg" 2>/dev/null || true)
-    echo "$closure" | grep -qx "$pkg" || [ "$prio" = required ] || missing="$missing $pkg"
+    # (a here-string: under pipefail, `echo | grep -q` fails when grep exits before echo has written)
+    grep -qx "$pkg" <<<"$closure" || [ "$prio" = required ] || missing="$missing $pkg"
   done
   [ "$(echo "$libs" | wc -l)" -gt 5 ] || missing="$missing (ldd found too few libraries)"
   [ -z "$missing" ] && pass "the runtime stage provides every library of ldd shardq ($(echo $runtime_pkgs | wc -w) packages listed)" ||
