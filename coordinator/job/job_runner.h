@@ -56,7 +56,9 @@ struct RunSummary {
   double ppl = 0, ref_ppl = 0, kl_mean = 0, top1_pct = 0;
 };
 
-// Rank 0's side. `transport` reaches the workers (ranks 1 .. size-1).
+// Rank 0's side: drives a JobRun (job_run.h: plan, on-message, finish) over
+// `transport`, which reaches the workers (ranks 1 .. size-1). `shardq run`
+// and the service's main thread both call it.
 Result<RunSummary> RunCoordinator(Transport& transport, const RunOptions& options);
 
 // The whole command: embedded (coordinator + one worker thread) when not under
