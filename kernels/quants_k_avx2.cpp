@@ -11,12 +11,19 @@
 // the best candidate's grid (inverse scale, and the minimum it was taken from)
 // instead of its levels; the levels are rebuilt with the same operations only
 // for sub-blocks whose final scale is 0 (every other sub-block is requantized).
+// The searches are bound by the vector ops per value and candidate (~17 for
+// Q4_K/Q5_K, 9 for Q6_K), not by latency (4 interleaved blocks ran no faster
+// than 2), so the savings are in ops: the clamp of a level to the top (Q4_K/
+// Q5_K) or to both ends (Q6_K) is dropped for candidates where a per-candidate
+// check shows no level can reach it, and the lane layout comes from in-register
+// transposes instead of gathers.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "kernels/avx2_transpose.h"
 #include "kernels/fp16.h"
 #include "kernels/quants_k.h"
 #include "kernels/quants_k_scales.h"
@@ -37,23 +44,28 @@ inline __m256i NearestIntClamp(__m256 v, int lo, int hi) {
   return _mm256_min_epi32(_mm256_max_epi32(l, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
 }
 
-// A level of the asymmetric search's grid. Round equals NearestInt for
-// |v| < 2^22; kExact serves the rare vectors where that bound is not known.
-template <bool kExact, int kNmax>
+// A level of the asymmetric search's grid, in one of three ways that agree
+// where each is used: kExact is NearestInt itself (any v); kRound rounds and
+// clamps (equal to NearestInt for |v| < 2^22); kRoundNoTop also skips the
+// clamp to kNmax, for candidates where no level can round above it (checked
+// per candidate: the largest x rounds highest). Skipping it saves one of the
+// ~17 vector ops per value and candidate, on the ports the products also need.
+enum class Grid { kExact, kRound, kRoundNoTop };
+template <Grid kGrid, int kNmax>
 inline __m256 GridLevel(__m256 v) {
-  if constexpr (kExact) {
+  if constexpr (kGrid == Grid::kExact) {
     return _mm256_cvtepi32_ps(NearestIntClamp(v, 0, kNmax));
-  } else {
+  } else if constexpr (kGrid == Grid::kRound) {
     return Clamp(Round(v), _mm256_setzero_ps(), _mm256_set1_ps(static_cast<float>(kNmax)));
+  } else {
+    // max_ps returns its second operand for NaN (the degenerate lanes): 0, as the clamp would
+    return _mm256_max_ps(Round(v), _mm256_setzero_ps());
   }
 }
 
-// Transposes 8 sub-blocks of `len` values (stride len) into len vectors, lane j = sub-block j.
+// 8 sub-blocks of kLen values (stride kLen) into kLen vectors, lane j = sub-block j.
 template <int kLen>
-void Transpose(const float* x, __m256* xt) {
-  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(kLen));
-  for (int i = 0; i < kLen; ++i) xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
-}
+inline void Transpose(const float* x, __m256* xt) { avx2::TransposeGroups<kLen>(x, xt); }
 
 // Lane-parallel MakeQkx2Quants(32, kNmax, ..., use_mad = false) for kS groups of
 // 8 sub-blocks (kS independent chains interleaved to hide the add latency).
@@ -101,29 +113,34 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
   // x - mn lies between xmin - mn and mx - mn, and rounding keeps that order.
   // (Degenerate lanes have x - mn = 0 throughout, NaN levels, 0 either way.)
   const __m256 two22 = _mm256_set1_ps(4194304.f), sign = _mm256_set1_ps(-0.f);
-  auto needs_exact = [&](const __m256* iscv) {
-    int risky = 0;
+  // Which GridLevel is exact for every non-degenerate lane of the kS groups.
+  auto grid_for = [&](const __m256* iscv) {
+    int risky = 0, top = 0;
     for (int s = 0; s < kS; ++s) {
       const __m256 span = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(mx[s], mn[s])),
                                         _mm256_andnot_ps(sign, _mm256_sub_ps(xmin[s], mn[s])));
       const __m256 bound = _mm256_mul_ps(_mm256_andnot_ps(sign, iscv[s]), span);
       risky |= _mm256_movemask_ps(_mm256_andnot_ps(degenerate[s], _mm256_cmp_ps(bound, two22, _CMP_NLT_UQ)));
+      // the level of x = mx, computed as the loop computes it: no other x rounds higher
+      const __m256 top_level = Round(_mm256_mul_ps(iscv[s], _mm256_sub_ps(mx[s], mn[s])));
+      top |= _mm256_movemask_ps(
+          _mm256_andnot_ps(degenerate[s], _mm256_cmp_ps(top_level, vmax_l, _CMP_GT_OQ)));
     }
-    return risky != 0;
+    return risky ? Grid::kExact : top ? Grid::kRound : Grid::kRoundNoTop;
   };
-  auto initial_error = [&]<bool kExact>() {
+  auto initial_error = [&]<Grid kGrid>() {
     for (int i = 0; i < n; ++i) {
       for (int s = 0; s < kS; ++s) {
-        const __m256 l = GridLevel<kExact, kNmax>(_mm256_mul_ps(grid_isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
+        const __m256 l = GridLevel<kGrid, kNmax>(_mm256_mul_ps(grid_isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
         const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale[s], l), mn[s]), xt[s][i]);
         best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt[s][i], _mm256_mul_ps(diff, diff)));
       }
     }
   };
-  if (needs_exact(grid_isc)) {
-    initial_error.template operator()<true>();
-  } else {
-    initial_error.template operator()<false>();
+  switch (grid_for(grid_isc)) {
+    case Grid::kExact: initial_error.template operator()<Grid::kExact>(); break;
+    case Grid::kRound: initial_error.template operator()<Grid::kRound>(); break;
+    case Grid::kRoundNoTop: initial_error.template operator()<Grid::kRoundNoTop>(); break;
   }
   __m256 laux[kS][n];
   for (int is = 0; is <= kNstep; ++is) {
@@ -133,10 +150,10 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
       isc[s] = _mm256_div_ps(num, _mm256_sub_ps(mx[s], mn[s]));
       sl[s] = sl2[s] = sxl[s] = zero;
     }
-    auto candidate_sums = [&]<bool kExact>() {
+    auto candidate_sums = [&]<Grid kGrid>() {
       for (int i = 0; i < n; ++i) {
         for (int s = 0; s < kS; ++s) {
-          const __m256 l = GridLevel<kExact, kNmax>(_mm256_mul_ps(isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
+          const __m256 l = GridLevel<kGrid, kNmax>(_mm256_mul_ps(isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
           laux[s][i] = l;
           const __m256 wl = _mm256_mul_ps(wt[s][i], l);
           sl[s] = _mm256_add_ps(sl[s], wl);
@@ -145,10 +162,10 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
         }
       }
     };
-    if (needs_exact(isc)) {
-      candidate_sums.template operator()<true>();
-    } else {
-      candidate_sums.template operator()<false>();
+    switch (grid_for(isc)) {
+      case Grid::kExact: candidate_sums.template operator()<Grid::kExact>(); break;
+      case Grid::kRound: candidate_sums.template operator()<Grid::kRound>(); break;
+      case Grid::kRoundNoTop: candidate_sums.template operator()<Grid::kRoundNoTop>(); break;
     }
     __m256 ok[kS], this_scale[kS], this_min[kS], err[kS];
     for (int s = 0; s < kS; ++s) {
@@ -351,19 +368,55 @@ void QxLanesQ6(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* o
     w[i] = qwt ? qwt[i] : _mm256_mul_ps(xt[i], xt[i]);
     wx[i] = _mm256_mul_ps(w[i], xt[i]);
   }
-  // Groups of candidates per pass over the 16 values, to stay within the registers.
-  constexpr int kGroup = 4;
-  for (int g0 = 0; g0 < kCand; g0 += kGroup) {
-    const int g1 = std::min(kCand, g0 + kGroup);
-    for (int g = g0; g < g1; ++g) slx[g] = sl2[g] = zero;
+  // Whether a group of candidates may skip the clamp to [-32, 31]: only if in
+  // every lane that matters (not tiny) all values are finite and neither
+  // extreme of the lane rounds outside it (x -> round(isc * x) is monotone, so
+  // no other value can). The clamps are 2 of the 9 vector ops per value and
+  // candidate, on the ports the products need; the candidates |is| <= 5 mostly
+  // pass (the largest magnitude rounds to -32 or above), the others rarely.
+  __m256 xlo = xt[0], xhi = xt[0], finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (int i = 0; i < n; ++i) {
+    xlo = _mm256_min_ps(xlo, xt[i]);
+    xhi = _mm256_max_ps(xhi, xt[i]);
+    finite = _mm256_and_ps(finite, _mm256_cmp_ps(_mm256_sub_ps(xt[i], xt[i]), zero, _CMP_EQ_OQ));
+  }
+  const int lanes_unsafe = _mm256_movemask_ps(_mm256_andnot_ps(*out_tiny, _mm256_xor_ps(finite, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))));
+  auto needs_clamp = [&](int g0, int count) {
+    if (lanes_unsafe) return true;
+    __m256 out = zero;
+    for (int g = g0; g < g0 + count; ++g) {
+      for (const __m256 e : {xlo, xhi}) {
+        const __m256 l = Round(_mm256_mul_ps(isc[g], e));
+        out = _mm256_or_ps(out, _mm256_or_ps(_mm256_cmp_ps(l, lo, _CMP_LT_OQ), _mm256_cmp_ps(l, hi, _CMP_GT_OQ)));
+      }
+    }
+    return _mm256_movemask_ps(_mm256_andnot_ps(*out_tiny, out)) != 0;
+  };
+  // Groups of candidates per pass over the 16 values (to stay within the
+  // registers), is = 6..9 together since they nearly always need the clamp.
+  auto sums = [&]<int kCount, bool kClamp>(int g0) {
+    for (int g = g0; g < g0 + kCount; ++g) slx[g] = sl2[g] = zero;
     for (int i = 0; i < n; ++i) {
-      for (int g = g0; g < g1; ++g) {
-        const __m256 l = Clamp(Round(_mm256_mul_ps(isc[g], xt[i])), lo, hi);
+      for (int g = g0; g < g0 + kCount; ++g) {
+        const __m256 r = Round(_mm256_mul_ps(isc[g], xt[i]));
+        const __m256 l = kClamp ? Clamp(r, lo, hi) : r;
         slx[g] = _mm256_add_ps(slx[g], _mm256_mul_ps(wx[i], l));
         sl2[g] = _mm256_add_ps(sl2[g], _mm256_mul_ps(_mm256_mul_ps(w[i], l), l));
       }
     }
-  }
+  };
+  auto group = [&]<int kCount>(int g0) {
+    if (needs_clamp(g0, kCount)) {
+      sums.template operator()<kCount, true>(g0);
+    } else {
+      sums.template operator()<kCount, false>(g0);
+    }
+  };
+  group.template operator()<4>(0);   // is = 0, -9, -8, -7
+  group.template operator()<4>(4);   // is = -6 .. -3
+  group.template operator()<4>(8);   // is = -2, -1, 1, 2
+  group.template operator()<3>(12);  // is = 3, 4, 5
+  group.template operator()<4>(15);  // is = 6 .. 9
   const __m256 nz = _mm256_cmp_ps(sl2[0], zero, _CMP_NEQ_UQ);
   __m256 scale = _mm256_and_ps(nz, _mm256_div_ps(slx[0], sl2[0]));
   __m256 best = _mm256_mul_ps(scale, slx[0]);

@@ -1,7 +1,8 @@
 // The SIMD K-quant encoders (AVX2 and AVX-512 Q4_K/Q5_K/Q6_K), each called
 // directly, against the scalar reference byte for byte: ggml's golden rows,
 // seeded Gaussian rows, odd block counts, and blocks built to reach the rare
-// paths (constant sub-blocks, sub-blocks whose 6-bit scale rounds to 0).
+// paths (constant sub-blocks, sub-blocks whose 6-bit scale rounds to 0) and
+// the per-candidate clamp checks (BoundaryRows).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -124,6 +125,36 @@ void CheckSameAsReference(const Encoder& e, QuantizeFn fast, const std::vector<f
   CHECK(FirstDiffBlock(got, want, e.block_bytes) == -1);
 }
 
+// Rows of 4 blocks whose sub-blocks are drawn from kinds that sit on the
+// boundaries the SIMD searches test per candidate before dropping a clamp
+// (a level exactly at 0 or at the top, the largest magnitude matched by an
+// opposite-signed value of (almost) the same size), plus integer values with
+// ties, constants, zeros of both signs, and magnitudes from 1e-30 to 1e30.
+// Finite values only: that is what the encoders promise to match.
+std::vector<float> BoundaryRows(int rows, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> x(static_cast<size_t>(rows) * 4 * kQK_K);
+  for (size_t s0 = 0; s0 < x.size(); s0 += 16) {
+    float* sb = x.data() + s0;
+    const float scale = std::pow(10.f, static_cast<float>(static_cast<int>(rng() % 61) - 30));
+    const int kind = static_cast<int>(rng() % 8);
+    for (int i = 0; i < 16; ++i) {
+      float v = nd(rng) * scale;
+      if (kind == 1) v = static_cast<float>(static_cast<int>(nd(rng) * 20)) + 0.5f * static_cast<float>(rng() % 2);
+      if (kind == 2) v = (i % 2) ? -0.f : 0.f;
+      if (kind == 3) v = 0.75f * scale;
+      sb[i] = v;
+    }
+    if (kind == 4 || kind == 5) {  // +a and -a (kind 5: -a * 31.5 / 32, the rounding edge of Q6_K's top level)
+      sb[rng() % 8] = scale * 2.5f;
+      sb[8 + rng() % 8] = -scale * 2.5f * (kind == 5 ? 31.5f / 32 : 1.f);
+    }
+    if (kind == 6) sb[rng() % 16] = 0.f;
+  }
+  return x;
+}
+
 // Runs the checks for one ISA's encoders.
 void CheckIsa(bool avx512) {
   const auto golden = testing::ReadFloats(testing::SharedPath("golden/blocks/input.f32"));
@@ -134,6 +165,13 @@ void CheckIsa(bool avx512) {
   const auto gauss_odd = Gaussian(6 * 11008, 99, 0.02f);  // 43 blocks a row, weight-like scale
   const auto one_block = Gaussian(3 * kQK_K, 5);          // rows of a single block
   const auto edge = EdgeRow();
+  const auto boundary = BoundaryRows(24, avx512 ? 11 : 12);
+  std::vector<float> boundary_imp(4 * kQK_K);
+  {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (auto& w : boundary_imp) w = rng() % 8 == 0 ? 0.f : std::exp(2.f * nd(rng));
+  }
   for (const auto& e : kEncoders) {
     INFO(e.name << (avx512 ? " AVX-512" : " AVX2"));
     const QuantizeFn fast = avx512 ? e.avx512 : e.avx2;
@@ -147,6 +185,10 @@ void CheckIsa(bool avx512) {
       CheckSameAsReference(e, fast, one_block, kQK_K);
     }
     SECTION(std::string(e.name) + " edge blocks") { CheckSameAsReference(e, fast, edge, edge.size()); }
+    SECTION(std::string(e.name) + " clamp boundaries, with and without importance") {
+      CheckSameAsReference(e, fast, boundary, 4 * kQK_K);
+      CheckSameAsReference(e, fast, boundary, 4 * kQK_K, boundary_imp.data());
+    }
   }
 }
 
