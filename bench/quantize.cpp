@@ -1,7 +1,7 @@
 // Quantizer throughput on a seeded 4096 x 11008 Gaussian matrix: weights/s of
 // the dispatched (SIMD) encoder and the scalar reference for Q8_0, Q4_0, Q4_K,
-// Q5_K, Q6_K, one thread and all threads, with the relative RMSE of each, plus the
-// memcpy bandwidth over the same bytes. For the K-quants each ISA's encoder
+// Q5_K, Q6_K, IQ4_NL, one thread and all threads, with the relative RMSE of each, plus the
+// memcpy bandwidth over the same bytes. For the K-quants (and IQ4_NL) each ISA's encoder
 // (AVX2, AVX-512) also gets a row, timed on the reference's rows in rounds that
 // alternate with the reference (the machine is shared: the median of the
 // per-round ratios is what to quote). The K-quants then get the same rows WITH
@@ -22,6 +22,7 @@
 #include "kernels/ggml_type.h"
 #include "kernels/block_format.h"
 #include "kernels/quants_k.h"
+#include "kernels/quants_legacy.h"
 
 namespace {
 
@@ -175,9 +176,10 @@ int main(int argc, char** argv) {
 
   std::printf("\n%-6s %-6s %7s %12s %12s %10s %10s %s\n", "type", "impl", "threads", "Mweights/s",
               "vs ref(1t)", "rel.RMSE", "ref RMSE", "");
-  const GgmlType types[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
-  const char* names[] = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"};
-  for (int ti = 0; ti < 5; ++ti) {
+  const GgmlType types[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
+                            GgmlType::IQ4_NL};
+  const char* names[] = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"};
+  for (int ti = 0; ti < 6; ++ti) {
     const BlockFormat* fast = shardq::FindBlockFormat(types[ti]);
     const BlockFormat* ref = shardq::FindReferenceBlockFormat(types[ti]);
     if (!fast || !ref || !fast->quantize_row || !ref->quantize_row) {
@@ -188,7 +190,9 @@ int main(int argc, char** argv) {
     // The slow scalar reference runs on a slice of rows (its time scales
     // linearly) to keep the run short; its RMSE is compared on the same slice.
     const bool kquant = types[ti] == GgmlType::Q4_K || types[ti] == GgmlType::Q5_K || types[ti] == GgmlType::Q6_K;
-    const int64_t ref_rows = kquant ? 256 : kRows;
+    // IQ4_NL's reference (a branchy search per value) is as slow as the K-quants'.
+    const bool slow_ref = kquant || types[ti] == GgmlType::IQ4_NL;
+    const int64_t ref_rows = slow_ref ? 256 : kRows;
     // Per-ISA K-quant encoders, timed in rounds alternating with the reference.
     struct Isa { const char* name; BlockFormat f; std::vector<double> rate, ratio; };
     std::vector<Isa> isas;
@@ -203,8 +207,11 @@ int main(int argc, char** argv) {
       if (cpu.avx2) isas.back().f.quantize_row = avx2_fns[k];
       if (cpu.avx2 && cpu.avx512) isas.push_back({"avx512", *ref, {}, {}});
       if (cpu.avx2 && cpu.avx512) isas.back().f.quantize_row = avx512_fns[k];
+    } else if (types[ti] == GgmlType::IQ4_NL && shardq::GetCpuFeatures().avx2) {
+      isas.push_back({"avx2", *ref, {}, {}});
+      isas.back().f.quantize_row = shardq::legacy::QuantizeIQ4_NLAvx2;
     }
-    const int rounds = kquant ? 5 : 1;
+    const int rounds = slow_ref ? 5 : 1;
     std::vector<double> ref_rates;
     for (int round = 0; round < rounds; ++round) {
       const double rr = ref_rows * kCols / EncodeRows(*ref, x.data(), qr.data(), ref_rows, 1);
