@@ -1,4 +1,4 @@
-// AVX2 encoders for Q4_K, Q5_K and Q6_K, bit-identical to the scalar reference.
+// AVX2 encoders for Q2_K, Q4_K, Q5_K and Q6_K, bit-identical to the scalar reference.
 // The reference's cost is its per-sub-block scale search, a long chain of
 // dependent float sums. Here each of the 8 lanes runs the search of one
 // sub-block (Q4_K/Q5_K: 8 sub-blocks of 32; Q6_K: 2 x 8 sub-blocks of 16), so
@@ -67,7 +67,7 @@ inline __m256 GridLevel(__m256 v) {
 template <int kLen>
 inline void Transpose(const float* x, __m256* xt) { avx2::TransposeGroups<kLen>(x, xt); }
 
-// Lane-parallel MakeQkx2Quants(32, kNmax, ..., use_mad = false) for kS groups of
+// Lane-parallel MakeQkx2Quants(kN, kNmax, ..., use_mad = kMad) for kS groups of
 // 8 sub-blocks (kS independent chains interleaved to hide the add latency).
 // The scalar search is path-dependent (an accepted candidate's minimum shifts
 // the grid of the next ones), so candidates run in order, lane by lane.
@@ -80,9 +80,17 @@ struct AsymLanes {
   int degenerate;  // bit j: sub-block j has max == min
 };
 
-template <int kS, int kNmax, int kNstep>
-void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float rdelta, AsymLanes* out) {
-  constexpr int n = 32;
+template <int kS, int kNmax, int kNstep, int kN = 32, bool kMad = false>
+void Qkx2Lanes(const __m256 (*xt)[kN], const __m256 (*wt)[kN], float rmin, float rdelta, AsymLanes* out) {
+  constexpr int n = kN;
+  // the error measure of one value: |diff| (Q2_K's reference search) or diff^2
+  auto err_of = [](__m256 diff) {
+    if constexpr (kMad) {
+      return _mm256_andnot_ps(_mm256_set1_ps(-0.f), diff);
+    } else {
+      return _mm256_mul_ps(diff, diff);
+    }
+  };
   const __m256 zero = _mm256_setzero_ps();
   const __m256 vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
   __m256 mn[kS], mx[kS], xmin[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], degenerate[kS], grid_isc[kS], grid_mn[kS];
@@ -133,7 +141,7 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
       for (int s = 0; s < kS; ++s) {
         const __m256 l = GridLevel<kGrid, kNmax>(_mm256_mul_ps(grid_isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
         const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale[s], l), mn[s]), xt[s][i]);
-        best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt[s][i], _mm256_mul_ps(diff, diff)));
+        best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt[s][i], err_of(diff)));
       }
     }
   };
@@ -184,7 +192,7 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
       for (int s = 0; s < kS; ++s) {
         const __m256 diff =
             _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale[s], laux[s][i]), this_min[s]), xt[s][i]);
-        err[s] = _mm256_add_ps(err[s], _mm256_mul_ps(wt[s][i], _mm256_mul_ps(diff, diff)));
+        err[s] = _mm256_add_ps(err[s], _mm256_mul_ps(wt[s][i], err_of(diff)));
       }
     }
     for (int s = 0; s < kS; ++s) {
@@ -482,7 +490,113 @@ void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
   PackQ6KQuants(L, y);
 }
 
+// Q2_K (scalar reference: QuantizeRowQ2K in quants_k.cpp): the 16 sub-blocks
+// of 16 as two groups of 8 lanes of the same search as Q4_K/Q5_K. Without
+// importance: qkx2 with |x| weights and the mean absolute deviation (kMad),
+// scales and mins to 4 bits against their maxima; with importance: qkx3 with
+// qw * sqrt(sigma2 + x^2), sigma2 the block's mean x^2, then make_qp_quants.
+void QuantizeBlockQ2K(const float* x, const float* qw, BlockQ2_K* y) {
+  __m256 xt[2][16], wt[2][16];
+  AsymLanes r[2];
+  for (int s = 0; s < 2; ++s) Transpose<16>(x + 128 * s, xt[s]);
+  alignas(32) float scales[16], mins[16];
+  if (!qw) {
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    for (int s = 0; s < 2; ++s) {
+      for (int i = 0; i < 16; ++i) wt[s][i] = _mm256_andnot_ps(sign, xt[s][i]);
+    }
+    Qkx2Lanes<2, 3, 15, 16, true>(xt, wt, -0.5f, 0.1f, r);
+    for (int s = 0; s < 2; ++s) {
+      _mm256_store_ps(scales + 8 * s, _mm256_load_ps(r[s].scale));
+      _mm256_store_ps(mins + 8 * s, _mm256_load_ps(r[s].the_min));
+    }
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 16; ++j) {
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    constexpr float q4scale = 15.f;
+    if (max_scale > 0) {
+      const float iscale = q4scale / max_scale;
+      for (int j = 0; j < 16; ++j) y->scales[j] = static_cast<uint8_t>(NearestInt(iscale * scales[j]));
+      y->d = F32ToFp16(max_scale / q4scale);
+    } else {
+      for (int j = 0; j < 16; ++j) y->scales[j] = 0;
+      y->d = F32ToFp16(0.f);
+    }
+    if (max_min > 0) {
+      const float iscale = q4scale / max_min;
+      for (int j = 0; j < 16; ++j) y->scales[j] |= static_cast<uint8_t>(NearestInt(iscale * mins[j]) << 4);
+      y->dmin = F32ToFp16(max_min / q4scale);
+    } else {
+      y->dmin = F32ToFp16(0.f);
+    }
+  } else {
+    float sum_x2 = 0;
+    for (int l = 0; l < kQK_K; ++l) sum_x2 += x[l] * x[l];
+    const __m256 sigma2 = _mm256_set1_ps(sum_x2 / kQK_K);
+    alignas(32) float sw[16];
+    for (int s = 0; s < 2; ++s) {
+      __m256 qwt[16];
+      Transpose<16>(qw + 128 * s, qwt);
+      __m256 sumw = _mm256_setzero_ps();
+      for (int i = 0; i < 16; ++i) {
+        wt[s][i] = _mm256_mul_ps(qwt[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(xt[s][i], xt[s][i]))));
+        sumw = _mm256_add_ps(sumw, wt[s][i]);
+      }
+      _mm256_store_ps(sw + 8 * s, sumw);
+    }
+    Qkx2Lanes<2, 3, kImpNstep, 16, false>(xt, wt, kImpRmin, kImpRdelta, r);
+    for (int s = 0; s < 2; ++s) {
+      _mm256_store_ps(scales + 8 * s, _mm256_load_ps(r[s].scale));
+      _mm256_store_ps(mins + 8 * s, _mm256_load_ps(r[s].the_min));
+    }
+    uint8_t Ls[16], Lm[16];
+    const float dm = MakeQpQuants(16, 15, scales, Ls, sw);
+    const float mm = MakeQpQuants(16, 15, mins, Lm, sw);
+    y->d = F32ToFp16(dm);
+    y->dmin = F32ToFp16(mm);
+    for (int j = 0; j < 16; ++j) y->scales[j] = static_cast<uint8_t>(Ls[j] | (Lm[j] << 4));
+  }
+  // Final levels: requantized where the 4-bit scale is not 0, else the search's own.
+  const float d_all = Fp16ToF32(y->d), m_all = Fp16ToF32(y->dmin);
+  alignas(32) int32_t L[kQK_K];
+  for (int j = 0; j < 16; ++j) {
+    const AsymLanes& rj = r[j / 8];
+    const int lane = j % 8;
+    const float d = d_all * (y->scales[j] & 0xF);
+    const float m = m_all * (y->scales[j] >> 4);
+    for (int k = 0; k < 16; k += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + 16 * j + k);
+      __m256i q;
+      if (d) {
+        q = NearestIntClamp(_mm256_div_ps(_mm256_add_ps(xv, _mm256_set1_ps(m)), _mm256_set1_ps(d)), 0, 3);
+      } else if ((rj.degenerate >> lane) & 1) {
+        q = _mm256_setzero_si256();
+      } else {
+        const __m256 isc = _mm256_set1_ps(rj.grid_iscale[lane]), mn = _mm256_set1_ps(rj.grid_min[lane]);
+        q = NearestIntClamp(_mm256_mul_ps(isc, _mm256_sub_ps(xv, mn)), 0, 3);
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(L + 16 * j + k), q);
+    }
+  }
+  // byte l of each 32-byte group: elements l, l+32, l+64, l+96 of its 128-value half
+  for (int h = 0; h < kQK_K; h += 128) {
+    for (int l = 0; l < 32; ++l) {
+      y->qs[h / 4 + l] = static_cast<uint8_t>(L[h + l] | (L[h + l + 32] << 2) | (L[h + l + 64] << 4) |
+                                              (L[h + l + 96] << 6));
+    }
+  }
+}
+
 }  // namespace
+
+void QuantizeRowQ2KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
+  auto* y = static_cast<BlockQ2_K*>(vy);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    QuantizeBlockQ2K(x + kQK_K * i, importance ? importance + kQK_K * i : nullptr, y + i);
+  }
+}
 
 void QuantizeRowQ4KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
   QuantizeRowAsym(x, importance, static_cast<BlockQ4_K*>(vy), n / kQK_K);

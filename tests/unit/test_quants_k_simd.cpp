@@ -1,4 +1,4 @@
-// The SIMD K-quant encoders (AVX2 and AVX-512 Q4_K/Q5_K/Q6_K), each called
+// The SIMD K-quant encoders (AVX2 Q2_K, AVX2 and AVX-512 Q4_K/Q5_K/Q6_K), each called
 // directly, against the scalar reference byte for byte: ggml's golden rows,
 // seeded Gaussian rows, odd block counts, and blocks built to reach the rare
 // paths (constant sub-blocks, sub-blocks whose 6-bit scale rounds to 0) and
@@ -27,7 +27,9 @@ struct Encoder {
   size_t block_bytes;
   QuantizeFn ref, avx2, avx512;
 };
+// avx512 null: no AVX-512 encoder (the AVX2 one is dispatched there too).
 const Encoder kEncoders[] = {
+    {"Q2_K", sizeof(BlockQ2_K), kquant::QuantizeRowQ2K, kquant::QuantizeRowQ2KAvx2, nullptr},
     {"Q4_K", sizeof(BlockQ4_K), kquant::QuantizeRowQ4K, kquant::QuantizeRowQ4KAvx2, kquant::QuantizeRowQ4KAvx512},
     {"Q5_K", sizeof(BlockQ5_K), kquant::QuantizeRowQ5K, kquant::QuantizeRowQ5KAvx2, kquant::QuantizeRowQ5KAvx512},
     {"Q6_K", sizeof(BlockQ6_K), kquant::QuantizeRowQ6K, kquant::QuantizeRowQ6KAvx2, kquant::QuantizeRowQ6KAvx512},
@@ -93,6 +95,22 @@ bool HasZeroScaleWithLevelsQ4K(const std::vector<uint8_t>& q) {
       const int shift = 4 * (j % 2);
       for (int l = 1; l < 32; ++l) {
         if (((qs[l] >> shift) & 0xF) != ((qs[0] >> shift) & 0xF)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool HasZeroScaleWithLevelsQ2K(const std::vector<uint8_t>& q) {
+  for (size_t off = 0; off + sizeof(BlockQ2_K) <= q.size(); off += sizeof(BlockQ2_K)) {
+    BlockQ2_K blk;
+    std::memcpy(&blk, &q[off], sizeof(blk));
+    for (int j = 0; j < 16; ++j) {
+      if ((blk.scales[j] & 0xF) != 0) continue;
+      // element e of the block: byte 32 * (e / 128) + e % 32, bits 2 * ((e % 128) / 32)
+      auto level = [&](int e) { return (blk.qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3; };
+      for (int l = 1; l < 16; ++l) {
+        if (level(16 * j + l) != level(16 * j)) return true;
       }
     }
   }
@@ -175,6 +193,7 @@ void CheckIsa(bool avx512) {
   for (const auto& e : kEncoders) {
     INFO(e.name << (avx512 ? " AVX-512" : " AVX2"));
     const QuantizeFn fast = avx512 ? e.avx512 : e.avx2;
+    if (!fast) continue;
     SECTION(std::string(e.name) + " golden rows") { CheckSameAsReference(e, fast, golden, 4096); }
     SECTION(std::string(e.name) + " golden rows with importance") {
       CheckSameAsReference(e, fast, golden, 4096, imp.data());
@@ -197,9 +216,12 @@ void CheckIsa(bool avx512) {
 TEST_CASE("K-quant edge row reaches the zero-scale paths of the reference", "[kquant-speed]") {
   const auto edge = EdgeRow();
   const int64_t n = static_cast<int64_t>(edge.size());
-  std::vector<uint8_t> q4(sizeof(BlockQ4_K) * (n / kQK_K)), q6(sizeof(BlockQ6_K) * (n / kQK_K));
+  std::vector<uint8_t> q2(sizeof(BlockQ2_K) * (n / kQK_K)), q4(sizeof(BlockQ4_K) * (n / kQK_K)),
+      q6(sizeof(BlockQ6_K) * (n / kQK_K));
+  kquant::QuantizeRowQ2K(edge.data(), q2.data(), n, nullptr);
   kquant::QuantizeRowQ4K(edge.data(), q4.data(), n, nullptr);
   kquant::QuantizeRowQ6K(edge.data(), q6.data(), n, nullptr);
+  CHECK(HasZeroScaleWithLevelsQ2K(q2));
   CHECK(HasZeroScaleWithLevelsQ4K(q4));
   CHECK(HasZeroScaleWithLevelsQ6K(q6));
 }
