@@ -1,7 +1,7 @@
 // Quantizer throughput on a seeded 4096 x 11008 Gaussian matrix: weights/s of
 // the dispatched (SIMD) encoder and the scalar reference for Q8_0, Q4_0, Q4_K,
-// Q5_K, Q6_K, IQ4_NL, one thread and all threads, with the relative RMSE of each, plus the
-// memcpy bandwidth over the same bytes. For the K-quants (and IQ4_NL) each ISA's encoder
+// Q5_K, Q6_K, Q2_K, IQ4_NL, one thread and all threads, with the relative RMSE of each, plus the
+// memcpy bandwidth over the same bytes. For the K-quants and IQ4_NL each ISA's encoder
 // (AVX2, AVX-512) also gets a row, timed on the reference's rows in rounds that
 // alternate with the reference (the machine is shared: the median of the
 // per-round ratios is what to quote). The K-quants then get the same rows WITH
@@ -176,10 +176,10 @@ int main(int argc, char** argv) {
 
   std::printf("\n%-6s %-6s %7s %12s %12s %10s %10s %s\n", "type", "impl", "threads", "Mweights/s",
               "vs ref(1t)", "rel.RMSE", "ref RMSE", "");
-  const GgmlType types[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
-                            GgmlType::IQ4_NL};
-  const char* names[] = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"};
-  for (int ti = 0; ti < 6; ++ti) {
+  const GgmlType types[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q2_K, GgmlType::Q4_K, GgmlType::Q5_K,
+                            GgmlType::Q6_K, GgmlType::IQ4_NL};
+  const char* names[] = {"Q8_0", "Q4_0", "Q2_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"};
+  for (int ti = 0; ti < 7; ++ti) {
     const BlockFormat* fast = shardq::FindBlockFormat(types[ti]);
     const BlockFormat* ref = shardq::FindReferenceBlockFormat(types[ti]);
     if (!fast || !ref || !fast->quantize_row || !ref->quantize_row) {
@@ -190,8 +190,8 @@ int main(int argc, char** argv) {
     // The slow scalar reference runs on a slice of rows (its time scales
     // linearly) to keep the run short; its RMSE is compared on the same slice.
     const bool kquant = types[ti] == GgmlType::Q4_K || types[ti] == GgmlType::Q5_K || types[ti] == GgmlType::Q6_K;
-    // IQ4_NL's reference (a branchy search per value) is as slow as the K-quants'.
-    const bool slow_ref = kquant || types[ti] == GgmlType::IQ4_NL;
+    // Q2_K's and IQ4_NL's references (searches per sub-block) are as slow as the K-quants'.
+    const bool slow_ref = kquant || types[ti] == GgmlType::Q2_K || types[ti] == GgmlType::IQ4_NL;
     const int64_t ref_rows = slow_ref ? 256 : kRows;
     // Per-ISA K-quant encoders, timed in rounds alternating with the reference.
     struct Isa { const char* name; BlockFormat f; std::vector<double> rate, ratio; };
@@ -207,9 +207,11 @@ int main(int argc, char** argv) {
       if (cpu.avx2) isas.back().f.quantize_row = avx2_fns[k];
       if (cpu.avx2 && cpu.avx512) isas.push_back({"avx512", *ref, {}, {}});
       if (cpu.avx2 && cpu.avx512) isas.back().f.quantize_row = avx512_fns[k];
-    } else if (types[ti] == GgmlType::IQ4_NL && shardq::GetCpuFeatures().avx2) {
+    } else if ((types[ti] == GgmlType::Q2_K || types[ti] == GgmlType::IQ4_NL) && shardq::GetCpuFeatures().avx2) {
+      // AVX2 only (also dispatched on AVX-512 CPUs)
       isas.push_back({"avx2", *ref, {}, {}});
-      isas.back().f.quantize_row = shardq::legacy::QuantizeIQ4_NLAvx2;
+      isas.back().f.quantize_row = types[ti] == GgmlType::Q2_K ? shardq::kquant::QuantizeRowQ2KAvx2
+                                                               : shardq::legacy::QuantizeIQ4_NLAvx2;
     }
     const int rounds = slow_ref ? 5 : 1;
     std::vector<double> ref_rates;
