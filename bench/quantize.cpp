@@ -5,7 +5,7 @@
 // (AVX2, AVX-512) also gets a row, timed on the reference's rows in rounds that
 // alternate with the reference (the machine is shared: the median of the
 // per-round ratios is what to quote). The K-quants then get the same rows WITH
-// importance (a random positive vector per column, as an imatrix gives): ggml's
+// importance (a random positive vector per column, as an imatrix gives; also Q2_K and IQ4_NL): ggml's
 // weighted searches, the path of every calibrated job, against the scalar
 // reference with importance (`bench_quantize --imatrix`: only that table).
 // Prints a table; never fails on time.
@@ -75,7 +75,7 @@ double RelRmse(const BlockFormat& f, const float* x, const uint8_t* q, int64_t r
   return std::sqrt(num / den);
 }
 
-// Q4_K/Q5_K/Q6_K with importance: the scalar reference and each ISA's encoder
+// Q4_K/Q5_K/Q6_K/Q2_K/IQ4_NL with importance: the scalar reference and each ISA's encoder
 // on the same rows, in alternating rounds; then the dispatched encoder on more
 // rows with 1 and all threads.
 void BenchWithImportance(const std::vector<float>& x) {
@@ -89,11 +89,11 @@ void BenchWithImportance(const std::vector<float>& x) {
   std::printf("\nwith importance (random positive, one per column)\n");
   std::printf("%-6s %-6s %7s %12s %12s %10s %10s %s\n", "type", "impl", "threads", "Mweights/s", "vs ref(1t)",
               "w.RMSE", "ref w.RMSE", "");
-  const GgmlType types[] = {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
-  const char* names[] = {"Q4_K", "Q5_K", "Q6_K"};
+  const GgmlType types[] = {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q2_K, GgmlType::IQ4_NL};
+  const char* names[] = {"Q4_K", "Q5_K", "Q6_K", "Q2_K", "IQ4_NL"};
   constexpr int64_t kRefRows = 256, kFastRows = kRows;
   constexpr int kRounds = 5;
-  for (int k = 0; k < 3; ++k) {
+  for (int k = 0; k < 5; ++k) {
     const BlockFormat* fast = shardq::FindBlockFormat(types[k]);
     const BlockFormat* ref = shardq::FindReferenceBlockFormat(types[k]);
     if (!fast || !ref || !fast->quantize_row || !ref->quantize_row) {
@@ -102,14 +102,17 @@ void BenchWithImportance(const std::vector<float>& x) {
     }
     using namespace shardq::kquant;
     const auto& cpu = shardq::GetCpuFeatures();
-    const QuantizeRowFn avx2_fns[] = {QuantizeRowQ4KAvx2, QuantizeRowQ5KAvx2, QuantizeRowQ6KAvx2};
-    const QuantizeRowFn avx512_fns[] = {QuantizeRowQ4KAvx512, QuantizeRowQ5KAvx512, QuantizeRowQ6KAvx512};
+    const QuantizeRowFn avx2_fns[] = {QuantizeRowQ4KAvx2, QuantizeRowQ5KAvx2, QuantizeRowQ6KAvx2,
+                                      QuantizeRowQ2KAvx2, shardq::legacy::QuantizeIQ4_NLAvx2};
+    // Q2_K and IQ4_NL have no AVX-512 encoders (their AVX2 ones are dispatched there)
+    const QuantizeRowFn avx512_fns[] = {QuantizeRowQ4KAvx512, QuantizeRowQ5KAvx512, QuantizeRowQ6KAvx512,
+                                        nullptr, nullptr};
     struct Isa { const char* name; BlockFormat f; std::vector<double> rate, ratio; };
     std::vector<Isa> isas;
     if (cpu.avx2) isas.push_back({"avx2", *ref, {}, {}});
     if (cpu.avx2) isas.back().f.quantize_row = avx2_fns[k];
-    if (cpu.avx2 && cpu.avx512) isas.push_back({"avx512", *ref, {}, {}});
-    if (cpu.avx2 && cpu.avx512) isas.back().f.quantize_row = avx512_fns[k];
+    if (cpu.avx2 && cpu.avx512 && avx512_fns[k]) isas.push_back({"avx512", *ref, {}, {}});
+    if (cpu.avx2 && cpu.avx512 && avx512_fns[k]) isas.back().f.quantize_row = avx512_fns[k];
     const size_t rb = ref->row_bytes(kCols);
     std::vector<uint8_t> qf(rb * kFastRows), qr(rb * kRefRows);
     std::vector<double> ref_rates;
