@@ -1,4 +1,4 @@
-// AVX2 encoders for Q2_K, Q4_K, Q5_K and Q6_K, bit-identical to the scalar reference.
+// AVX2 encoders for Q2_K, Q3_K, Q4_K, Q5_K and Q6_K, bit-identical to the scalar reference.
 // The reference's cost is its per-sub-block scale search, a long chain of
 // dependent float sums. Here each of the 8 lanes runs the search of one
 // sub-block (Q4_K/Q5_K: 8 sub-blocks of 32; Q6_K: 2 x 8 sub-blocks of 16), so
@@ -42,6 +42,16 @@ inline __m256i NearestIntClamp(__m256 v, int lo, int hi) {
   const __m256i t = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.f)));
   const __m256i l = _mm256_sub_epi32(_mm256_and_si256(t, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x00400000));
   return _mm256_min_epi32(_mm256_max_epi32(l, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+
+// Whether all kQK_K values of a block are finite (x - x is 0 exactly then).
+inline bool BlockFinite(const float* x) {
+  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (int i = 0; i < kQK_K; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_sub_ps(v, v), _mm256_setzero_ps(), _CMP_EQ_OQ));
+  }
+  return _mm256_movemask_ps(ok) == 0xFF;
 }
 
 // A level of the asymmetric search's grid, in one of three ways that agree
@@ -349,16 +359,17 @@ void QuantizeRowAsym(const float* x, const float* qw, Block* y, int64_t nb) {
   for (; i < nb; ++i) QuantizeBlocksAsym<1>(x + kQK_K * i, qw_at(i), y + i);
 }
 
-// Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, qw) for 8 sub-blocks
+// Lane-parallel MakeQxQuants(16, kNmax, x, L, rmse_type = 1, qw) for 8 sub-blocks
 // (qwt: the transposed importance, or null for rmse_type 1's x^2 weights).
 // The candidates' grids depend only on the sub-block maximum, whatever the weights, so
 // their sums are computed first (no levels stored) and the scalar acceptance
 // order is replayed afterwards. Out: scale, chosen inverse scale, tiny mask.
-void QxLanesQ6(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* out_isc, __m256* out_tiny) {
+template <int kNmax>
+void QxLanes(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* out_isc, __m256* out_tiny) {
   constexpr int n = 16;
   constexpr int kCand = 19;  // the first guess, then is = -9..-1, 1..9
   const __m256 zero = _mm256_setzero_ps();
-  const __m256 lo = _mm256_set1_ps(-32.f), hi = _mm256_set1_ps(31.f);
+  const __m256 lo = _mm256_set1_ps(-kNmax), hi = _mm256_set1_ps(kNmax - 1);
   const __m256 sign = _mm256_set1_ps(-0.f);
   __m256 amax = zero, mx = zero;
   for (int i = 0; i < n; ++i) {
@@ -370,18 +381,18 @@ void QxLanesQ6(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* o
   *out_tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
   static const int kSteps[kCand] = {0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9};
   __m256 isc[kCand], slx[kCand], sl2[kCand], w[n], wx[n];
-  isc[0] = _mm256_div_ps(_mm256_set1_ps(-32.f), mx);
-  for (int g = 1; g < kCand; ++g) isc[g] = _mm256_div_ps(_mm256_set1_ps(-(32 + 0.1f * kSteps[g])), mx);
+  isc[0] = _mm256_div_ps(_mm256_set1_ps(-kNmax), mx);
+  for (int g = 1; g < kCand; ++g) isc[g] = _mm256_div_ps(_mm256_set1_ps(-(kNmax + 0.1f * kSteps[g])), mx);
   for (int i = 0; i < n; ++i) {
     w[i] = qwt ? qwt[i] : _mm256_mul_ps(xt[i], xt[i]);
     wx[i] = _mm256_mul_ps(w[i], xt[i]);
   }
-  // Whether a group of candidates may skip the clamp to [-32, 31]: only if in
+  // Whether a group of candidates may skip the clamp to [-kNmax, kNmax - 1]: only if in
   // every lane that matters (not tiny) all values are finite and neither
   // extreme of the lane rounds outside it (x -> round(isc * x) is monotone, so
   // no other value can). The clamps are 2 of the 9 vector ops per value and
   // candidate, on the ports the products need; the candidates |is| <= 5 mostly
-  // pass (the largest magnitude rounds to -32 or above), the others rarely.
+  // pass (the largest magnitude rounds to -kNmax or above), the others rarely.
   __m256 xlo = xt[0], xhi = xt[0], finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
   for (int i = 0; i < n; ++i) {
     xlo = _mm256_min_ps(xlo, xt[i]);
@@ -443,13 +454,19 @@ void QxLanesQ6(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* o
 
 // qw: the block's importance (ggml passes it raw as the weights), or null.
 void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
+  // Blocks with inf or NaN go to the reference: the lane search rounds with
+  // _mm256_round_ps, which does not mirror NearestInt's integer trick there.
+  if (!BlockFinite(x)) {
+    QuantizeRowQ6K(x, y, kQK_K, qw);
+    return;
+  }
   alignas(32) float scales[16], isc[16];
   int tiny = 0;  // bit j: sub-block j is all (near) zero
   for (int half = 0; half < 2; ++half) {
     __m256 xt[16], qwt[16], vs, visc, vtiny;
     Transpose<16>(x + 128 * half, xt);
     if (qw) Transpose<16>(qw + 128 * half, qwt);
-    QxLanesQ6(xt, qw ? qwt : nullptr, &vs, &visc, &vtiny);
+    QxLanes<32>(xt, qw ? qwt : nullptr, &vs, &visc, &vtiny);
     _mm256_store_ps(scales + 8 * half, vs);
     _mm256_store_ps(isc + 8 * half, visc);
     tiny |= _mm256_movemask_ps(vtiny) << (8 * half);
@@ -589,7 +606,180 @@ void QuantizeBlockQ2K(const float* x, const float* qw, BlockQ2_K* y) {
   }
 }
 
+// Lane-parallel MakeQ3Quants(16, 4, x, L, do_rmse = true) for 8 sub-blocks:
+// the rounding, then up to 5 passes of coordinate descent on the levels with
+// x^2 weights, each lane updating its sums element by element exactly as the
+// scalar loop does (accepting a change is a blend). A lane whose pass changed
+// nothing is at a fixed point (a pass depends only on the levels and the two
+// sums), so running the passes the other lanes still need leaves it as the
+// scalar's early exit does. Levels are exact NearestInt throughout. Out: the
+// scale (0 for tiny lanes) and the levels (0..7, as floats).
+void Q3Lanes(const __m256* xt, __m256* out_scale, __m256* lv) {
+  constexpr int n = 16;
+  const __m256 zero = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.f);
+  __m256 amax = zero, mx = zero;
+  for (int i = 0; i < n; ++i) {
+    const __m256 ax = _mm256_andnot_ps(sign, xt[i]);
+    const __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+    amax = _mm256_blendv_ps(amax, ax, gt);
+    mx = _mm256_blendv_ps(mx, xt[i], gt);
+  }
+  const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
+  const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-4.f), mx);
+  __m256 w[n], wx[n], sumlx = zero, suml2 = zero;
+  for (int i = 0; i < n; ++i) {
+    w[i] = _mm256_mul_ps(xt[i], xt[i]);
+    wx[i] = _mm256_mul_ps(w[i], xt[i]);
+    lv[i] = _mm256_cvtepi32_ps(NearestIntClamp(_mm256_mul_ps(iscale, xt[i]), -4, 3));
+    sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], lv[i]));
+    suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], lv[i]), lv[i]));
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    __m256 changed = zero;
+    for (int i = 0; i < n; ++i) {
+      __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], lv[i]));
+      const __m256 pos = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
+      __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], lv[i]), lv[i]));
+      const __m256 new_l =
+          _mm256_cvtepi32_ps(NearestIntClamp(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx), -4, 3));
+      const __m256 differs = _mm256_cmp_ps(new_l, lv[i], _CMP_NEQ_OQ);
+      slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], new_l));
+      sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[i], new_l), new_l));
+      const __m256 better = _mm256_and_ps(
+          _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ),
+          _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2), _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2),
+                        _CMP_GT_OQ));
+      const __m256 take = _mm256_and_ps(_mm256_and_ps(pos, differs), better);
+      lv[i] = _mm256_blendv_ps(lv[i], new_l, take);
+      sumlx = _mm256_blendv_ps(sumlx, slx, take);
+      suml2 = _mm256_blendv_ps(suml2, sl2, take);
+      changed = _mm256_or_ps(changed, take);
+    }
+    if (_mm256_movemask_ps(_mm256_andnot_ps(tiny, changed)) == 0) break;
+  }
+  const __m256 four = _mm256_set1_ps(4.f);
+  for (int i = 0; i < n; ++i) lv[i] = _mm256_andnot_ps(tiny, _mm256_add_ps(lv[i], four));
+  *out_scale = _mm256_andnot_ps(tiny, _mm256_div_ps(sumlx, suml2));
+}
+
+// Q3_K (scalar reference: QuantizeRowQ3K in quants_k.cpp), the 16 sub-blocks
+// of 16 as two groups of 8 lanes: without importance MakeQ3Quants (Q3Lanes),
+// with importance the weighted MakeQxQuants(16, 4) (QxLanes<4>); the 6-bit
+// scale setting stays the reference's scalar code. Blocks with a non-finite
+// value go to the reference (its integer rounding of inf/NaN is not mirrored).
+void QuantizeBlockQ3K(const float* x, const float* qw, BlockQ3_K* y) {
+  if (!BlockFinite(x)) {
+    QuantizeRowQ3K(x, y, kQK_K, qw);
+    return;
+  }
+  std::memset(y->scales, 0, sizeof(y->scales));
+  __m256 xt[2][16];
+  for (int s = 0; s < 2; ++s) Transpose<16>(x + 128 * s, xt[s]);
+  alignas(32) float scales[16];
+  alignas(32) float lsearch[16][16];  // [value i][sub-block j]: the search's levels (no importance)
+  alignas(32) float isc[16];          // with importance: the chosen inverse scale per sub-block
+  int tiny = 0;
+  if (!qw) {
+    for (int s = 0; s < 2; ++s) {
+      __m256 vs, lv[16];
+      Q3Lanes(xt[s], &vs, lv);
+      _mm256_store_ps(scales + 8 * s, vs);
+      for (int i = 0; i < 16; ++i) {
+        alignas(32) float tmp[8];
+        _mm256_store_ps(tmp, lv[i]);
+        for (int k = 0; k < 8; ++k) lsearch[i][8 * s + k] = tmp[k];
+      }
+    }
+    float max_scale = 0, amax = 0;
+    for (int j = 0; j < 16; ++j) {
+      const float scale = std::fabs(scales[j]);
+      if (scale > amax) { amax = scale; max_scale = scales[j]; }
+    }
+    if (max_scale) {
+      const float iscale = -32.f / max_scale;
+      for (int j = 0; j < 16; ++j) {
+        int l = NearestInt(iscale * scales[j]);
+        l = std::max(-32, std::min(31, l)) + 32;
+        SetScaleQ3(j, l, y->scales);
+      }
+      y->d = F32ToFp16(1 / iscale);
+    } else {
+      y->d = F32ToFp16(0.f);
+    }
+  } else {
+    float sum_x2 = 0;
+    for (int l = 0; l < kQK_K; ++l) sum_x2 += x[l] * x[l];
+    const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2 / kQK_K);
+    alignas(32) float sw[16];
+    for (int s = 0; s < 2; ++s) {
+      __m256 qwt[16], wt[16], vs, visc, vtiny;
+      Transpose<16>(qw + 128 * s, qwt);
+      __m256 sumw = _mm256_setzero_ps();
+      for (int i = 0; i < 16; ++i) {
+        wt[i] = _mm256_mul_ps(qwt[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(xt[s][i], xt[s][i]))));
+        sumw = _mm256_add_ps(sumw, wt[i]);
+      }
+      _mm256_store_ps(sw + 8 * s, sumw);
+      QxLanes<4>(xt[s], wt, &vs, &visc, &vtiny);
+      _mm256_store_ps(scales + 8 * s, vs);
+      _mm256_store_ps(isc + 8 * s, visc);
+      tiny |= _mm256_movemask_ps(vtiny) << (8 * s);
+    }
+    int8_t Ls[16];
+    const float d_block = MakeQxQuants(16, 32, scales, Ls, 1, sw);
+    for (int j = 0; j < 16; ++j) SetScaleQ3(j, Ls[j], y->scales);
+    y->d = F32ToFp16(d_block);
+  }
+  // Final levels (0..7): requantized where the sub-block scale is not 0, else the search's.
+  const float dall = Fp16ToF32(y->d);
+  alignas(32) int32_t L[kQK_K];
+  for (int j = 0; j < 16; ++j) {
+    const float d = dall * (GetScaleQ3(j, y->scales) - 32);
+    for (int k = 0; k < 16; k += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + 16 * j + k);
+      __m256i q;
+      if (d) {
+        q = _mm256_add_epi32(NearestIntClamp(_mm256_div_ps(xv, _mm256_set1_ps(d)), -4, 3), _mm256_set1_epi32(4));
+      } else if (!qw) {
+        alignas(32) int32_t t[8];
+        for (int u = 0; u < 8; ++u) t[u] = static_cast<int32_t>(lsearch[k + u][j]);
+        q = _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+      } else if ((tiny >> j) & 1) {
+        q = _mm256_setzero_si256();
+      } else {
+        // the weighted search's levels, rebuilt from its chosen inverse scale
+        q = _mm256_add_epi32(NearestIntClamp(_mm256_mul_ps(_mm256_set1_ps(isc[j]), xv), -4, 3), _mm256_set1_epi32(4));
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(L + 16 * j + k), q);
+    }
+  }
+  // high bit of level j in hmask[j % 32] bit j / 32; low 2 bits packed as Q2_K's
+  std::memset(y->hmask, 0, sizeof(y->hmask));
+  uint8_t low[kQK_K];
+  for (int j = 0; j < kQK_K; ++j) {
+    int l = L[j];
+    if (l > 3) {
+      y->hmask[j % 32] |= static_cast<uint8_t>(1 << (j / 32));
+      l -= 4;
+    }
+    low[j] = static_cast<uint8_t>(l);
+  }
+  for (int h = 0; h < kQK_K; h += 128) {
+    for (int l = 0; l < 32; ++l) {
+      y->qs[h / 4 + l] = static_cast<uint8_t>(low[h + l] | (low[h + l + 32] << 2) | (low[h + l + 64] << 4) |
+                                              (low[h + l + 96] << 6));
+    }
+  }
+}
+
 }  // namespace
+
+void QuantizeRowQ3KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
+  auto* y = static_cast<BlockQ3_K*>(vy);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    QuantizeBlockQ3K(x + kQK_K * i, importance ? importance + kQK_K * i : nullptr, y + i);
+  }
+}
 
 void QuantizeRowQ2KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
   auto* y = static_cast<BlockQ2_K*>(vy);

@@ -1,4 +1,4 @@
-// The SIMD K-quant encoders (AVX2 Q2_K, AVX2 and AVX-512 Q4_K/Q5_K/Q6_K), each called
+// The SIMD K-quant encoders (AVX2 Q2_K/Q3_K, AVX2 and AVX-512 Q4_K/Q5_K/Q6_K), each called
 // directly, against the scalar reference byte for byte: ggml's golden rows,
 // seeded Gaussian rows, odd block counts, and blocks built to reach the rare
 // paths (constant sub-blocks, sub-blocks whose 6-bit scale rounds to 0) and
@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ struct Encoder {
 // avx512 null: no AVX-512 encoder (the AVX2 one is dispatched there too).
 const Encoder kEncoders[] = {
     {"Q2_K", sizeof(BlockQ2_K), kquant::QuantizeRowQ2K, kquant::QuantizeRowQ2KAvx2, nullptr},
+    {"Q3_K", sizeof(BlockQ3_K), kquant::QuantizeRowQ3K, kquant::QuantizeRowQ3KAvx2, nullptr},
     {"Q4_K", sizeof(BlockQ4_K), kquant::QuantizeRowQ4K, kquant::QuantizeRowQ4KAvx2, kquant::QuantizeRowQ4KAvx512},
     {"Q5_K", sizeof(BlockQ5_K), kquant::QuantizeRowQ5K, kquant::QuantizeRowQ5KAvx2, kquant::QuantizeRowQ5KAvx512},
     {"Q6_K", sizeof(BlockQ6_K), kquant::QuantizeRowQ6K, kquant::QuantizeRowQ6KAvx2, kquant::QuantizeRowQ6KAvx512},
@@ -173,6 +175,20 @@ std::vector<float> BoundaryRows(int rows, uint32_t seed) {
   return x;
 }
 
+// Gaussian rows with inf, -inf or NaN in some blocks (the AVX2 encoders match
+// the reference on every input; Q3_K and Q6_K send such blocks to it).
+std::vector<float> NonFiniteRows(int rows, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<float> x = Gaussian(static_cast<int64_t>(rows) * 4 * kQK_K, seed);
+  const float special[] = {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::quiet_NaN()};
+  for (size_t b = 0; b < x.size(); b += kQK_K) {
+    const int count = static_cast<int>(rng() % 3);  // some blocks stay finite
+    for (int k = 0; k < count; ++k) x[b + rng() % kQK_K] = special[rng() % 3];
+  }
+  return x;
+}
+
 // Runs the checks for one ISA's encoders.
 void CheckIsa(bool avx512) {
   const auto golden = testing::ReadFloats(testing::SharedPath("golden/blocks/input.f32"));
@@ -204,6 +220,13 @@ void CheckIsa(bool avx512) {
       CheckSameAsReference(e, fast, one_block, kQK_K);
     }
     SECTION(std::string(e.name) + " edge blocks") { CheckSameAsReference(e, fast, edge, edge.size()); }
+    if (!avx512) {
+      SECTION(std::string(e.name) + " inf and NaN, with and without importance") {
+        const auto nonfinite = NonFiniteRows(8, 21);
+        CheckSameAsReference(e, fast, nonfinite, 4 * kQK_K);
+        CheckSameAsReference(e, fast, nonfinite, 4 * kQK_K, boundary_imp.data());
+      }
+    }
     SECTION(std::string(e.name) + " clamp boundaries, with and without importance") {
       CheckSameAsReference(e, fast, boundary, 4 * kQK_K);
       CheckSameAsReference(e, fast, boundary, 4 * kQK_K, boundary_imp.data());
