@@ -29,6 +29,9 @@ CpuFeatures Detect() {
   f.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl");
 #endif
+  // Lets an AVX-512 machine run (and time) what an AVX2-only CPU would.
+  const char* no512 = std::getenv("SHARDQ_NO_AVX512");
+  if (no512 && no512[0] != '\0' && std::strcmp(no512, "0") != 0) f.avx512 = false;
   return f;
 }
 

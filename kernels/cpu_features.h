@@ -9,7 +9,8 @@ struct CpuFeatures {
   bool avx512 = false; // AVX-512 F/BW/VL
 };
 
-// Detected once. SHARDQ_FORCE_SCALAR=1 in the environment turns every SIMD path off.
+// Detected once. SHARDQ_FORCE_SCALAR=1 in the environment turns every SIMD path off;
+// SHARDQ_NO_AVX512=1 only the AVX-512 ones (the dispatch an AVX2-only CPU gets).
 const CpuFeatures& GetCpuFeatures();
 
 }  // namespace shardq
