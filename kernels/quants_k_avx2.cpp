@@ -642,14 +642,16 @@ void Q3Lanes(const __m256* xt, __m256* out_scale, __m256* lv) {
       __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], lv[i]), lv[i]));
       const __m256 new_l =
           _mm256_cvtepi32_ps(NearestIntClamp(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx), -4, 3));
-      const __m256 differs = _mm256_cmp_ps(new_l, lv[i], _CMP_NEQ_OQ);
+      // after the first pass a level rarely moves: skip the test of a change no lane proposes
+      const __m256 proposed = _mm256_and_ps(pos, _mm256_cmp_ps(new_l, lv[i], _CMP_NEQ_OQ));
+      if (_mm256_movemask_ps(proposed) == 0) continue;
       slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], new_l));
       sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[i], new_l), new_l));
       const __m256 better = _mm256_and_ps(
           _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ),
           _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2), _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2),
                         _CMP_GT_OQ));
-      const __m256 take = _mm256_and_ps(_mm256_and_ps(pos, differs), better);
+      const __m256 take = _mm256_and_ps(proposed, better);
       lv[i] = _mm256_blendv_ps(lv[i], new_l, take);
       sumlx = _mm256_blendv_ps(sumlx, slx, take);
       suml2 = _mm256_blendv_ps(suml2, sl2, take);
