@@ -149,8 +149,8 @@ void QuantizeGroup(const float* x, const float* qw, BlockIQ4_NL* y, const Tables
   __m256 d = _mm256_div_ps(sqx[0], sq2[0]);
   __m256 best = _mm256_mul_ps(d, sqx[0]);
   for (int c = 1; c < kCand; ++c) {
-    const __m256 take = _mm256_and_ps(_mm256_cmp_ps(sq2[c], zero, _CMP_GT_OQ),
-                                      _mm256_cmp_ps(_mm256_mul_ps(sqx[c], sqx[c]), _mm256_mul_ps(best, sq2[c]), _CMP_GT_OQ));
+    const __m256 better = _mm256_cmp_ps(_mm256_mul_ps(sqx[c], sqx[c]), _mm256_mul_ps(best, sq2[c]), _CMP_GT_OQ);
+    const __m256 take = _mm256_and_ps(_mm256_cmp_ps(sq2[c], zero, _CMP_GT_OQ), better);
     d = _mm256_blendv_ps(d, _mm256_div_ps(sqx[c], sq2[c]), take);
     best = _mm256_blendv_ps(best, _mm256_mul_ps(d, sqx[c]), take);
   }

@@ -399,7 +399,8 @@ void QxLanes(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* out
     xhi = _mm256_max_ps(xhi, xt[i]);
     finite = _mm256_and_ps(finite, _mm256_cmp_ps(_mm256_sub_ps(xt[i], xt[i]), zero, _CMP_EQ_OQ));
   }
-  const int lanes_unsafe = _mm256_movemask_ps(_mm256_andnot_ps(*out_tiny, _mm256_xor_ps(finite, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))));
+  // some lane neither tiny nor all finite
+  const bool lanes_unsafe = (_mm256_movemask_ps(finite) | _mm256_movemask_ps(*out_tiny)) != 0xFF;
   auto needs_clamp = [&](int g0, int count) {
     if (lanes_unsafe) return true;
     __m256 out = zero;
