@@ -1,11 +1,11 @@
 // Quantizer throughput on a seeded 4096 x 11008 Gaussian matrix: weights/s of
 // the dispatched (SIMD) encoder and the scalar reference for Q8_0, Q4_0, Q4_K,
-// Q5_K, Q6_K, one thread and all threads, with the relative RMSE of each, plus the
-// memcpy bandwidth over the same bytes. For the K-quants each ISA's encoder
+// Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, one thread and all threads, with the relative RMSE of each, plus the
+// memcpy bandwidth over the same bytes. For the K-quants and IQ4_NL each ISA's encoder
 // (AVX2, AVX-512) also gets a row, timed on the reference's rows in rounds that
 // alternate with the reference (the machine is shared: the median of the
 // per-round ratios is what to quote). The K-quants then get the same rows WITH
-// importance (a random positive vector per column, as an imatrix gives): ggml's
+// importance (a random positive vector per column, as an imatrix gives; also Q2_K, Q3_K and IQ4_NL): ggml's
 // weighted searches, the path of every calibrated job, against the scalar
 // reference with importance (`bench_quantize --imatrix`: only that table).
 // Prints a table; never fails on time.
@@ -22,6 +22,7 @@
 #include "kernels/ggml_type.h"
 #include "kernels/block_format.h"
 #include "kernels/quants_k.h"
+#include "kernels/quants_legacy.h"
 
 namespace {
 
@@ -74,7 +75,7 @@ double RelRmse(const BlockFormat& f, const float* x, const uint8_t* q, int64_t r
   return std::sqrt(num / den);
 }
 
-// Q4_K/Q5_K/Q6_K with importance: the scalar reference and each ISA's encoder
+// Q4_K/Q5_K/Q6_K/Q2_K/Q3_K/IQ4_NL with importance: the scalar reference and each ISA's encoder
 // on the same rows, in alternating rounds; then the dispatched encoder on more
 // rows with 1 and all threads.
 void BenchWithImportance(const std::vector<float>& x) {
@@ -88,11 +89,12 @@ void BenchWithImportance(const std::vector<float>& x) {
   std::printf("\nwith importance (random positive, one per column)\n");
   std::printf("%-6s %-6s %7s %12s %12s %10s %10s %s\n", "type", "impl", "threads", "Mweights/s", "vs ref(1t)",
               "w.RMSE", "ref w.RMSE", "");
-  const GgmlType types[] = {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
-  const char* names[] = {"Q4_K", "Q5_K", "Q6_K"};
+  const GgmlType types[] = {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q2_K, GgmlType::Q3_K,
+                            GgmlType::IQ4_NL};
+  const char* names[] = {"Q4_K", "Q5_K", "Q6_K", "Q2_K", "Q3_K", "IQ4_NL"};
   constexpr int64_t kRefRows = 256, kFastRows = kRows;
   constexpr int kRounds = 5;
-  for (int k = 0; k < 3; ++k) {
+  for (int k = 0; k < 6; ++k) {
     const BlockFormat* fast = shardq::FindBlockFormat(types[k]);
     const BlockFormat* ref = shardq::FindReferenceBlockFormat(types[k]);
     if (!fast || !ref || !fast->quantize_row || !ref->quantize_row) {
@@ -101,14 +103,17 @@ void BenchWithImportance(const std::vector<float>& x) {
     }
     using namespace shardq::kquant;
     const auto& cpu = shardq::GetCpuFeatures();
-    const QuantizeRowFn avx2_fns[] = {QuantizeRowQ4KAvx2, QuantizeRowQ5KAvx2, QuantizeRowQ6KAvx2};
-    const QuantizeRowFn avx512_fns[] = {QuantizeRowQ4KAvx512, QuantizeRowQ5KAvx512, QuantizeRowQ6KAvx512};
+    const QuantizeRowFn avx2_fns[] = {QuantizeRowQ4KAvx2, QuantizeRowQ5KAvx2, QuantizeRowQ6KAvx2,
+                                      QuantizeRowQ2KAvx2, QuantizeRowQ3KAvx2, shardq::legacy::QuantizeIQ4_NLAvx2};
+    // Q2_K, Q3_K and IQ4_NL have no AVX-512 encoders (their AVX2 ones are dispatched there)
+    const QuantizeRowFn avx512_fns[] = {QuantizeRowQ4KAvx512, QuantizeRowQ5KAvx512, QuantizeRowQ6KAvx512,
+                                        nullptr, nullptr, nullptr};
     struct Isa { const char* name; BlockFormat f; std::vector<double> rate, ratio; };
     std::vector<Isa> isas;
     if (cpu.avx2) isas.push_back({"avx2", *ref, {}, {}});
     if (cpu.avx2) isas.back().f.quantize_row = avx2_fns[k];
-    if (cpu.avx2 && cpu.avx512) isas.push_back({"avx512", *ref, {}, {}});
-    if (cpu.avx2 && cpu.avx512) isas.back().f.quantize_row = avx512_fns[k];
+    if (cpu.avx2 && cpu.avx512 && avx512_fns[k]) isas.push_back({"avx512", *ref, {}, {}});
+    if (cpu.avx2 && cpu.avx512 && avx512_fns[k]) isas.back().f.quantize_row = avx512_fns[k];
     const size_t rb = ref->row_bytes(kCols);
     std::vector<uint8_t> qf(rb * kFastRows), qr(rb * kRefRows);
     std::vector<double> ref_rates;
@@ -175,9 +180,10 @@ int main(int argc, char** argv) {
 
   std::printf("\n%-6s %-6s %7s %12s %12s %10s %10s %s\n", "type", "impl", "threads", "Mweights/s",
               "vs ref(1t)", "rel.RMSE", "ref RMSE", "");
-  const GgmlType types[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
-  const char* names[] = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"};
-  for (int ti = 0; ti < 5; ++ti) {
+  const GgmlType types[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K,
+                            GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL};
+  const char* names[] = {"Q8_0", "Q4_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL"};
+  for (int ti = 0; ti < 8; ++ti) {
     const BlockFormat* fast = shardq::FindBlockFormat(types[ti]);
     const BlockFormat* ref = shardq::FindReferenceBlockFormat(types[ti]);
     if (!fast || !ref || !fast->quantize_row || !ref->quantize_row) {
@@ -188,7 +194,10 @@ int main(int argc, char** argv) {
     // The slow scalar reference runs on a slice of rows (its time scales
     // linearly) to keep the run short; its RMSE is compared on the same slice.
     const bool kquant = types[ti] == GgmlType::Q4_K || types[ti] == GgmlType::Q5_K || types[ti] == GgmlType::Q6_K;
-    const int64_t ref_rows = kquant ? 256 : kRows;
+    // Q2_K's, Q3_K's and IQ4_NL's references (searches per sub-block) are as slow as the K-quants'.
+    const bool avx2_only = types[ti] == GgmlType::Q2_K || types[ti] == GgmlType::Q3_K || types[ti] == GgmlType::IQ4_NL;
+    const bool slow_ref = kquant || avx2_only;
+    const int64_t ref_rows = slow_ref ? 256 : kRows;
     // Per-ISA K-quant encoders, timed in rounds alternating with the reference.
     struct Isa { const char* name; BlockFormat f; std::vector<double> rate, ratio; };
     std::vector<Isa> isas;
@@ -203,8 +212,14 @@ int main(int argc, char** argv) {
       if (cpu.avx2) isas.back().f.quantize_row = avx2_fns[k];
       if (cpu.avx2 && cpu.avx512) isas.push_back({"avx512", *ref, {}, {}});
       if (cpu.avx2 && cpu.avx512) isas.back().f.quantize_row = avx512_fns[k];
+    } else if (avx2_only && shardq::GetCpuFeatures().avx2) {
+      // AVX2 only (also dispatched on AVX-512 CPUs)
+      isas.push_back({"avx2", *ref, {}, {}});
+      isas.back().f.quantize_row = types[ti] == GgmlType::Q2_K   ? shardq::kquant::QuantizeRowQ2KAvx2
+                                   : types[ti] == GgmlType::Q3_K ? shardq::kquant::QuantizeRowQ3KAvx2
+                                                                 : shardq::legacy::QuantizeIQ4_NLAvx2;
     }
-    const int rounds = kquant ? 5 : 1;
+    const int rounds = slow_ref ? 5 : 1;
     std::vector<double> ref_rates;
     for (int round = 0; round < rounds; ++round) {
       const double rr = ref_rows * kCols / EncodeRows(*ref, x.data(), qr.data(), ref_rows, 1);

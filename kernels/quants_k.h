@@ -63,6 +63,8 @@ float VecDotQ6KQ8K(const void* x, const void* v, int64_t n);
 float VecDotQ8KQ8K(const void* x, const void* v, int64_t n);
 
 // AVX2 versions (quants_k_avx2.cpp); call only when GetCpuFeatures().avx2.
+void QuantizeRowQ2KAvx2(const float* x, void* y, int64_t n, const float* importance);
+void QuantizeRowQ3KAvx2(const float* x, void* y, int64_t n, const float* importance);
 void QuantizeRowQ4KAvx2(const float* x, void* y, int64_t n, const float* importance);
 void QuantizeRowQ5KAvx2(const float* x, void* y, int64_t n, const float* importance);
 void QuantizeRowQ6KAvx2(const float* x, void* y, int64_t n, const float* importance);

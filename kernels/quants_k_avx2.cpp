@@ -1,4 +1,4 @@
-// AVX2 encoders for Q4_K, Q5_K and Q6_K, bit-identical to the scalar reference.
+// AVX2 encoders for Q2_K, Q3_K, Q4_K, Q5_K and Q6_K, bit-identical to the scalar reference.
 // The reference's cost is its per-sub-block scale search, a long chain of
 // dependent float sums. Here each of the 8 lanes runs the search of one
 // sub-block (Q4_K/Q5_K: 8 sub-blocks of 32; Q6_K: 2 x 8 sub-blocks of 16), so
@@ -11,12 +11,19 @@
 // the best candidate's grid (inverse scale, and the minimum it was taken from)
 // instead of its levels; the levels are rebuilt with the same operations only
 // for sub-blocks whose final scale is 0 (every other sub-block is requantized).
+// The searches are bound by the vector ops per value and candidate (~17 for
+// Q4_K/Q5_K, 9 for Q6_K), not by latency (4 interleaved blocks ran no faster
+// than 2), so the savings are in ops: the clamp of a level to the top (Q4_K/
+// Q5_K) or to both ends (Q6_K) is dropped for candidates where a per-candidate
+// check shows no level can reach it, and the lane layout comes from in-register
+// transposes instead of gathers.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "kernels/avx2_transpose.h"
 #include "kernels/fp16.h"
 #include "kernels/quants_k.h"
 #include "kernels/quants_k_scales.h"
@@ -37,25 +44,40 @@ inline __m256i NearestIntClamp(__m256 v, int lo, int hi) {
   return _mm256_min_epi32(_mm256_max_epi32(l, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
 }
 
-// A level of the asymmetric search's grid. Round equals NearestInt for
-// |v| < 2^22; kExact serves the rare vectors where that bound is not known.
-template <bool kExact, int kNmax>
+// Whether all kQK_K values of a block are finite (x - x is 0 exactly then).
+inline bool BlockFinite(const float* x) {
+  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (int i = 0; i < kQK_K; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_sub_ps(v, v), _mm256_setzero_ps(), _CMP_EQ_OQ));
+  }
+  return _mm256_movemask_ps(ok) == 0xFF;
+}
+
+// A level of the asymmetric search's grid, in one of three ways that agree
+// where each is used: kExact is NearestInt itself (any v); kRound rounds and
+// clamps (equal to NearestInt for |v| < 2^22); kRoundNoTop also skips the
+// clamp to kNmax, for candidates where no level can round above it (checked
+// per candidate: the largest x rounds highest). Skipping it saves one of the
+// ~17 vector ops per value and candidate, on the ports the products also need.
+enum class Grid { kExact, kRound, kRoundNoTop };
+template <Grid kGrid, int kNmax>
 inline __m256 GridLevel(__m256 v) {
-  if constexpr (kExact) {
+  if constexpr (kGrid == Grid::kExact) {
     return _mm256_cvtepi32_ps(NearestIntClamp(v, 0, kNmax));
-  } else {
+  } else if constexpr (kGrid == Grid::kRound) {
     return Clamp(Round(v), _mm256_setzero_ps(), _mm256_set1_ps(static_cast<float>(kNmax)));
+  } else {
+    // max_ps returns its second operand for NaN (the degenerate lanes): 0, as the clamp would
+    return _mm256_max_ps(Round(v), _mm256_setzero_ps());
   }
 }
 
-// Transposes 8 sub-blocks of `len` values (stride len) into len vectors, lane j = sub-block j.
+// 8 sub-blocks of kLen values (stride kLen) into kLen vectors, lane j = sub-block j.
 template <int kLen>
-void Transpose(const float* x, __m256* xt) {
-  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(kLen));
-  for (int i = 0; i < kLen; ++i) xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
-}
+inline void Transpose(const float* x, __m256* xt) { avx2::TransposeGroups<kLen>(x, xt); }
 
-// Lane-parallel MakeQkx2Quants(32, kNmax, ..., use_mad = false) for kS groups of
+// Lane-parallel MakeQkx2Quants(kN, kNmax, ..., use_mad = kMad) for kS groups of
 // 8 sub-blocks (kS independent chains interleaved to hide the add latency).
 // The scalar search is path-dependent (an accepted candidate's minimum shifts
 // the grid of the next ones), so candidates run in order, lane by lane.
@@ -68,9 +90,17 @@ struct AsymLanes {
   int degenerate;  // bit j: sub-block j has max == min
 };
 
-template <int kS, int kNmax, int kNstep>
-void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float rdelta, AsymLanes* out) {
-  constexpr int n = 32;
+template <int kS, int kNmax, int kNstep, int kN = 32, bool kMad = false>
+void Qkx2Lanes(const __m256 (*xt)[kN], const __m256 (*wt)[kN], float rmin, float rdelta, AsymLanes* out) {
+  constexpr int n = kN;
+  // the error measure of one value: |diff| (Q2_K's reference search) or diff^2
+  auto err_of = [](__m256 diff) {
+    if constexpr (kMad) {
+      return _mm256_andnot_ps(_mm256_set1_ps(-0.f), diff);
+    } else {
+      return _mm256_mul_ps(diff, diff);
+    }
+  };
   const __m256 zero = _mm256_setzero_ps();
   const __m256 vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
   __m256 mn[kS], mx[kS], xmin[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], degenerate[kS], grid_isc[kS], grid_mn[kS];
@@ -101,29 +131,34 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
   // x - mn lies between xmin - mn and mx - mn, and rounding keeps that order.
   // (Degenerate lanes have x - mn = 0 throughout, NaN levels, 0 either way.)
   const __m256 two22 = _mm256_set1_ps(4194304.f), sign = _mm256_set1_ps(-0.f);
-  auto needs_exact = [&](const __m256* iscv) {
-    int risky = 0;
+  // Which GridLevel is exact for every non-degenerate lane of the kS groups.
+  auto grid_for = [&](const __m256* iscv) {
+    int risky = 0, top = 0;
     for (int s = 0; s < kS; ++s) {
       const __m256 span = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(mx[s], mn[s])),
                                         _mm256_andnot_ps(sign, _mm256_sub_ps(xmin[s], mn[s])));
       const __m256 bound = _mm256_mul_ps(_mm256_andnot_ps(sign, iscv[s]), span);
       risky |= _mm256_movemask_ps(_mm256_andnot_ps(degenerate[s], _mm256_cmp_ps(bound, two22, _CMP_NLT_UQ)));
+      // the level of x = mx, computed as the loop computes it: no other x rounds higher
+      const __m256 top_level = Round(_mm256_mul_ps(iscv[s], _mm256_sub_ps(mx[s], mn[s])));
+      top |= _mm256_movemask_ps(
+          _mm256_andnot_ps(degenerate[s], _mm256_cmp_ps(top_level, vmax_l, _CMP_GT_OQ)));
     }
-    return risky != 0;
+    return risky ? Grid::kExact : top ? Grid::kRound : Grid::kRoundNoTop;
   };
-  auto initial_error = [&]<bool kExact>() {
+  auto initial_error = [&]<Grid kGrid>() {
     for (int i = 0; i < n; ++i) {
       for (int s = 0; s < kS; ++s) {
-        const __m256 l = GridLevel<kExact, kNmax>(_mm256_mul_ps(grid_isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
+        const __m256 l = GridLevel<kGrid, kNmax>(_mm256_mul_ps(grid_isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
         const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale[s], l), mn[s]), xt[s][i]);
-        best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt[s][i], _mm256_mul_ps(diff, diff)));
+        best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt[s][i], err_of(diff)));
       }
     }
   };
-  if (needs_exact(grid_isc)) {
-    initial_error.template operator()<true>();
-  } else {
-    initial_error.template operator()<false>();
+  switch (grid_for(grid_isc)) {
+    case Grid::kExact: initial_error.template operator()<Grid::kExact>(); break;
+    case Grid::kRound: initial_error.template operator()<Grid::kRound>(); break;
+    case Grid::kRoundNoTop: initial_error.template operator()<Grid::kRoundNoTop>(); break;
   }
   __m256 laux[kS][n];
   for (int is = 0; is <= kNstep; ++is) {
@@ -133,10 +168,10 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
       isc[s] = _mm256_div_ps(num, _mm256_sub_ps(mx[s], mn[s]));
       sl[s] = sl2[s] = sxl[s] = zero;
     }
-    auto candidate_sums = [&]<bool kExact>() {
+    auto candidate_sums = [&]<Grid kGrid>() {
       for (int i = 0; i < n; ++i) {
         for (int s = 0; s < kS; ++s) {
-          const __m256 l = GridLevel<kExact, kNmax>(_mm256_mul_ps(isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
+          const __m256 l = GridLevel<kGrid, kNmax>(_mm256_mul_ps(isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
           laux[s][i] = l;
           const __m256 wl = _mm256_mul_ps(wt[s][i], l);
           sl[s] = _mm256_add_ps(sl[s], wl);
@@ -145,10 +180,10 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
         }
       }
     };
-    if (needs_exact(isc)) {
-      candidate_sums.template operator()<true>();
-    } else {
-      candidate_sums.template operator()<false>();
+    switch (grid_for(isc)) {
+      case Grid::kExact: candidate_sums.template operator()<Grid::kExact>(); break;
+      case Grid::kRound: candidate_sums.template operator()<Grid::kRound>(); break;
+      case Grid::kRoundNoTop: candidate_sums.template operator()<Grid::kRoundNoTop>(); break;
     }
     __m256 ok[kS], this_scale[kS], this_min[kS], err[kS];
     for (int s = 0; s < kS; ++s) {
@@ -167,7 +202,7 @@ void Qkx2Lanes(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float
       for (int s = 0; s < kS; ++s) {
         const __m256 diff =
             _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale[s], laux[s][i]), this_min[s]), xt[s][i]);
-        err[s] = _mm256_add_ps(err[s], _mm256_mul_ps(wt[s][i], _mm256_mul_ps(diff, diff)));
+        err[s] = _mm256_add_ps(err[s], _mm256_mul_ps(wt[s][i], err_of(diff)));
       }
     }
     for (int s = 0; s < kS; ++s) {
@@ -324,16 +359,17 @@ void QuantizeRowAsym(const float* x, const float* qw, Block* y, int64_t nb) {
   for (; i < nb; ++i) QuantizeBlocksAsym<1>(x + kQK_K * i, qw_at(i), y + i);
 }
 
-// Lane-parallel MakeQxQuants(16, 32, x, L, rmse_type = 1, qw) for 8 sub-blocks
+// Lane-parallel MakeQxQuants(16, kNmax, x, L, rmse_type = 1, qw) for 8 sub-blocks
 // (qwt: the transposed importance, or null for rmse_type 1's x^2 weights).
 // The candidates' grids depend only on the sub-block maximum, whatever the weights, so
 // their sums are computed first (no levels stored) and the scalar acceptance
 // order is replayed afterwards. Out: scale, chosen inverse scale, tiny mask.
-void QxLanesQ6(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* out_isc, __m256* out_tiny) {
+template <int kNmax>
+void QxLanes(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* out_isc, __m256* out_tiny) {
   constexpr int n = 16;
   constexpr int kCand = 19;  // the first guess, then is = -9..-1, 1..9
   const __m256 zero = _mm256_setzero_ps();
-  const __m256 lo = _mm256_set1_ps(-32.f), hi = _mm256_set1_ps(31.f);
+  const __m256 lo = _mm256_set1_ps(-kNmax), hi = _mm256_set1_ps(kNmax - 1);
   const __m256 sign = _mm256_set1_ps(-0.f);
   __m256 amax = zero, mx = zero;
   for (int i = 0; i < n; ++i) {
@@ -345,25 +381,62 @@ void QxLanesQ6(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* o
   *out_tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
   static const int kSteps[kCand] = {0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9};
   __m256 isc[kCand], slx[kCand], sl2[kCand], w[n], wx[n];
-  isc[0] = _mm256_div_ps(_mm256_set1_ps(-32.f), mx);
-  for (int g = 1; g < kCand; ++g) isc[g] = _mm256_div_ps(_mm256_set1_ps(-(32 + 0.1f * kSteps[g])), mx);
+  isc[0] = _mm256_div_ps(_mm256_set1_ps(-kNmax), mx);
+  for (int g = 1; g < kCand; ++g) isc[g] = _mm256_div_ps(_mm256_set1_ps(-(kNmax + 0.1f * kSteps[g])), mx);
   for (int i = 0; i < n; ++i) {
     w[i] = qwt ? qwt[i] : _mm256_mul_ps(xt[i], xt[i]);
     wx[i] = _mm256_mul_ps(w[i], xt[i]);
   }
-  // Groups of candidates per pass over the 16 values, to stay within the registers.
-  constexpr int kGroup = 4;
-  for (int g0 = 0; g0 < kCand; g0 += kGroup) {
-    const int g1 = std::min(kCand, g0 + kGroup);
-    for (int g = g0; g < g1; ++g) slx[g] = sl2[g] = zero;
+  // Whether a group of candidates may skip the clamp to [-kNmax, kNmax - 1]: only if in
+  // every lane that matters (not tiny) all values are finite and neither
+  // extreme of the lane rounds outside it (x -> round(isc * x) is monotone, so
+  // no other value can). The clamps are 2 of the 9 vector ops per value and
+  // candidate, on the ports the products need; the candidates |is| <= 5 mostly
+  // pass (the largest magnitude rounds to -kNmax or above), the others rarely.
+  __m256 xlo = xt[0], xhi = xt[0], finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (int i = 0; i < n; ++i) {
+    xlo = _mm256_min_ps(xlo, xt[i]);
+    xhi = _mm256_max_ps(xhi, xt[i]);
+    finite = _mm256_and_ps(finite, _mm256_cmp_ps(_mm256_sub_ps(xt[i], xt[i]), zero, _CMP_EQ_OQ));
+  }
+  // some lane neither tiny nor all finite
+  const bool lanes_unsafe = (_mm256_movemask_ps(finite) | _mm256_movemask_ps(*out_tiny)) != 0xFF;
+  auto needs_clamp = [&](int g0, int count) {
+    if (lanes_unsafe) return true;
+    __m256 out = zero;
+    for (int g = g0; g < g0 + count; ++g) {
+      for (const __m256 e : {xlo, xhi}) {
+        const __m256 l = Round(_mm256_mul_ps(isc[g], e));
+        out = _mm256_or_ps(out, _mm256_or_ps(_mm256_cmp_ps(l, lo, _CMP_LT_OQ), _mm256_cmp_ps(l, hi, _CMP_GT_OQ)));
+      }
+    }
+    return _mm256_movemask_ps(_mm256_andnot_ps(*out_tiny, out)) != 0;
+  };
+  // Groups of candidates per pass over the 16 values (to stay within the
+  // registers), is = 6..9 together since they nearly always need the clamp.
+  auto sums = [&]<int kCount, bool kClamp>(int g0) {
+    for (int g = g0; g < g0 + kCount; ++g) slx[g] = sl2[g] = zero;
     for (int i = 0; i < n; ++i) {
-      for (int g = g0; g < g1; ++g) {
-        const __m256 l = Clamp(Round(_mm256_mul_ps(isc[g], xt[i])), lo, hi);
+      for (int g = g0; g < g0 + kCount; ++g) {
+        const __m256 r = Round(_mm256_mul_ps(isc[g], xt[i]));
+        const __m256 l = kClamp ? Clamp(r, lo, hi) : r;
         slx[g] = _mm256_add_ps(slx[g], _mm256_mul_ps(wx[i], l));
         sl2[g] = _mm256_add_ps(sl2[g], _mm256_mul_ps(_mm256_mul_ps(w[i], l), l));
       }
     }
-  }
+  };
+  auto group = [&]<int kCount>(int g0) {
+    if (needs_clamp(g0, kCount)) {
+      sums.template operator()<kCount, true>(g0);
+    } else {
+      sums.template operator()<kCount, false>(g0);
+    }
+  };
+  group.template operator()<4>(0);   // is = 0, -9, -8, -7
+  group.template operator()<4>(4);   // is = -6 .. -3
+  group.template operator()<4>(8);   // is = -2, -1, 1, 2
+  group.template operator()<3>(12);  // is = 3, 4, 5
+  group.template operator()<4>(15);  // is = 6 .. 9
   const __m256 nz = _mm256_cmp_ps(sl2[0], zero, _CMP_NEQ_UQ);
   __m256 scale = _mm256_and_ps(nz, _mm256_div_ps(slx[0], sl2[0]));
   __m256 best = _mm256_mul_ps(scale, slx[0]);
@@ -382,13 +455,19 @@ void QxLanesQ6(const __m256* xt, const __m256* qwt, __m256* out_scale, __m256* o
 
 // qw: the block's importance (ggml passes it raw as the weights), or null.
 void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
+  // Blocks with inf or NaN go to the reference: the lane search rounds with
+  // _mm256_round_ps, which does not mirror NearestInt's integer trick there.
+  if (!BlockFinite(x)) {
+    QuantizeRowQ6K(x, y, kQK_K, qw);
+    return;
+  }
   alignas(32) float scales[16], isc[16];
   int tiny = 0;  // bit j: sub-block j is all (near) zero
   for (int half = 0; half < 2; ++half) {
     __m256 xt[16], qwt[16], vs, visc, vtiny;
     Transpose<16>(x + 128 * half, xt);
     if (qw) Transpose<16>(qw + 128 * half, qwt);
-    QxLanesQ6(xt, qw ? qwt : nullptr, &vs, &visc, &vtiny);
+    QxLanes<32>(xt, qw ? qwt : nullptr, &vs, &visc, &vtiny);
     _mm256_store_ps(scales + 8 * half, vs);
     _mm256_store_ps(isc + 8 * half, visc);
     tiny |= _mm256_movemask_ps(vtiny) << (8 * half);
@@ -429,7 +508,288 @@ void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
   PackQ6KQuants(L, y);
 }
 
+// Q2_K (scalar reference: QuantizeRowQ2K in quants_k.cpp): the 16 sub-blocks
+// of 16 as two groups of 8 lanes of the same search as Q4_K/Q5_K. Without
+// importance: qkx2 with |x| weights and the mean absolute deviation (kMad),
+// scales and mins to 4 bits against their maxima; with importance: qkx3 with
+// qw * sqrt(sigma2 + x^2), sigma2 the block's mean x^2, then make_qp_quants.
+void QuantizeBlockQ2K(const float* x, const float* qw, BlockQ2_K* y) {
+  __m256 xt[2][16], wt[2][16];
+  AsymLanes r[2];
+  for (int s = 0; s < 2; ++s) Transpose<16>(x + 128 * s, xt[s]);
+  alignas(32) float scales[16], mins[16];
+  if (!qw) {
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    for (int s = 0; s < 2; ++s) {
+      for (int i = 0; i < 16; ++i) wt[s][i] = _mm256_andnot_ps(sign, xt[s][i]);
+    }
+    Qkx2Lanes<2, 3, 15, 16, true>(xt, wt, -0.5f, 0.1f, r);
+    for (int s = 0; s < 2; ++s) {
+      _mm256_store_ps(scales + 8 * s, _mm256_load_ps(r[s].scale));
+      _mm256_store_ps(mins + 8 * s, _mm256_load_ps(r[s].the_min));
+    }
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 16; ++j) {
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    constexpr float q4scale = 15.f;
+    if (max_scale > 0) {
+      const float iscale = q4scale / max_scale;
+      for (int j = 0; j < 16; ++j) y->scales[j] = static_cast<uint8_t>(NearestInt(iscale * scales[j]));
+      y->d = F32ToFp16(max_scale / q4scale);
+    } else {
+      for (int j = 0; j < 16; ++j) y->scales[j] = 0;
+      y->d = F32ToFp16(0.f);
+    }
+    if (max_min > 0) {
+      const float iscale = q4scale / max_min;
+      for (int j = 0; j < 16; ++j) y->scales[j] |= static_cast<uint8_t>(NearestInt(iscale * mins[j]) << 4);
+      y->dmin = F32ToFp16(max_min / q4scale);
+    } else {
+      y->dmin = F32ToFp16(0.f);
+    }
+  } else {
+    float sum_x2 = 0;
+    for (int l = 0; l < kQK_K; ++l) sum_x2 += x[l] * x[l];
+    const __m256 sigma2 = _mm256_set1_ps(sum_x2 / kQK_K);
+    alignas(32) float sw[16];
+    for (int s = 0; s < 2; ++s) {
+      __m256 qwt[16];
+      Transpose<16>(qw + 128 * s, qwt);
+      __m256 sumw = _mm256_setzero_ps();
+      for (int i = 0; i < 16; ++i) {
+        wt[s][i] = _mm256_mul_ps(qwt[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(xt[s][i], xt[s][i]))));
+        sumw = _mm256_add_ps(sumw, wt[s][i]);
+      }
+      _mm256_store_ps(sw + 8 * s, sumw);
+    }
+    Qkx2Lanes<2, 3, kImpNstep, 16, false>(xt, wt, kImpRmin, kImpRdelta, r);
+    for (int s = 0; s < 2; ++s) {
+      _mm256_store_ps(scales + 8 * s, _mm256_load_ps(r[s].scale));
+      _mm256_store_ps(mins + 8 * s, _mm256_load_ps(r[s].the_min));
+    }
+    uint8_t Ls[16], Lm[16];
+    const float dm = MakeQpQuants(16, 15, scales, Ls, sw);
+    const float mm = MakeQpQuants(16, 15, mins, Lm, sw);
+    y->d = F32ToFp16(dm);
+    y->dmin = F32ToFp16(mm);
+    for (int j = 0; j < 16; ++j) y->scales[j] = static_cast<uint8_t>(Ls[j] | (Lm[j] << 4));
+  }
+  // Final levels: requantized where the 4-bit scale is not 0, else the search's own.
+  const float d_all = Fp16ToF32(y->d), m_all = Fp16ToF32(y->dmin);
+  alignas(32) int32_t L[kQK_K];
+  for (int j = 0; j < 16; ++j) {
+    const AsymLanes& rj = r[j / 8];
+    const int lane = j % 8;
+    const float d = d_all * (y->scales[j] & 0xF);
+    const float m = m_all * (y->scales[j] >> 4);
+    for (int k = 0; k < 16; k += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + 16 * j + k);
+      __m256i q;
+      if (d) {
+        q = NearestIntClamp(_mm256_div_ps(_mm256_add_ps(xv, _mm256_set1_ps(m)), _mm256_set1_ps(d)), 0, 3);
+      } else if ((rj.degenerate >> lane) & 1) {
+        q = _mm256_setzero_si256();
+      } else {
+        const __m256 isc = _mm256_set1_ps(rj.grid_iscale[lane]), mn = _mm256_set1_ps(rj.grid_min[lane]);
+        q = NearestIntClamp(_mm256_mul_ps(isc, _mm256_sub_ps(xv, mn)), 0, 3);
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(L + 16 * j + k), q);
+    }
+  }
+  // byte l of each 32-byte group: elements l, l+32, l+64, l+96 of its 128-value half
+  for (int h = 0; h < kQK_K; h += 128) {
+    for (int l = 0; l < 32; ++l) {
+      y->qs[h / 4 + l] = static_cast<uint8_t>(L[h + l] | (L[h + l + 32] << 2) | (L[h + l + 64] << 4) |
+                                              (L[h + l + 96] << 6));
+    }
+  }
+}
+
+// Lane-parallel MakeQ3Quants(16, 4, x, L, do_rmse = true) for 8 sub-blocks:
+// the rounding, then up to 5 passes of coordinate descent on the levels with
+// x^2 weights, each lane updating its sums element by element exactly as the
+// scalar loop does (accepting a change is a blend). A lane whose pass changed
+// nothing is at a fixed point (a pass depends only on the levels and the two
+// sums), so running the passes the other lanes still need leaves it as the
+// scalar's early exit does. Levels are exact NearestInt throughout. Out: the
+// scale (0 for tiny lanes) and the levels (0..7, as floats).
+void Q3Lanes(const __m256* xt, __m256* out_scale, __m256* lv) {
+  constexpr int n = 16;
+  const __m256 zero = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.f);
+  __m256 amax = zero, mx = zero;
+  for (int i = 0; i < n; ++i) {
+    const __m256 ax = _mm256_andnot_ps(sign, xt[i]);
+    const __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+    amax = _mm256_blendv_ps(amax, ax, gt);
+    mx = _mm256_blendv_ps(mx, xt[i], gt);
+  }
+  const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(1e-15f), _CMP_LT_OQ);
+  const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-4.f), mx);
+  __m256 w[n], wx[n], sumlx = zero, suml2 = zero;
+  for (int i = 0; i < n; ++i) {
+    w[i] = _mm256_mul_ps(xt[i], xt[i]);
+    wx[i] = _mm256_mul_ps(w[i], xt[i]);
+    lv[i] = _mm256_cvtepi32_ps(NearestIntClamp(_mm256_mul_ps(iscale, xt[i]), -4, 3));
+    sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], lv[i]));
+    suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], lv[i]), lv[i]));
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    __m256 changed = zero;
+    for (int i = 0; i < n; ++i) {
+      __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], lv[i]));
+      const __m256 pos = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
+      __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], lv[i]), lv[i]));
+      const __m256 new_l =
+          _mm256_cvtepi32_ps(NearestIntClamp(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx), -4, 3));
+      // after the first pass a level rarely moves: skip the test of a change no lane proposes
+      const __m256 proposed = _mm256_and_ps(pos, _mm256_cmp_ps(new_l, lv[i], _CMP_NEQ_OQ));
+      if (_mm256_movemask_ps(proposed) == 0) continue;
+      slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], new_l));
+      sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[i], new_l), new_l));
+      const __m256 better = _mm256_and_ps(
+          _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ),
+          _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2), _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2),
+                        _CMP_GT_OQ));
+      const __m256 take = _mm256_and_ps(proposed, better);
+      lv[i] = _mm256_blendv_ps(lv[i], new_l, take);
+      sumlx = _mm256_blendv_ps(sumlx, slx, take);
+      suml2 = _mm256_blendv_ps(suml2, sl2, take);
+      changed = _mm256_or_ps(changed, take);
+    }
+    if (_mm256_movemask_ps(_mm256_andnot_ps(tiny, changed)) == 0) break;
+  }
+  const __m256 four = _mm256_set1_ps(4.f);
+  for (int i = 0; i < n; ++i) lv[i] = _mm256_andnot_ps(tiny, _mm256_add_ps(lv[i], four));
+  *out_scale = _mm256_andnot_ps(tiny, _mm256_div_ps(sumlx, suml2));
+}
+
+// Q3_K (scalar reference: QuantizeRowQ3K in quants_k.cpp), the 16 sub-blocks
+// of 16 as two groups of 8 lanes: without importance MakeQ3Quants (Q3Lanes),
+// with importance the weighted MakeQxQuants(16, 4) (QxLanes<4>); the 6-bit
+// scale setting stays the reference's scalar code. Blocks with a non-finite
+// value go to the reference (its integer rounding of inf/NaN is not mirrored).
+void QuantizeBlockQ3K(const float* x, const float* qw, BlockQ3_K* y) {
+  if (!BlockFinite(x)) {
+    QuantizeRowQ3K(x, y, kQK_K, qw);
+    return;
+  }
+  std::memset(y->scales, 0, sizeof(y->scales));
+  __m256 xt[2][16];
+  for (int s = 0; s < 2; ++s) Transpose<16>(x + 128 * s, xt[s]);
+  alignas(32) float scales[16];
+  alignas(32) float lsearch[16][16];  // [value i][sub-block j]: the search's levels (no importance)
+  alignas(32) float isc[16];          // with importance: the chosen inverse scale per sub-block
+  int tiny = 0;
+  if (!qw) {
+    for (int s = 0; s < 2; ++s) {
+      __m256 vs, lv[16];
+      Q3Lanes(xt[s], &vs, lv);
+      _mm256_store_ps(scales + 8 * s, vs);
+      for (int i = 0; i < 16; ++i) {
+        alignas(32) float tmp[8];
+        _mm256_store_ps(tmp, lv[i]);
+        for (int k = 0; k < 8; ++k) lsearch[i][8 * s + k] = tmp[k];
+      }
+    }
+    float max_scale = 0, amax = 0;
+    for (int j = 0; j < 16; ++j) {
+      const float scale = std::fabs(scales[j]);
+      if (scale > amax) { amax = scale; max_scale = scales[j]; }
+    }
+    if (max_scale) {
+      const float iscale = -32.f / max_scale;
+      for (int j = 0; j < 16; ++j) {
+        int l = NearestInt(iscale * scales[j]);
+        l = std::max(-32, std::min(31, l)) + 32;
+        SetScaleQ3(j, l, y->scales);
+      }
+      y->d = F32ToFp16(1 / iscale);
+    } else {
+      y->d = F32ToFp16(0.f);
+    }
+  } else {
+    float sum_x2 = 0;
+    for (int l = 0; l < kQK_K; ++l) sum_x2 += x[l] * x[l];
+    const __m256 sigma2 = _mm256_set1_ps(2 * sum_x2 / kQK_K);
+    alignas(32) float sw[16];
+    for (int s = 0; s < 2; ++s) {
+      __m256 qwt[16], wt[16], vs, visc, vtiny;
+      Transpose<16>(qw + 128 * s, qwt);
+      __m256 sumw = _mm256_setzero_ps();
+      for (int i = 0; i < 16; ++i) {
+        wt[i] = _mm256_mul_ps(qwt[i], _mm256_sqrt_ps(_mm256_add_ps(sigma2, _mm256_mul_ps(xt[s][i], xt[s][i]))));
+        sumw = _mm256_add_ps(sumw, wt[i]);
+      }
+      _mm256_store_ps(sw + 8 * s, sumw);
+      QxLanes<4>(xt[s], wt, &vs, &visc, &vtiny);
+      _mm256_store_ps(scales + 8 * s, vs);
+      _mm256_store_ps(isc + 8 * s, visc);
+      tiny |= _mm256_movemask_ps(vtiny) << (8 * s);
+    }
+    int8_t Ls[16];
+    const float d_block = MakeQxQuants(16, 32, scales, Ls, 1, sw);
+    for (int j = 0; j < 16; ++j) SetScaleQ3(j, Ls[j], y->scales);
+    y->d = F32ToFp16(d_block);
+  }
+  // Final levels (0..7): requantized where the sub-block scale is not 0, else the search's.
+  const float dall = Fp16ToF32(y->d);
+  alignas(32) int32_t L[kQK_K];
+  for (int j = 0; j < 16; ++j) {
+    const float d = dall * (GetScaleQ3(j, y->scales) - 32);
+    for (int k = 0; k < 16; k += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + 16 * j + k);
+      __m256i q;
+      if (d) {
+        q = _mm256_add_epi32(NearestIntClamp(_mm256_div_ps(xv, _mm256_set1_ps(d)), -4, 3), _mm256_set1_epi32(4));
+      } else if (!qw) {
+        alignas(32) int32_t t[8];
+        for (int u = 0; u < 8; ++u) t[u] = static_cast<int32_t>(lsearch[k + u][j]);
+        q = _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+      } else if ((tiny >> j) & 1) {
+        q = _mm256_setzero_si256();
+      } else {
+        // the weighted search's levels, rebuilt from its chosen inverse scale
+        q = _mm256_add_epi32(NearestIntClamp(_mm256_mul_ps(_mm256_set1_ps(isc[j]), xv), -4, 3), _mm256_set1_epi32(4));
+      }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(L + 16 * j + k), q);
+    }
+  }
+  // high bit of level j in hmask[j % 32] bit j / 32; low 2 bits packed as Q2_K's
+  std::memset(y->hmask, 0, sizeof(y->hmask));
+  uint8_t low[kQK_K];
+  for (int j = 0; j < kQK_K; ++j) {
+    int l = L[j];
+    if (l > 3) {
+      y->hmask[j % 32] |= static_cast<uint8_t>(1 << (j / 32));
+      l -= 4;
+    }
+    low[j] = static_cast<uint8_t>(l);
+  }
+  for (int h = 0; h < kQK_K; h += 128) {
+    for (int l = 0; l < 32; ++l) {
+      y->qs[h / 4 + l] = static_cast<uint8_t>(low[h + l] | (low[h + l + 32] << 2) | (low[h + l + 64] << 4) |
+                                              (low[h + l + 96] << 6));
+    }
+  }
+}
+
 }  // namespace
+
+void QuantizeRowQ3KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
+  auto* y = static_cast<BlockQ3_K*>(vy);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    QuantizeBlockQ3K(x + kQK_K * i, importance ? importance + kQK_K * i : nullptr, y + i);
+  }
+}
+
+void QuantizeRowQ2KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
+  auto* y = static_cast<BlockQ2_K*>(vy);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    QuantizeBlockQ2K(x + kQK_K * i, importance ? importance + kQK_K * i : nullptr, y + i);
+  }
+}
 
 void QuantizeRowQ4KAvx2(const float* x, void* vy, int64_t n, const float* importance) {
   QuantizeRowAsym(x, importance, static_cast<BlockQ4_K*>(vy), n / kQK_K);

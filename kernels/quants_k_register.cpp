@@ -31,9 +31,12 @@ void RegisterKQuantFormats(BlockFormatTable& table, bool simd) {
     f.vec_dot = vec_dot;
     return f;
   };
-  table.Set(entry(GgmlType::Q2_K, "Q2_K", sizeof(BlockQ2_K), QuantizeRowQ2K, DequantizeRowQ2K,
+  // Q2_K and Q3_K have no AVX-512 encoders: the AVX2 ones serve both.
+  table.Set(entry(GgmlType::Q2_K, "Q2_K", sizeof(BlockQ2_K), avx2 ? QuantizeRowQ2KAvx2 : QuantizeRowQ2K,
+                  DequantizeRowQ2K,
                   DotF32Q2K, pick_dot(VecDotQ2KQ8K, VecDotQ2KQ8KAvx2)));
-  table.Set(entry(GgmlType::Q3_K, "Q3_K", sizeof(BlockQ3_K), QuantizeRowQ3K, DequantizeRowQ3K,
+  table.Set(entry(GgmlType::Q3_K, "Q3_K", sizeof(BlockQ3_K), avx2 ? QuantizeRowQ3KAvx2 : QuantizeRowQ3K,
+                  DequantizeRowQ3K,
                   DotF32Q3K, pick_dot(VecDotQ3KQ8K, VecDotQ3KQ8KAvx2)));
   table.Set(entry(GgmlType::Q4_K, "Q4_K", sizeof(BlockQ4_K),
                   pick(QuantizeRowQ4K, QuantizeRowQ4KAvx2, QuantizeRowQ4KAvx512), DequantizeRowQ4K,

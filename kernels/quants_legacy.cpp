@@ -438,8 +438,8 @@ void RegisterLegacyFormats(BlockFormatTable& table, bool simd) {
     set_fns(q8_0, QuantizeQ8_0Avx2, DequantizeQ8_0Avx2, DotF32Q8_0Avx2, VecDotQ8_0Q8_0Avx2);
     // Q8_1 rows are only decoded in tests; its encoder is the hot part (activations).
     set_fns(q8_1, QuantizeQ8_1Avx2, DequantizeQ8_1, DotF32Q8_1, VecDotQ8_1Q8_1);
-    // IQ4_NL's encoder is a scale search (scalar); decoding and dots are vectorized.
-    set_fns(iq4nl, QuantizeIQ4_NL, DequantizeIQ4_NLAvx2, DotF32IQ4_NLAvx2, VecDotIQ4_NLQ8_0Avx2);
+    // IQ4_NL's encoder runs its scale search one block per lane (quants_iq4nl_avx2.cpp).
+    set_fns(iq4nl, QuantizeIQ4_NLAvx2, DequantizeIQ4_NLAvx2, DotF32IQ4_NLAvx2, VecDotIQ4_NLQ8_0Avx2);
   } else {
     set_fns(q4_0, QuantizeQ4_0, DequantizeQ4_0, DotF32Q4_0, VecDotQ4_0Q8_0);
     set_fns(q4_1, QuantizeQ4_1, DequantizeQ4_1, DotF32Q4_1, VecDotQ4_1Q8_1);

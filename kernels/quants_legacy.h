@@ -82,6 +82,8 @@ float VecDotQ5_1Q8_1Avx2(const void* x, const void* v, int64_t n);
 
 void QuantizeQ8_1Avx2(const float* x, void* y, int64_t n, const float* importance);
 
+// quants_iq4nl_avx2.cpp
+void QuantizeIQ4_NLAvx2(const float* x, void* y, int64_t n, const float* importance);
 void DequantizeIQ4_NLAvx2(const void* x, float* y, int64_t n);
 float DotF32IQ4_NLAvx2(const void* x, const float* v, int64_t n);
 float VecDotIQ4_NLQ8_0Avx2(const void* x, const void* v, int64_t n);

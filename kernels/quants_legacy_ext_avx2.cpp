@@ -1,6 +1,7 @@
 // AVX2 paths of Q4_1, Q5_0, Q5_1, Q8_1 and IQ4_NL. Encoders without importance
 // give the scalar reference's bytes exactly (same float operations, same
-// first-extreme rule); weighted encoders and IQ4_NL's search stay scalar.
+// first-extreme rule); weighted encoders stay scalar. IQ4_NL's encoder (its
+// scale search, with or without importance) is in quants_iq4nl_avx2.cpp.
 #include <cfloat>
 
 #include "kernels/block_structs.h"

@@ -1,11 +1,13 @@
-// The SIMD K-quant encoders (AVX2 and AVX-512 Q4_K/Q5_K/Q6_K), each called
+// The SIMD K-quant encoders (AVX2 Q2_K/Q3_K, AVX2 and AVX-512 Q4_K/Q5_K/Q6_K), each called
 // directly, against the scalar reference byte for byte: ggml's golden rows,
 // seeded Gaussian rows, odd block counts, and blocks built to reach the rare
-// paths (constant sub-blocks, sub-blocks whose 6-bit scale rounds to 0).
+// paths (constant sub-blocks, sub-blocks whose 6-bit scale rounds to 0) and
+// the per-candidate clamp checks (BoundaryRows).
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -26,7 +28,10 @@ struct Encoder {
   size_t block_bytes;
   QuantizeFn ref, avx2, avx512;
 };
+// avx512 null: no AVX-512 encoder (the AVX2 one is dispatched there too).
 const Encoder kEncoders[] = {
+    {"Q2_K", sizeof(BlockQ2_K), kquant::QuantizeRowQ2K, kquant::QuantizeRowQ2KAvx2, nullptr},
+    {"Q3_K", sizeof(BlockQ3_K), kquant::QuantizeRowQ3K, kquant::QuantizeRowQ3KAvx2, nullptr},
     {"Q4_K", sizeof(BlockQ4_K), kquant::QuantizeRowQ4K, kquant::QuantizeRowQ4KAvx2, kquant::QuantizeRowQ4KAvx512},
     {"Q5_K", sizeof(BlockQ5_K), kquant::QuantizeRowQ5K, kquant::QuantizeRowQ5KAvx2, kquant::QuantizeRowQ5KAvx512},
     {"Q6_K", sizeof(BlockQ6_K), kquant::QuantizeRowQ6K, kquant::QuantizeRowQ6KAvx2, kquant::QuantizeRowQ6KAvx512},
@@ -98,6 +103,22 @@ bool HasZeroScaleWithLevelsQ4K(const std::vector<uint8_t>& q) {
   return false;
 }
 
+bool HasZeroScaleWithLevelsQ2K(const std::vector<uint8_t>& q) {
+  for (size_t off = 0; off + sizeof(BlockQ2_K) <= q.size(); off += sizeof(BlockQ2_K)) {
+    BlockQ2_K blk;
+    std::memcpy(&blk, &q[off], sizeof(blk));
+    for (int j = 0; j < 16; ++j) {
+      if ((blk.scales[j] & 0xF) != 0) continue;
+      // element e of the block: byte 32 * (e / 128) + e % 32, bits 2 * ((e % 128) / 32)
+      auto level = [&](int e) { return (blk.qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3; };
+      for (int l = 1; l < 16; ++l) {
+        if (level(16 * j + l) != level(16 * j)) return true;
+      }
+    }
+  }
+  return false;
+}
+
 bool HasZeroScaleWithLevelsQ6K(const std::vector<uint8_t>& q) {
   for (size_t off = 0; off + sizeof(BlockQ6_K) <= q.size(); off += sizeof(BlockQ6_K)) {
     BlockQ6_K blk;
@@ -124,6 +145,50 @@ void CheckSameAsReference(const Encoder& e, QuantizeFn fast, const std::vector<f
   CHECK(FirstDiffBlock(got, want, e.block_bytes) == -1);
 }
 
+// Rows of 4 blocks whose sub-blocks are drawn from kinds that sit on the
+// boundaries the SIMD searches test per candidate before dropping a clamp
+// (a level exactly at 0 or at the top, the largest magnitude matched by an
+// opposite-signed value of (almost) the same size), plus integer values with
+// ties, constants, zeros of both signs, and magnitudes from 1e-30 to 1e30.
+// Finite values only: that is what the encoders promise to match.
+std::vector<float> BoundaryRows(int rows, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> x(static_cast<size_t>(rows) * 4 * kQK_K);
+  for (size_t s0 = 0; s0 < x.size(); s0 += 16) {
+    float* sb = x.data() + s0;
+    const float scale = std::pow(10.f, static_cast<float>(static_cast<int>(rng() % 61) - 30));
+    const int kind = static_cast<int>(rng() % 8);
+    for (int i = 0; i < 16; ++i) {
+      float v = nd(rng) * scale;
+      if (kind == 1) v = static_cast<float>(static_cast<int>(nd(rng) * 20)) + 0.5f * static_cast<float>(rng() % 2);
+      if (kind == 2) v = (i % 2) ? -0.f : 0.f;
+      if (kind == 3) v = 0.75f * scale;
+      sb[i] = v;
+    }
+    if (kind == 4 || kind == 5) {  // +a and -a (kind 5: -a * 31.5 / 32, the rounding edge of Q6_K's top level)
+      sb[rng() % 8] = scale * 2.5f;
+      sb[8 + rng() % 8] = -scale * 2.5f * (kind == 5 ? 31.5f / 32 : 1.f);
+    }
+    if (kind == 6) sb[rng() % 16] = 0.f;
+  }
+  return x;
+}
+
+// Gaussian rows with inf, -inf or NaN in some blocks (the AVX2 encoders match
+// the reference on every input; Q3_K and Q6_K send such blocks to it).
+std::vector<float> NonFiniteRows(int rows, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<float> x = Gaussian(static_cast<int64_t>(rows) * 4 * kQK_K, seed);
+  const float special[] = {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::quiet_NaN()};
+  for (size_t b = 0; b < x.size(); b += kQK_K) {
+    const int count = static_cast<int>(rng() % 3);  // some blocks stay finite
+    for (int k = 0; k < count; ++k) x[b + rng() % kQK_K] = special[rng() % 3];
+  }
+  return x;
+}
+
 // Runs the checks for one ISA's encoders.
 void CheckIsa(bool avx512) {
   const auto golden = testing::ReadFloats(testing::SharedPath("golden/blocks/input.f32"));
@@ -134,9 +199,17 @@ void CheckIsa(bool avx512) {
   const auto gauss_odd = Gaussian(6 * 11008, 99, 0.02f);  // 43 blocks a row, weight-like scale
   const auto one_block = Gaussian(3 * kQK_K, 5);          // rows of a single block
   const auto edge = EdgeRow();
+  const auto boundary = BoundaryRows(24, avx512 ? 11 : 12);
+  std::vector<float> boundary_imp(4 * kQK_K);
+  {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (auto& w : boundary_imp) w = rng() % 8 == 0 ? 0.f : std::exp(2.f * nd(rng));
+  }
   for (const auto& e : kEncoders) {
     INFO(e.name << (avx512 ? " AVX-512" : " AVX2"));
     const QuantizeFn fast = avx512 ? e.avx512 : e.avx2;
+    if (!fast) continue;
     SECTION(std::string(e.name) + " golden rows") { CheckSameAsReference(e, fast, golden, 4096); }
     SECTION(std::string(e.name) + " golden rows with importance") {
       CheckSameAsReference(e, fast, golden, 4096, imp.data());
@@ -147,6 +220,17 @@ void CheckIsa(bool avx512) {
       CheckSameAsReference(e, fast, one_block, kQK_K);
     }
     SECTION(std::string(e.name) + " edge blocks") { CheckSameAsReference(e, fast, edge, edge.size()); }
+    if (!avx512) {
+      SECTION(std::string(e.name) + " inf and NaN, with and without importance") {
+        const auto nonfinite = NonFiniteRows(8, 21);
+        CheckSameAsReference(e, fast, nonfinite, 4 * kQK_K);
+        CheckSameAsReference(e, fast, nonfinite, 4 * kQK_K, boundary_imp.data());
+      }
+    }
+    SECTION(std::string(e.name) + " clamp boundaries, with and without importance") {
+      CheckSameAsReference(e, fast, boundary, 4 * kQK_K);
+      CheckSameAsReference(e, fast, boundary, 4 * kQK_K, boundary_imp.data());
+    }
   }
 }
 
@@ -155,9 +239,12 @@ void CheckIsa(bool avx512) {
 TEST_CASE("K-quant edge row reaches the zero-scale paths of the reference", "[kquant-speed]") {
   const auto edge = EdgeRow();
   const int64_t n = static_cast<int64_t>(edge.size());
-  std::vector<uint8_t> q4(sizeof(BlockQ4_K) * (n / kQK_K)), q6(sizeof(BlockQ6_K) * (n / kQK_K));
+  std::vector<uint8_t> q2(sizeof(BlockQ2_K) * (n / kQK_K)), q4(sizeof(BlockQ4_K) * (n / kQK_K)),
+      q6(sizeof(BlockQ6_K) * (n / kQK_K));
+  kquant::QuantizeRowQ2K(edge.data(), q2.data(), n, nullptr);
   kquant::QuantizeRowQ4K(edge.data(), q4.data(), n, nullptr);
   kquant::QuantizeRowQ6K(edge.data(), q6.data(), n, nullptr);
+  CHECK(HasZeroScaleWithLevelsQ2K(q2));
   CHECK(HasZeroScaleWithLevelsQ4K(q4));
   CHECK(HasZeroScaleWithLevelsQ6K(q6));
 }

@@ -4,12 +4,15 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/block_format.h"
 #include "kernels/block_structs.h"
+#include "kernels/cpu_features.h"
+#include "kernels/quants_legacy.h"
 #include "tests/unit/test_util.h"
 
 namespace shardq {
@@ -374,6 +377,67 @@ TEST_CASE("legacy: SIMD encoders match scalar on signed zeros, ties and halves",
     const auto a = Encode(*ref, x.data(), 1, static_cast<int>(x.size()), nullptr);
     const auto c = Encode(*fast, x.data(), 1, static_cast<int>(x.size()), nullptr);
     CHECK(FirstDifferentBlock(a, c, ref->block_bytes) == -1);
+  }
+}
+
+// IQ4_NL's AVX2 encoder runs 8 blocks' scale searches side by side and finds
+// the nearest grid level without branches; called directly (the dispatched
+// test above only sees it on this CPU's path) on blocks that reach every rule
+// of the reference's BestIndexInt8 and search: values at and between the
+// levels, beyond both ends, NaN and inf, huge, tiny and subnormal magnitudes,
+// zeros of both signs, constants, zero importance; and rows whose block count
+// is not a multiple of 8 (the scalar tail).
+TEST_CASE("IQ4_NL AVX2 encoder gives the reference's bytes on edge blocks", "[legacy][simd]") {
+  if (!GetCpuFeatures().avx2) {
+    SHARDQ_SKIP("CPU without AVX2 (or SHARDQ_FORCE_SCALAR set): AVX2 IQ4_NL encoder not checked");
+  }
+  constexpr int kBlocks = 40;  // 5 groups of 8
+  std::mt19937 rng(4711);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto encode_both = [&](const std::vector<float>& x, int n, const float* imp) {
+    std::vector<uint8_t> a(sizeof(BlockIQ4_NL) * (n / 32), 0xAB), b(a.size(), 0xCD);
+    legacy::QuantizeIQ4_NL(x.data(), a.data(), n, imp);
+    legacy::QuantizeIQ4_NLAvx2(x.data(), b.data(), n, imp);
+    return FirstDifferentBlock(a, b, sizeof(BlockIQ4_NL));
+  };
+  for (int trial = 0; trial < 60; ++trial) {
+    std::vector<float> x(32 * kBlocks), imp(x.size());
+    const float scale = std::pow(10.0f, static_cast<float>(static_cast<int>(rng() % 61) - 30));
+    for (int b = 0; b < kBlocks; ++b) {
+      float* blk = x.data() + 32 * b;
+      const int kind = static_cast<int>(rng() % 12);
+      for (int j = 0; j < 32; ++j) {
+        float v = nd(rng) * scale;
+        switch (kind) {
+          case 0: v = 0.0f; break;
+          case 1: v = (j % 2) ? -0.0f : 0.0f; break;
+          case 2: v = 0.25f; break;                                         // constant
+          case 3: if (j == 7) v = inf; break;
+          case 4: if (j == 3) v = -inf; if (j == 9) v = inf; break;
+          case 5: if (j == 11) v = nan; break;
+          case 6: v = 1e-42f * static_cast<float>(static_cast<int>(nd(rng) * 100)); break;  // subnormal
+          case 7: v = (rng() % 2 ? 1e30f : -1e30f) * (1 + 0.01f * j); break;  // huge
+          case 8: {  // the levels and the midpoints between them, at the first guess's scale
+            const int k = static_cast<int>(rng() % 16), k1 = k < 15 ? k + 1 : k;
+            v = (j % 2) ? kIQ4NLValues[k] : 0.5f * (kIQ4NLValues[k] + kIQ4NLValues[k1]);
+            if (j == 0) v = -127.0f;  // max |x|: d = 1, id = 1 exactly
+            break;
+          }
+          case 9: v = static_cast<float>(static_cast<int>(nd(rng) * 60)) + 0.5f * (rng() % 2); break;
+          default: break;  // Gaussian
+        }
+        blk[j] = v;
+        imp[32 * b + j] = (kind == 10 || rng() % 8 == 0) ? 0.0f : std::exp(2.0f * nd(rng));
+      }
+    }
+    INFO("trial " << trial);
+    CHECK(encode_both(x, static_cast<int>(x.size()), nullptr) == -1);
+    CHECK(encode_both(x, static_cast<int>(x.size()), imp.data()) == -1);
+    // 8k + r blocks: the last r through the scalar tail
+    const int n_tail = 32 * (8 * static_cast<int>(rng() % 5) + 1 + static_cast<int>(rng() % 7));
+    CHECK(encode_both(x, n_tail, imp.data()) == -1);
   }
 }
 
