@@ -36,6 +36,27 @@ const std::vector<GgmlType>& MixedPrecisionCandidates() {
   return kTypes;
 }
 
+const std::vector<GgmlType>& MixedPrecisionFallbackCandidates() {
+  static const std::vector<GgmlType> kTypes = {GgmlType::Q4_0, GgmlType::IQ4_NL, GgmlType::Q4_1,
+                                               GgmlType::Q5_0, GgmlType::Q5_1,   GgmlType::Q8_0};
+  return kTypes;
+}
+
+std::vector<GgmlType> MixedPrecisionCandidatesFor(int64_t row_length) {
+  std::vector<GgmlType> fits;
+  bool k_quant_fits = false;
+  for (GgmlType t : MixedPrecisionCandidates()) {
+    if (row_length % FindBlockFormat(t)->block_size != 0) continue;
+    fits.push_back(t);
+    k_quant_fits |= t != GgmlType::Q8_0;
+  }
+  if (k_quant_fits) return fits;
+  fits.clear();
+  for (GgmlType t : MixedPrecisionFallbackCandidates())
+    if (row_length % FindBlockFormat(t)->block_size == 0) fits.push_back(t);
+  return fits;
+}
+
 Result<TypeAllocationResult> AllocateTensorTypes(const TypeAllocationRequest& req) {
   const auto start = std::chrono::steady_clock::now();
   const std::vector<TensorInfo>& tensors = *req.tensors;
@@ -47,9 +68,7 @@ Result<TypeAllocationResult> AllocateTensorTypes(const TypeAllocationRequest& re
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorChoice& c = base[i];
     std::vector<GgmlType> fits;
-    if (c.quantized && c.reason.rfind("--tensor-type", 0) != 0)
-      for (GgmlType t : MixedPrecisionCandidates())
-        if (tensors[i].row_length() % FindBlockFormat(t)->block_size == 0) fits.push_back(t);
+    if (c.quantized && c.reason.rfind("--tensor-type", 0) != 0) fits = MixedPrecisionCandidatesFor(tensors[i].row_length());
     if (fits.empty()) {
       fixed += AlignUp(PackedBytes(tensors[i], c.type), req.alignment);
       continue;

@@ -37,6 +37,11 @@ struct TypeAllocationResult {
 
 // The types tried: the K-quants and Q8_0, each where it fits the row length.
 const std::vector<GgmlType>& MixedPrecisionCandidates();
+// For a row no K-quant block (256) divides: the 32-wide formats llama.cpp falls
+// back to (stories260K's 64-wide rows), so such a model can still be mixed.
+const std::vector<GgmlType>& MixedPrecisionFallbackCandidates();
+// The candidates that fit a row of `row_length` values.
+std::vector<GgmlType> MixedPrecisionCandidatesFor(int64_t row_length);
 
 Result<TypeAllocationResult> AllocateTensorTypes(const TypeAllocationRequest& request);
 

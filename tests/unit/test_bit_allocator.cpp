@@ -7,6 +7,7 @@
 #include <random>
 
 #include "worker/bit_allocator.h"
+#include "worker/type_allocation.h"
 
 using namespace shardq;
 
@@ -86,3 +87,18 @@ TEST_CASE("bit allocator: coarse units never break the budget, impossible budget
   REQUIRE_FALSE(none.ok());
   CHECK_THAT(none.status().message(), Catch::Contains("2500 bytes, over the budget of 2499"));
 }
+
+namespace shardq {
+namespace {
+
+TEST_CASE("mixed precision candidates fit the row: K-quants, else llama.cpp's 32-wide fallbacks", "[mixed]") {
+  using T = GgmlType;
+  CHECK(MixedPrecisionCandidatesFor(768) == std::vector<T>{T::Q2_K, T::Q3_K, T::Q4_K, T::Q5_K, T::Q6_K, T::Q8_0});
+  // stories260K's 64-wide rows: no 256-wide block divides them.
+  CHECK(MixedPrecisionCandidatesFor(64) == std::vector<T>{T::Q4_0, T::IQ4_NL, T::Q4_1, T::Q5_0, T::Q5_1, T::Q8_0});
+  // 172 = 5 x 32 + 12: nothing fits; the tensor keeps its planned type.
+  CHECK(MixedPrecisionCandidatesFor(172).empty());
+}
+
+}  // namespace
+}  // namespace shardq
