@@ -175,13 +175,34 @@ void QuantizeGroup(const float* x, const float* qw, BlockIQ4_NL* y, const Tables
 
 }  // namespace
 
+namespace {
+
+// Whether all 256 values of a group are finite and below 1e15 in magnitude.
+// Larger ones overflow the search's float sums (x^2 * weight) to inf, where the
+// reference's result hinges on how its compiler orders NaN comparisons (a clang
+// build and a gcc build of it disagree): such groups take the reference itself.
+bool GroupIsTame(const float* x) {
+  const __m256 limit = _mm256_set1_ps(1e15f);
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  for (int j = 0; j < 256; j += 8) {
+    const __m256 ax = _mm256_and_ps(_mm256_loadu_ps(x + j), abs_mask);
+    ok = _mm256_and_ps(ok, _mm256_cmp_ps(ax, limit, _CMP_LT_OQ));  // false for NaN and inf
+  }
+  return _mm256_movemask_ps(ok) == 0xff;
+}
+
+}  // namespace
+
 void QuantizeIQ4_NLAvx2(const float* x, void* vy, int64_t n, const float* importance) {
   auto* y = static_cast<BlockIQ4_NL*>(vy);
   const Tables t;
   const int64_t nb = n / kQK4_NL;
   int64_t i = 0;
   for (; i + 8 <= nb; i += 8) {
-    QuantizeGroup(x + 32 * i, importance ? importance + 32 * i : nullptr, y + i, t);
+    const float* imp = importance ? importance + 32 * i : nullptr;
+    if (GroupIsTame(x + 32 * i)) QuantizeGroup(x + 32 * i, imp, y + i, t);
+    else QuantizeIQ4_NL(x + 32 * i, y + i, 32 * 8, imp);
   }
   if (i < nb) QuantizeIQ4_NL(x + 32 * i, y + i, 32 * (nb - i), importance ? importance + 32 * i : nullptr);
 }
