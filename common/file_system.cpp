@@ -1,6 +1,7 @@
 #include "common/file_system.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -185,6 +186,18 @@ class PosixPositionalFile : public PositionalFile {
     return Status::OK();
   }
 
+  Result<uint64_t> Size() override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return Status::IOError(Errno("stat", path_));
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  Status Truncate(uint64_t size) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+      return Status::IOError(Errno("truncate to " + std::to_string(size) + " bytes", path_));
+    return Status::OK();
+  }
+
  private:
   std::string path_;
   int fd_;
@@ -195,6 +208,12 @@ class PosixFileSystem : public FileSystem {
   Result<std::unique_ptr<PositionalFile>> NewPositionalFile(const std::string& path) override {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return Status::IOError(Errno("cannot create", path));
+    return std::unique_ptr<PositionalFile>(new PosixPositionalFile(path, fd));
+  }
+  Result<std::unique_ptr<PositionalFile>> OpenPositionalFile(const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return Status::NotFound(path + ": no such file");
+    if (fd < 0) return Status::IOError(Errno("cannot open", path));
     return std::unique_ptr<PositionalFile>(new PosixPositionalFile(path, fd));
   }
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {

@@ -41,6 +41,8 @@ class PositionalFile {
   virtual void StartWriteback(uint64_t offset, uint64_t n) = 0;
   virtual Status Sync() = 0;  // fsync
   virtual Status Close() = 0;
+  virtual Result<uint64_t> Size() = 0;
+  virtual Status Truncate(uint64_t size) = 0;  // sets the size (a larger one reads as zeros)
 };
 
 class FileSystem {
@@ -50,6 +52,9 @@ class FileSystem {
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
   // Creates or truncates `path` for reading and writing at offsets.
   virtual Result<std::unique_ptr<PositionalFile>> NewPositionalFile(const std::string& path) = 0;
+  // Opens an existing `path` for reading and writing at offsets, keeping its
+  // bytes; NotFound when there is none.
+  virtual Result<std::unique_ptr<PositionalFile>> OpenPositionalFile(const std::string& path) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
   // fsync of a directory, so a rename inside it survives a crash.

@@ -14,15 +14,21 @@ Sha256::~Sha256() = default;
 
 void Sha256::Update(const void* data, size_t n) { EVP_DigestUpdate(impl_->ctx, data, n); }
 
-std::string Sha256::HexDigest() {
+std::vector<uint8_t> Sha256::Digest() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->ctx, md, &len);
+  return std::vector<uint8_t>(md, md + len);
+}
+
+std::string Sha256::HexDigest() { return HexOfBytes(Digest()); }
+
+std::string HexOfBytes(const std::vector<uint8_t>& bytes) {
   static const char* hex = "0123456789abcdef";
   std::string s;
-  for (unsigned int i = 0; i < len; ++i) {
-    s += hex[md[i] >> 4];
-    s += hex[md[i] & 15];
+  for (uint8_t b : bytes) {
+    s += hex[b >> 4];
+    s += hex[b & 15];
   }
   return s;
 }

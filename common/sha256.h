@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace shardq {
 
@@ -14,6 +15,7 @@ class Sha256 {
   ~Sha256();
   void Update(const void* data, size_t n);
   std::string HexDigest();  // finishes; lower-case hex
+  std::vector<uint8_t> Digest();  // finishes; the 32 bytes
 
  private:
   struct Impl;
@@ -21,5 +23,7 @@ class Sha256 {
 };
 
 std::string Sha256Hex(const void* data, size_t n);
+// Lower-case hex of any bytes (a digest from Digest()).
+std::string HexOfBytes(const std::vector<uint8_t>& bytes);
 
 }  // namespace shardq

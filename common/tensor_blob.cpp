@@ -12,7 +12,9 @@ namespace {
 // docs/formats.md, "Tensor blob". Bumping the version makes old records
 // unreadable on purpose: the state store then recomputes them.
 constexpr char kMagic[4] = {'S', 'Q', 'T', 'B'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 1;         // the bytes follow
+constexpr uint32_t kVersionInPlace = 2;  // the bytes are in the artifact's temp file
+constexpr size_t kSha256Bytes = 32;
 // Bounds that no real tensor reaches; they keep a corrupted length from
 // turning into a huge allocation before the record checksum is checked.
 constexpr uint32_t kMaxNameLen = 4096;
@@ -90,7 +92,7 @@ std::vector<uint8_t> EncodeTensorBlob(const TensorBlob& blob) {
   out.reserve(64 + blob.name.size() + blob.reason.size() + 8 * blob.shape.size() + blob.bytes.size());
   Writer w(out);
   w.Bytes(kMagic, 4);
-  w.U32(kVersion);
+  w.U32(blob.in_place ? kVersionInPlace : kVersion);
   w.Str(blob.name);
   w.U32(static_cast<uint32_t>(blob.type));
   w.U32(static_cast<uint32_t>(blob.shape.size()));
@@ -100,8 +102,16 @@ std::vector<uint8_t> EncodeTensorBlob(const TensorBlob& blob) {
   w.F64(blob.metrics.max_abs_err);
   w.U64(static_cast<uint64_t>(blob.metrics.count));
   w.Str(blob.reason);
-  w.U64(blob.bytes.size());
-  w.Bytes(blob.bytes.data(), blob.bytes.size());
+  if (blob.in_place) {
+    w.U64(blob.in_place_size);
+    // A missing digest is written as zeros, which no tensor has: caught downstream.
+    uint8_t digest[kSha256Bytes] = {};
+    if (blob.sha256.size() == kSha256Bytes) std::memcpy(digest, blob.sha256.data(), kSha256Bytes);
+    w.Bytes(digest, kSha256Bytes);
+  } else {
+    w.U64(blob.bytes.size());
+    w.Bytes(blob.bytes.data(), blob.bytes.size());
+  }
   // The worker's checksum, not a fresh one: a blob damaged before encoding
   // must stay detectably damaged.
   w.U32(blob.crc32c);
@@ -126,8 +136,9 @@ Result<TensorBlob> DecodeTensorBlob(const uint8_t* data, size_t n, const std::st
   Reader r(data, n - 4);
   r.Take(4);
   const uint32_t version = r.U32();
-  if (version != kVersion) {
-    return bad("", "unknown version " + std::to_string(version) + " (expected " + std::to_string(kVersion) + ")");
+  if (version != kVersion && version != kVersionInPlace) {
+    return bad("", "unknown version " + std::to_string(version) + " (expected " + std::to_string(kVersion) + " or " +
+                       std::to_string(kVersionInPlace) + ")");
   }
   if (!r.Has(4)) return bad("", "truncated name");
   const uint32_t name_len = r.U32();
@@ -164,13 +175,24 @@ Result<TensorBlob> DecodeTensorBlob(const uint8_t* data, size_t n, const std::st
   blob.reason.assign(reinterpret_cast<const char*>(r.Take(reason_len)), reason_len);
   if (!r.Has(8)) return bad(blob.name, "truncated byte count");
   const uint64_t n_bytes = r.U64();
-  if (n_bytes > r.left() || r.left() - n_bytes != 4) {
-    return bad(blob.name, "byte count " + std::to_string(n_bytes) + " does not match the record size");
+  if (version == kVersionInPlace) {
+    // The bytes are in the artifact's temp file; whoever reads them there checks them.
+    if (r.left() != kSha256Bytes + 4) return bad(blob.name, "in-place record of the wrong size");
+    blob.in_place = true;
+    blob.in_place_size = n_bytes;
+    const uint8_t* digest = r.Take(kSha256Bytes);
+    blob.sha256.assign(digest, digest + kSha256Bytes);
+    blob.crc32c = r.U32();
+  } else {
+    if (n_bytes > r.left() || r.left() - n_bytes != 4) {
+      return bad(blob.name, "byte count " + std::to_string(n_bytes) + " does not match the record size");
+    }
+    const uint8_t* bytes = r.Take(n_bytes);
+    blob.bytes.assign(bytes, bytes + n_bytes);
+    blob.crc32c = r.U32();
+    if (Crc32c(blob.bytes.data(), blob.bytes.size()) != blob.crc32c)
+      return bad(blob.name, "checksum of the tensor bytes does not match");
   }
-  const uint8_t* bytes = r.Take(n_bytes);
-  blob.bytes.assign(bytes, bytes + n_bytes);
-  blob.crc32c = r.U32();
-  if (Crc32c(blob.bytes.data(), blob.bytes.size()) != blob.crc32c) return bad(blob.name, "checksum of the tensor bytes does not match");
 
   // A record that is internally consistent may still not be a tensor of its
   // declared shape: catch that here rather than in the artifact writer.

@@ -5,11 +5,18 @@
 
 #include "common/byte_io.h"
 #include "common/json_integer.h"
+#include "common/sha256.h"
 
 namespace shardq {
 namespace {
 
 using json = nlohmann::json;
+
+uint64_t JsonSize(const json& v, const std::string& field) {
+  const int64_t n = JsonInteger<int64_t>(v, field);
+  if (n < 0) throw std::out_of_range(field + ": negative");
+  return static_cast<uint64_t>(n);
+}
 
 }  // namespace
 
@@ -25,6 +32,13 @@ std::vector<uint8_t> EncodeAssignment(const JobAssignment& a) {
   j["calib_joins"] = a.calib_joins;
   j["calib_seed_layer"] = a.calib_seed_layer;
   j["stats_stored"] = a.stats_stored;
+  json place;
+  place["path"] = a.placement.path;
+  place["tag"] = HexOfBytes(a.placement.tag);
+  place["file_bytes"] = a.placement.file_bytes;
+  place["regions"] = json::array();
+  for (const auto& r : a.placement.regions) place["regions"].push_back({r.name, r.offset, r.size});
+  j["placement"] = place;
   const std::string text = j.dump();
   return std::vector<uint8_t>(text.begin(), text.end());
 }
@@ -49,6 +63,17 @@ Result<JobAssignment> DecodeAssignment(const std::vector<uint8_t>& bytes) {
     for (const auto& v : j.at("calib_seed_layer"))
       a.calib_seed_layer.push_back(JsonInteger<int64_t>(v, "calib_seed_layer"));
     for (const auto& v : j.at("stats_stored")) a.stats_stored.push_back(JsonInteger<int64_t>(v, "stats_stored"));
+    const json& place = j.at("placement");
+    a.placement.path = place.at("path");
+    const std::string tag = place.at("tag");
+    if (tag.size() % 2 != 0 || tag.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw std::invalid_argument("placement.tag: expected lower-case hex");
+    for (size_t i = 0; i < tag.size(); i += 2)
+      a.placement.tag.push_back(static_cast<uint8_t>(std::stoi(tag.substr(i, 2), nullptr, 16)));
+    a.placement.file_bytes = JsonSize(place.at("file_bytes"), "placement.file_bytes");
+    for (const auto& r : place.at("regions"))
+      a.placement.regions.push_back({r.at(0).get<std::string>(), JsonSize(r.at(1), "region offset"),
+                                     JsonSize(r.at(2), "region size")});
     if ((!a.calib_joins.empty() && a.calib_joins.size() != a.ranges.size()) ||
         a.calib_seed_layer.size() != a.calib_joins.size())
       throw std::invalid_argument("calib_joins/calib_seed_layer: expected one entry per range");

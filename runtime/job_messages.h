@@ -20,6 +20,21 @@
 
 namespace shardq {
 
+// Where workers write their units' tensors themselves (in-place blobs,
+// tensor_blob.h): the artifact's temp file, the tag rank 0 wrote just past the
+// file's end (so a worker can tell the file is this run's), and each tensor's
+// region. An empty path: workers send the bytes to rank 0.
+struct UnitPlacement {
+  std::string path;
+  std::vector<uint8_t> tag;
+  uint64_t file_bytes = 0;  // the tag is at this offset
+  struct Region {
+    std::string name;
+    uint64_t offset = 0, size = 0;
+  };
+  std::vector<Region> regions;
+};
+
 struct JobAssignment {
   std::string job_id;
   std::string model_path;
@@ -40,6 +55,7 @@ struct JobAssignment {
   // sends each to its owner (kTagSeed, one message per unit, in this order)
   // and the owner does not gather them again.
   std::vector<int64_t> stats_stored;
+  UnitPlacement placement;
 };
 
 std::vector<uint8_t> EncodeAssignment(const JobAssignment& a);

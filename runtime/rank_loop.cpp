@@ -14,6 +14,7 @@
 #include "common/tensor_order.h"
 #include "common/trace.h"
 #include "runtime/block_input_product.h"
+#include "runtime/in_place_writer.h"
 #include "runtime/job_messages.h"
 #include "runtime/unit_stats_product.h"
 
@@ -185,6 +186,21 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
   }
   seed.reset();  // the stages keep their own copy of what they need
 
+  // Units go into the artifact's temp file from here when this rank reaches
+  // it (a shared file system): rank 0 then only checks and records them.
+  std::unique_ptr<InPlaceWriter> in_place;
+  if (!a.placement.path.empty() && !job.units.empty()) {
+    // SHARDQ_FAULT_NO_IN_PLACE_RANK=R: rank R acts as if on a host without the
+    // shared file system (tests of a job where only some ranks write in place).
+    Result<std::unique_ptr<InPlaceWriter>> w =
+        EnvInt("SHARDQ_FAULT_NO_IN_PLACE_RANK", -1) == t.rank()
+            ? Result<std::unique_ptr<InPlaceWriter>>(Status::Unsupported("fault injection: no shared file system"))
+            : InPlaceWriter::Open(a.placement);
+    if (w.ok()) in_place = std::move(*w);
+    else
+      std::fprintf(stderr, "shardq: rank %d: cannot write units in place (%s); sending their bytes to rank 0\n",
+                   t.rank(), w.status().message().c_str());
+  }
   const int kill_rank = EnvInt("SHARDQ_FAULT_KILL_RANK", -1);
   const int kill_after = EnvInt("SHARDQ_FAULT_KILL_AFTER", -1);
   const int delay_ms = FaultDelayMs();
@@ -207,6 +223,10 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     m.blobs = std::move(out->blobs);
     m.source_fingerprints = std::move(out->source_fingerprints);
+    if (in_place) {
+      SHARDQ_RETURN_IF_ERROR(in_place->Place(&m.blobs).WithContext("unit " + unit.name + ": "));
+      SHARDQ_TRACE(t.rank(), "unit %s written in place", unit.name.c_str());
+    }
     SHARDQ_TRACE(t.rank(), "unit %s compressed in %.3f s", unit.name.c_str(), m.seconds);
     SHARDQ_RETURN_IF_ERROR(t.Send(0, kTagUnitResult, EncodeWorkerMessage(m)));
     SHARDQ_TRACE(t.rank(), "unit %s sent", unit.name.c_str());

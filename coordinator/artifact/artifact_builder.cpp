@@ -50,8 +50,12 @@ Result<std::unique_ptr<ArtifactBuilder>> ArtifactBuilder::Create(const std::stri
   }
   b->put_.assign(tensors.size(), false);
   b->missing_ = tensors.size();
-  SHARDQ_ASSIGN_OR_RETURN(b->file_, b->fs_->NewPositionalFile(b->temp_path_));
-  const Status header = b->file_->WriteAt(0, b->layout_.header.data(), b->layout_.header.size());
+  b->keep_partial_ = options.keep_partial;
+  b->placement_tag_ = options.placement_tag;
+  SHARDQ_RETURN_IF_ERROR(b->OpenTempFile());
+  Status header = b->file_->WriteAt(0, b->layout_.header.data(), b->layout_.header.size());
+  if (header.ok() && !b->placement_tag_.empty())
+    header = b->file_->WriteAt(b->layout_.file_bytes, b->placement_tag_.data(), b->placement_tag_.size());
   if (!header.ok()) {
     b->Abandon();
     return header;
@@ -59,6 +63,62 @@ Result<std::unique_ptr<ArtifactBuilder>> ArtifactBuilder::Create(const std::stri
   b->file_sha_.Update(b->layout_.header.data(), b->layout_.header.size());
   b->hashed_bytes_ = b->layout_.data_offset;
   return b;
+}
+
+Status ArtifactBuilder::OpenTempFile() {
+  if (keep_partial_) {
+    Result<std::unique_ptr<PositionalFile>> existing = fs_->OpenPositionalFile(temp_path_);
+    if (existing.ok()) {
+      // Kept only if it is this layout's file: same size, same header bytes.
+      // Its tensors are trusted no further than Check's CRC of each.
+      file_ = std::move(*existing);
+      Result<uint64_t> size = file_->Size();
+      bool same = size.ok() && *size == partial_bytes();
+      if (same) {
+        std::vector<uint8_t> head(layout_.header.size());
+        same = file_->ReadAt(0, head.data(), head.size()).ok() && head == layout_.header;
+      }
+      if (same) {
+        reused_partial_ = true;
+        return Status::OK();
+      }
+      file_->Close();
+      file_.reset();
+    } else if (existing.status().code() != Status::Code::kNotFound) {
+      return existing.status();
+    }
+  }
+  SHARDQ_ASSIGN_OR_RETURN(file_, fs_->NewPositionalFile(temp_path_));
+  if (keep_partial_) SeedFromOutput();
+  return Status::OK();
+}
+
+void ArtifactBuilder::SeedFromOutput() {
+  // The job ran to the end before and its temp file became the output: the
+  // output holds every committed tensor (as far as each one's CRC says).
+  // Copied, not renamed: the output stays whole if this run fails.
+  Result<std::unique_ptr<PositionalFile>> out = fs_->OpenPositionalFile(path_);
+  if (!out.ok()) return;
+  Result<uint64_t> size = (*out)->Size();
+  if (!size.ok() || *size != layout_.file_bytes) return;
+  std::vector<uint8_t> head(layout_.header.size());
+  if (!(*out)->ReadAt(0, head.data(), head.size()).ok() || head != layout_.header) return;
+  std::vector<uint8_t> chunk(static_cast<size_t>(std::min<uint64_t>(*size, kReadChunk)));
+  for (uint64_t done = 0; done < *size;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(*size - done, chunk.size()));
+    if (!(*out)->ReadAt(done, chunk.data(), n).ok() || !file_->WriteAt(done, chunk.data(), n).ok()) {
+      file_->Truncate(0);  // a half copy is no seed; the units are computed again
+      return;
+    }
+    done += n;
+  }
+  reused_partial_ = true;
+}
+
+std::vector<ArtifactBuilder::Region> ArtifactBuilder::Regions() const {
+  std::vector<Region> out;
+  for (size_t i = 0; i < tensors_.size(); ++i) out.push_back({tensors_[i].row.name, tensors_[i].offset, layout_.sizes[i]});
+  return out;
 }
 
 ArtifactBuilder::~ArtifactBuilder() {
@@ -70,7 +130,8 @@ void ArtifactBuilder::Abandon() {
     file_->Close();
     file_.reset();
   }
-  if (!finished_ && !temp_path_.empty()) fs_->RemoveFile(temp_path_);
+  // A kept temp file holds committed units' bytes: the next run reuses them.
+  if (!finished_ && !keep_partial_ && !temp_path_.empty()) fs_->RemoveFile(temp_path_);
   finished_ = true;  // nothing more to do, whatever happens next
 }
 
@@ -86,9 +147,16 @@ Status ArtifactBuilder::Check(const TensorBlob& blob) const {
     return Status::Corruption(label + ": the blob is " + GgmlTypeName(blob.type) + " " + ShapeText(blob.shape) +
                               ", the plan declares " + GgmlTypeName(t.row.type) + " " + ShapeText(t.row.shape));
   }
-  if (blob.bytes.size() != layout_.sizes[i]) {
-    return Status::Corruption(label + ": " + std::to_string(blob.bytes.size()) + " bytes, its type and shape need " +
+  if (blob.size() != layout_.sizes[i]) {
+    return Status::Corruption(label + ": " + std::to_string(blob.size()) + " bytes, its type and shape need " +
                               std::to_string(layout_.sizes[i]));
+  }
+  if (blob.in_place) {
+    for (const auto& [k, crc] : checked_in_place_)
+      if (k == i && crc == blob.crc32c) return Status::OK();
+    SHARDQ_RETURN_IF_ERROR(CheckInPlaceBytes(i, blob, label));
+    checked_in_place_.emplace_back(i, blob.crc32c);
+    return Status::OK();
   }
   const uint32_t crc = Crc32c(blob.bytes.data(), blob.bytes.size());
   if (crc != blob.crc32c) {
@@ -98,14 +166,36 @@ Status ArtifactBuilder::Check(const TensorBlob& blob) const {
   return Status::OK();
 }
 
+Status ArtifactBuilder::CheckInPlaceBytes(size_t i, const TensorBlob& blob, const std::string& label) const {
+  if (!keep_partial_) return Status::InvalidArgument(label + ": an in-place blob, but workers were not to write in place");
+  if (blob.sha256.size() != 32) return Status::Corruption(label + ": in-place blob without its SHA-256");
+  const uint64_t begin = tensors_[i].offset, size = layout_.sizes[i];
+  std::vector<uint8_t> chunk(static_cast<size_t>(std::min<uint64_t>(size, kReadChunk)));
+  uint32_t crc = 0;
+  for (uint64_t done = 0; done < size;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, chunk.size()));
+    SHARDQ_RETURN_IF_ERROR(file_->ReadAt(begin + done, chunk.data(), n).WithContext(label + ": "));
+    crc = Crc32c(chunk.data(), n, crc);
+    done += n;
+  }
+  if (crc != blob.crc32c)
+    return Status::Corruption(label + ": " + temp_path_ + " does not hold the bytes the worker wrote there (record " +
+                              Hex32(blob.crc32c) + ", file " + Hex32(crc) + ")");
+  return Status::OK();
+}
+
 Status ArtifactBuilder::Put(const TensorBlob& blob) {
   SHARDQ_RETURN_IF_ERROR(Check(blob));
   const size_t i = index_.at(blob.name);
   ArtifactTensor& t = tensors_[i];
-  SHARDQ_RETURN_IF_ERROR(file_->WriteAt(t.offset, blob.bytes.data(), blob.bytes.size()));
-  file_->StartWriteback(t.offset, blob.bytes.size());
-  t.sha256 = Sha256Hex(blob.bytes.data(), blob.bytes.size());
-  t.row.bytes = blob.bytes.size();
+  if (blob.in_place) {
+    t.sha256 = HexOfBytes(blob.sha256);
+  } else {
+    SHARDQ_RETURN_IF_ERROR(file_->WriteAt(t.offset, blob.bytes.data(), blob.bytes.size()));
+    file_->StartWriteback(t.offset, blob.bytes.size());
+    t.sha256 = Sha256Hex(blob.bytes.data(), blob.bytes.size());
+  }
+  t.row.bytes = blob.size();
   t.row.error.sum_sq_err = blob.metrics.sum_sq_err;
   t.row.error.sum_sq_ref = blob.metrics.sum_sq_ref;
   t.row.error.max_abs_err = blob.metrics.max_abs_err;
@@ -113,6 +203,11 @@ Status ArtifactBuilder::Put(const TensorBlob& blob) {
   t.row.reason = blob.reason;
   put_[i] = true;
   --missing_;
+  for (size_t k = 0; k < checked_in_place_.size(); ++k)
+    if (checked_in_place_[k].first == i) {
+      checked_in_place_.erase(checked_in_place_.begin() + static_cast<std::ptrdiff_t>(k));
+      break;
+    }
   return AdvanceFileHash(i, blob);
 }
 
@@ -131,7 +226,7 @@ Status ArtifactBuilder::AdvanceFileHash(size_t just_put, const TensorBlob& blob)
     const size_t k = hashed_tensors_;
     const uint64_t begin = tensors_[k].offset, size = layout_.sizes[k];
     HashZeros(begin - hashed_bytes_);  // alignment padding: a hole, read as zeros
-    if (k == just_put) {
+    if (k == just_put && !blob.in_place) {
       file_sha_.Update(blob.bytes.data(), blob.bytes.size());
     } else {
       chunk.resize(static_cast<size_t>(std::min<uint64_t>(size, kReadChunk)));
@@ -164,6 +259,20 @@ Result<BuiltArtifact> ArtifactBuilder::Finish() {
     SHARDQ_RETURN_IF_ERROR(file_->WriteAt(hashed_bytes_, zeros.data(), zeros.size()));
     HashZeros(tail);
   }
+  if (reused_partial_) {
+    // An earlier run's file: its gaps are written as the zeros they were hashed as.
+    static const uint8_t zeros[256] = {};
+    uint64_t end = layout_.data_offset;
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+      for (uint64_t at = end; at < tensors_[i].offset;) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(tensors_[i].offset - at, sizeof(zeros)));
+        SHARDQ_RETURN_IF_ERROR(file_->WriteAt(at, zeros, n));
+        at += n;
+      }
+      end = tensors_[i].offset + layout_.sizes[i];
+    }
+  }
+  if (!placement_tag_.empty()) SHARDQ_RETURN_IF_ERROR(file_->Truncate(layout_.file_bytes));
   SHARDQ_RETURN_IF_ERROR(file_->Sync());
   SHARDQ_RETURN_IF_ERROR(file_->Close());
   file_.reset();

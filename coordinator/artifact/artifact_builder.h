@@ -11,6 +11,14 @@
 // at the output path before Finish(); a builder destroyed unfinished removes
 // its temp file, and the temp file's name is fixed (OUTPUT.partial), so a run
 // that was killed leaves one file that the next run of the job overwrites.
+//
+// With `keep_partial`, workers write their tensors into the temp file
+// themselves (in-place blobs, tensor_blob.h) and rank 0 only checks them: the
+// temp file is then the job's checkpoint data beside the state store. Create
+// reopens an existing one laid out the same way (or starts from the output
+// of an earlier run that finished, when there is no temp file), Check reads an in-place
+// tensor back and verifies its CRC-32C (a resumed job reuses only tensors
+// whose bytes are still there), and an unfinished builder keeps the file.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +56,18 @@ class ArtifactBuilder {
   struct Options {
     FileSystem* fs = FileSystem::Default();
     std::string temp_path;  // empty: OUTPUT.partial
+    // Workers may write in place (see above): reopen and keep the temp file.
+    bool keep_partial = false;
+    // Written just past the file's end while it is built, so that a worker can
+    // tell that the temp file it opened is this run's (and not a same-named
+    // file on its own host); Finish cuts it off.
+    std::vector<uint8_t> placement_tag;
+  };
+  // Where each tensor goes in the temp file, for workers that write in place.
+  struct Region {
+    std::string name;
+    uint64_t offset = 0;  // absolute
+    uint64_t size = 0;
   };
 
   // Lays the file out and writes its header. Fails (naming the path and the
@@ -73,6 +93,12 @@ class ArtifactBuilder {
   Status Put(const TensorBlob& blob);
 
   size_t tensors_missing() const { return missing_; }
+  std::vector<Region> Regions() const;
+  uint64_t file_bytes() const { return layout_.file_bytes; }
+  // The temp file's size while it is built (the tag included).
+  uint64_t partial_bytes() const { return layout_.file_bytes + placement_tag_.size(); }
+  // Create found the temp file of an earlier run of the job and kept its bytes.
+  bool reused_partial() const { return reused_partial_; }
   const std::string& path() const { return path_; }
   const std::string& temp_path() const { return temp_path_; }
 
@@ -85,6 +111,12 @@ class ArtifactBuilder {
   // Extends the file's hash over every tensor now contiguous with the hashed
   // prefix; tensor `just_put` is hashed from `blob` in memory, others are read back.
   Status AdvanceFileHash(size_t just_put, const TensorBlob& blob);
+  // An in-place tensor's bytes read back from the temp file, against its CRC-32C.
+  Status CheckInPlaceBytes(size_t i, const TensorBlob& blob, const std::string& label) const;
+  // Opens the temp file: a fresh one, or with keep_partial an earlier run's of the same layout.
+  Status OpenTempFile();
+  // No usable temp file: starts it from a finished output of the same layout.
+  void SeedFromOutput();
   void HashZeros(uint64_t n);
   void Abandon();
 
@@ -100,6 +132,12 @@ class ArtifactBuilder {
   size_t hashed_tensors_ = 0;  // tensors [0, hashed_tensors_) are in file_sha_
   uint64_t hashed_bytes_ = 0;  // == the end of the last hashed tensor
   bool finished_ = false;
+  bool keep_partial_ = false;
+  // In-place tensors whose bytes Check read back and found good, by index and
+  // CRC: Put after Check does not read them a second time.
+  mutable std::vector<std::pair<size_t, uint32_t>> checked_in_place_;
+  bool reused_partial_ = false;
+  std::vector<uint8_t> placement_tag_;
 };
 
 }  // namespace shardq

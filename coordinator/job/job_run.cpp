@@ -6,6 +6,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -305,8 +306,24 @@ Result<std::unique_ptr<JobRun>> JobRun::Plan(const RunOptions& o, int n_workers)
   for (size_t i = 0; i < ordered.size(); ++i) decls.push_back({ordered[i].name, ordered[i].shape, choices[i].type});
   ArtifactBuilder::Options artifact_options;
   artifact_options.temp_path = temp_path;
+  // Workers write their tensors into the temp file themselves (where they
+  // reach it), so rank 0 handles no packed bytes. SHARDQ_IN_PLACE=0 makes them
+  // send the bytes instead (tests of that path; file systems that lie about sync).
+  const char* in_place_env = std::getenv("SHARDQ_IN_PLACE");
+  const bool in_place = !(in_place_env && std::string(in_place_env) == "0");
+  if (in_place) {
+    artifact_options.keep_partial = true;
+    std::random_device rd;
+    for (int i = 0; i < 16; ++i) artifact_options.placement_tag.push_back(static_cast<uint8_t>(rd()));
+  }
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<ArtifactBuilder> artifact,
                           ArtifactBuilder::Create(spec.output_path, metadata, std::move(decls), artifact_options));
+  if (in_place) {
+    a.placement.path = artifact->temp_path();
+    a.placement.tag = artifact_options.placement_tag;
+    a.placement.file_bytes = artifact->file_bytes();
+    for (const ArtifactBuilder::Region& r : artifact->Regions()) a.placement.regions.push_back({r.name, r.offset, r.size});
+  }
   SHARDQ_ASSIGN_OR_RETURN(std::set<int64_t> done,
                           ReuseCommittedUnits(*store, sum.job_id, *artifact, *model.source, source_fingerprints, &pool,
                                               &sum.units_reused, &sum.units_recovered, &sum.units_stale));

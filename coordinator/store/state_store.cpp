@@ -397,8 +397,9 @@ Status StateStore::CommitUnit(const std::string& job_id, const UnitRecord& unit,
   std::set<std::string> blob_names;
   for (const auto& b : blobs) {
     // The worker's checksum is checked before anything is written: a blob
-    // damaged in flight must be recomputed, never committed.
-    if (Crc32c(b.bytes.data(), b.bytes.size()) != b.crc32c) {
+    // damaged in flight must be recomputed, never committed. (An in-place
+    // blob's bytes are in the artifact's temp file, checked there by rank 0.)
+    if (!b.in_place && Crc32c(b.bytes.data(), b.bytes.size()) != b.crc32c) {
       return Status::Corruption(what + ": tensor '" + b.name + "': checksum of the tensor bytes does not match");
     }
     if (b.name.empty()) return Status::InvalidArgument(what + ": a blob has no tensor name");

@@ -64,7 +64,8 @@ class StateStore {
   Result<std::optional<JobRecord>> GetJob(const std::string& id);
   Status SetJobState(const std::string& id, JobState state, const std::string& error = "");
 
-  // Blobs + unit record in one synced WriteBatch. Verifies each blob's crc32c first.
+  // Blobs + unit record in one synced WriteBatch. Verifies each blob's crc32c
+  // first (an in-place blob's bytes are not here: the caller checked them).
   Status CommitUnit(const std::string& job_id, const UnitRecord& unit, const std::vector<TensorBlob>& blobs);
   // Committed units of a job, by index.
   Result<std::vector<UnitRecord>> ListUnits(const std::string& job_id);

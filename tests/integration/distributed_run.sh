@@ -35,6 +35,21 @@ for model in shakespeare-5m stories260K; do
   done
 done
 
+# Units written in place by the workers (the default) and sent to rank 0 as
+# bytes (SHARDQ_IN_PLACE=0, or a rank that cannot reach the temp file) give
+# the same bytes; the store holds the packed bytes only in the second case.
+model=shakespeare-5m; job=$(spec $model Q4_K_M "$MODELS/$model")
+if SHARDQ_IN_PLACE=0 timeout 120 "${MPIRUN[@]}" -x SHARDQ_IN_PLACE -np 3 "$SHARDQ" run "$job" --state "$WORK/state-bytes" --out "$WORK/bytes.gguf" -q 2> "$WORK/log" &&
+   cmp -s "$WORK/bytes.gguf" "$WORK/$model-ref.gguf" && [ "$(du -sk "$WORK/state-bytes" | cut -f1)" -gt 2000 ] &&
+   [ "$(du -sk "$WORK/state-$model-3" | cut -f1)" -lt 1000 ]; then
+  pass "units sent as bytes (SHARDQ_IN_PLACE=0): same artifact; the store holds $(du -sh "$WORK/state-bytes" | cut -f1), against $(du -sh "$WORK/state-$model-3" | cut -f1) in place"
+else fail "units sent as bytes"; cat "$WORK/log"; du -sh "$WORK/state-bytes" "$WORK/state-$model-3"; fi
+if SHARDQ_FAULT_NO_IN_PLACE_RANK=2 timeout 120 "${MPIRUN[@]}" -x SHARDQ_FAULT_NO_IN_PLACE_RANK -np 3 "$SHARDQ" run "$job" --state "$WORK/state-mixed" --out "$WORK/mixed.gguf" > "$WORK/log" 2>&1 &&
+   cmp -s "$WORK/mixed.gguf" "$WORK/$model-ref.gguf" &&
+   grep -q "rank 2: cannot write units in place (fault injection: no shared file system); sending their bytes to rank 0" "$WORK/log"; then
+  pass "rank 2 without the shared file system sends bytes, rank 1 writes in place: same artifact, and the log says so"
+else fail "mixed in-place and bytes"; tail -5 "$WORK/log"; fi
+
 # A worker SIGKILLs itself after its first unit; the rerun resumes.
 model=shakespeare-5m; job=$(spec $model Q4_K_M "$MODELS/$model"); state="$WORK/state-kill"
 if SHARDQ_FAULT_KILL_RANK=2 SHARDQ_FAULT_KILL_AFTER=1 run_job 3 "$job" "$state" "$WORK/kill.gguf" > "$WORK/log1" 2>&1; then fail "fault injection: job did not fail"; fi

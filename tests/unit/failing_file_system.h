@@ -21,6 +21,10 @@ class FailingFileSystem : public FileSystem {
     SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<PositionalFile> real, Default()->NewPositionalFile(path));
     return std::unique_ptr<PositionalFile>(new Positional(std::move(real), limit_));
   }
+  Result<std::unique_ptr<PositionalFile>> OpenPositionalFile(const std::string& path) override {
+    SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<PositionalFile> real, Default()->OpenPositionalFile(path));
+    return std::unique_ptr<PositionalFile>(new Positional(std::move(real), limit_));
+  }
   Status Rename(const std::string& a, const std::string& b) override { return Default()->Rename(a, b); }
   Status RemoveFile(const std::string& p) override { return Default()->RemoveFile(p); }
   Status SyncDir(const std::string& d) override { return Default()->SyncDir(d); }
@@ -53,6 +57,8 @@ class FailingFileSystem : public FileSystem {
     void StartWriteback(uint64_t offset, uint64_t n) override { f_->StartWriteback(offset, n); }
     Status Sync() override { return f_->Sync(); }
     Status Close() override { return f_->Close(); }
+    Result<uint64_t> Size() override { return f_->Size(); }
+    Status Truncate(uint64_t size) override { return f_->Truncate(size); }
 
    private:
     std::unique_ptr<PositionalFile> f_;

@@ -3,6 +3,7 @@
 // blob that is not what the plan declared, a missing tensor or a failing disk
 // leaves nothing at the output path.
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include <catch2/catch.hpp>
@@ -11,6 +12,7 @@
 #include "common/gguf_writer.h"
 #include "common/sha256.h"
 #include "coordinator/artifact/artifact_builder.h"
+#include "runtime/in_place_writer.h"
 #include "tests/unit/failing_file_system.h"
 #include "tests/unit/test_util.h"
 
@@ -220,6 +222,133 @@ TEST_CASE("artifact builder: missing tensors, abandonment and a full disk leave 
     REQUIRE_FALSE(b.ok());
     CHECK_THAT(b.status().message(), Catch::Contains("blk.0.attn_q.weight") && Catch::Contains("33"));
     CHECK_FALSE(fs::exists(out + ".partial"));
+  }
+}
+
+namespace {
+
+UnitPlacement PlacementOf(const ArtifactBuilder& b, const std::vector<uint8_t>& tag) {
+  UnitPlacement p;
+  p.path = b.temp_path();
+  p.tag = tag;
+  p.file_bytes = b.file_bytes();
+  for (const auto& r : b.Regions()) p.regions.push_back({r.name, r.offset, r.size});
+  return p;
+}
+
+// What a worker does with its unit: writes the blobs in place, keeps the records.
+std::vector<TensorBlob> PlaceAll(const UnitPlacement& p, std::vector<TensorBlob> blobs) {
+  auto w = InPlaceWriter::Open(p);
+  REQUIRE(w.ok());
+  REQUIRE((*w)->Place(&blobs).ok());
+  return blobs;
+}
+
+}  // namespace
+
+TEST_CASE("artifact builder: tensors written in place are checked, kept across runs and reused", "[artifact]") {
+  const std::string dir = testing::MakeTempDir("artifact_builder_in_place");
+  const Fixture f = MakeFixture();
+  const std::vector<uint8_t> expected = StreamedBytes(f, dir + "/streamed.gguf");
+  const std::string out = dir + "/built.gguf";
+  ArtifactBuilder::Options o;
+  o.keep_partial = true;
+  o.placement_tag = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  std::vector<TensorBlob> records;
+  {
+    auto b = ArtifactBuilder::Create(out, f.metadata, f.decls, o);
+    REQUIRE(b.ok());
+    CHECK_FALSE((*b)->reused_partial());
+    // The tag sits just past the file's end while it is built.
+    std::vector<uint8_t> partial = testing::ReadFileBytes(out + ".partial");
+    REQUIRE(partial.size() == expected.size() + 16);
+    CHECK(std::vector<uint8_t>(partial.end() - 16, partial.end()) == o.placement_tag);
+    const UnitPlacement placement = PlacementOf(**b, o.placement_tag);
+
+    // A worker that finds another file (another tag or size) does not write.
+    UnitPlacement other = placement;
+    other.tag[0] ^= 1;
+    auto refused = InPlaceWriter::Open(other);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().code() == Status::Code::kUnsupported);
+    CHECK_THAT(refused.status().message(), Catch::Contains("not this run's file"));
+    other = placement;
+    other.file_bytes += 32;
+    CHECK_THAT(InPlaceWriter::Open(other).status().message(), Catch::Contains("not the same file"));
+
+    records = PlaceAll(placement, f.blobs);
+    for (size_t i = 0; i < records.size(); ++i) {
+      CHECK(records[i].in_place);
+      CHECK(records[i].bytes.empty());
+      CHECK(records[i].in_place_size == f.blobs[i].bytes.size());
+      CHECK(records[i].crc32c == f.blobs[i].crc32c);
+      CHECK(HexOfBytes(records[i].sha256) == Sha256Hex(f.blobs[i].bytes.data(), f.blobs[i].bytes.size()));
+    }
+    // The first three go in; then the builder is dropped, as a failed run's is.
+    for (size_t i = 0; i < 3; ++i) REQUIRE((*b)->Put(records[i]).ok());
+  }
+  REQUIRE(fs::exists(out + ".partial"));  // kept: it holds committed tensors
+  CHECK_FALSE(fs::exists(out));
+  {
+    // The next run reopens it: the tensors are there, checked by their CRC.
+    o.placement_tag.assign(16, 0x5a);
+    auto b = ArtifactBuilder::Create(out, f.metadata, f.decls, o);
+    REQUIRE(b.ok());
+    CHECK((*b)->reused_partial());
+    for (size_t i = 0; i < 3; ++i) REQUIRE((*b)->Put(records[i]).ok());
+    // A byte of tensor 4 on disk differs from what its worker wrote: refused,
+    // naming the temp file; nothing is marked put.
+    TensorBlob damaged = records[4];
+    const uint64_t at = (*b)->Regions()[4].offset + 3;
+    {
+      std::fstream file(out + ".partial", std::ios::in | std::ios::out | std::ios::binary);
+      file.seekp(static_cast<std::streamoff>(at));
+      const char x = static_cast<char>(f.blobs[4].bytes[3] ^ 0x40);
+      file.write(&x, 1);
+    }
+    Status st = (*b)->Put(damaged);
+    CHECK(st.code() == Status::Code::kCorruption);
+    CHECK_THAT(st.message(), Catch::Contains("blk.1.attn_q.weight") && Catch::Contains(out + ".partial") &&
+                                 Catch::Contains("does not hold the bytes"));
+    CHECK((*b)->tensors_missing() == 3);
+    // Recomputed and written again, the rest goes in and the file is the streamed one.
+    const UnitPlacement placement = PlacementOf(**b, o.placement_tag);
+    const std::vector<TensorBlob> again = PlaceAll(placement, {f.blobs[3], f.blobs[4], f.blobs[5]});
+    for (const TensorBlob& r : again) REQUIRE((*b)->Put(r).ok());
+    Result<BuiltArtifact> built = (*b)->Finish();
+    REQUIRE(built.ok());
+    CHECK(testing::ReadFileBytes(out) == expected);  // the tag is cut off
+    CHECK(built->sha256 == Sha256Hex(expected.data(), expected.size()));
+    for (size_t i = 0; i < f.blobs.size(); ++i)
+      CHECK(built->tensors[i].sha256 == Sha256Hex(f.blobs[i].bytes.data(), f.blobs[i].bytes.size()));
+    CHECK_FALSE(fs::exists(out + ".partial"));
+  }
+  {
+    // A finished job run again starts from its output (copied: the output
+    // stays whole until the new one replaces it).
+    auto b = ArtifactBuilder::Create(out, f.metadata, f.decls, o);
+    REQUIRE(b.ok());
+    CHECK((*b)->reused_partial());
+    CHECK(testing::ReadFileBytes(out) == expected);
+    for (const TensorBlob& r : records) REQUIRE((*b)->Put(r).ok());
+    REQUIRE((*b)->Finish().ok());
+    CHECK(testing::ReadFileBytes(out) == expected);
+  }
+  {
+    // A temp file of another layout is not reused: every in-place tensor is refused.
+    fs::remove(out);
+    testing::WriteFileBytes(out + ".partial", std::vector<uint8_t>(5000, 0xee));
+    auto b = ArtifactBuilder::Create(out, f.metadata, f.decls, o);
+    REQUIRE(b.ok());
+    CHECK_FALSE((*b)->reused_partial());
+    for (const TensorBlob& r : records) CHECK((*b)->Check(r).code() == Status::Code::kCorruption);
+  }
+  {
+    // Without keep_partial an in-place record is a mistake, not a tensor.
+    fs::remove(out + ".partial");
+    auto b = ArtifactBuilder::Create(out, f.metadata, f.decls);
+    REQUIRE(b.ok());
+    CHECK_THAT((*b)->Check(records[0]).message(), Catch::Contains("workers were not to write in place"));
   }
 }
 

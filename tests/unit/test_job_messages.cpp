@@ -34,9 +34,33 @@ TEST_CASE("job assignment and worker messages round-trip and damage is detected"
   a.ranges = {{1, 0, 3}, {2, 3, 8}};
   a.todo = {2, 5, 7};
   a.threads = 3;
+  a.placement.path = "/out/a.gguf.job-1.partial";
+  a.placement.tag = {0x00, 0x7f, 0xff, 0x10};
+  a.placement.file_bytes = 5000000000ull;
+  a.placement.regions = {{"token_embd.weight", 4096, 4194304}, {"output.weight", 4198400, 17}};
   auto back = DecodeAssignment(EncodeAssignment(a));
   REQUIRE(back.ok());
   CHECK(back->job_id == "job-1");
+  CHECK(back->placement.path == a.placement.path);
+  CHECK(back->placement.tag == a.placement.tag);
+  CHECK(back->placement.file_bytes == 5000000000ull);
+  REQUIRE(back->placement.regions.size() == 2);
+  CHECK(back->placement.regions[1].name == "output.weight");
+  CHECK(back->placement.regions[1].offset == 4198400);
+  CHECK(back->placement.regions[1].size == 17);
+  {
+    // A negative region or a tag that is not hex is Corruption.
+    const std::vector<uint8_t> encoded = EncodeAssignment(a);
+    const std::string text(encoded.begin(), encoded.end());
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"4198400", "-4198400"}, {"\"007fff10\"", "\"007fxf10\""}, {"\"007fff10\"", "\"007ff\""}}) {
+      std::string bad = text;
+      REQUIRE(bad.find(from) != std::string::npos);
+      bad.replace(bad.find(from), from.size(), to);
+      auto r = DecodeAssignment(std::vector<uint8_t>(bad.begin(), bad.end()));
+      CHECK(r.status().code() == Status::Code::kCorruption);
+    }
+  }
   CHECK(back->ranges.size() == 2);
   CHECK(back->ranges[1].rank == 2);
   CHECK(back->ranges[1].end == 8);

@@ -163,6 +163,45 @@ TEST_CASE("tensor blob: encode/decode round trip and fixed layout", "[state]") {
   CHECK(d2->shape == big.shape);
 }
 
+TEST_CASE("tensor blob: an in-place record (version 2) has its size, CRC and SHA-256 but no bytes", "[state]") {
+  TensorBlob b;
+  b.name = "ab";
+  b.type = GgmlType::Q8_0;
+  b.shape = {1, 32};
+  b.reason = "x";
+  b.metrics = {0.5, 2.0, 0.25, 32};
+  b.in_place = true;
+  b.in_place_size = 34;
+  b.crc32c = 0x11223344;
+  for (int i = 0; i < 32; ++i) b.sha256.push_back(static_cast<uint8_t>(0xa0 + i));
+  const std::vector<uint8_t> rec = EncodeTensorBlob(b);
+  // As version 1 up to the byte count, then 32 digest bytes instead of the
+  // tensor: 83 + 32 + crc 4 + record crc 4.
+  REQUIRE(rec.size() == 123);
+  CHECK(rec[4] == 2);     // version
+  CHECK(rec[75] == 34);   // the size of the bytes elsewhere
+  CHECK(rec[83] == 0xa0); // the digest, in order
+  CHECK(rec[114] == 0xbf);
+  CHECK(rec[115] == 0x44);  // bytes_crc, little-endian
+  CHECK(rec[118] == 0x11);
+  auto d = DecodeTensorBlob(rec.data(), rec.size(), "test");
+  REQUIRE(d.ok());
+  CHECK(d->in_place);
+  CHECK(d->in_place_size == 34);
+  CHECK(d->size() == 34);
+  CHECK(d->bytes.empty());
+  CHECK(d->crc32c == 0x11223344u);
+  CHECK((d->sha256 == b.sha256));
+  CHECK(d->reason == "x");
+  // Every flipped byte and every truncation is an error.
+  for (size_t i = 0; i < rec.size(); ++i) {
+    std::vector<uint8_t> bad = rec;
+    bad[i] ^= 0x20;
+    CHECK_FALSE(DecodeTensorBlob(bad.data(), bad.size(), "test").ok());
+  }
+  for (size_t n = 0; n < rec.size(); ++n) CHECK_FALSE(DecodeTensorBlob(rec.data(), n, "test").ok());
+}
+
 TEST_CASE("tensor blob: a flipped byte anywhere is Corruption, never a crash", "[state]") {
   TensorBlob b = MakeBlob(0, 0, 2);  // 512 bytes of tensor data
   const std::vector<uint8_t> rec = EncodeTensorBlob(b);
