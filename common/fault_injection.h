@@ -4,7 +4,8 @@
 // state store's memtable but not yet flushed: the middle of a commit),
 // "commit-done" (rank 0, the unit is durable and written into the artifact).
 // Unset, a point costs one relaxed atomic increment.
-// The other hooks: SHARDQ_FAULT_KILL_RANK/AFTER and SHARDQ_FAULT_NO_IN_PLACE_RANK (runtime/rank_loop.cpp)
+// The other hooks: SHARDQ_FAULT_KILL_RANK/AFTER, SHARDQ_FAULT_NO_IN_PLACE_RANK and
+// SHARDQ_FAULT_WORKER_THROW (runtime/rank_loop.cpp)
 // and the delay below.
 #pragma once
 

@@ -1,11 +1,13 @@
 #include "runtime/rank_loop.h"
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "common/fault_injection.h"
@@ -206,6 +208,11 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
   const int delay_ms = FaultDelayMs();
   for (int64_t index : job.units) {
     if (StopAsked(t)) return StoppedStatus();
+    // SHARDQ_FAULT_WORKER_THROW=1: the process's first unit throws, as a bug
+    // would (tests that the embedded worker's guard fails only that job).
+    static std::atomic<bool> thrown{false};
+    if (EnvInt("SHARDQ_FAULT_WORKER_THROW", 0) == 1 && !thrown.exchange(true))
+      throw std::runtime_error("fault injection: an exception in the unit loop");
     const Unit& unit = plan.units[index];
     const auto start = std::chrono::steady_clock::now();
     Result<UnitOutput> out = stages->CompressUnit(index);

@@ -1,7 +1,5 @@
 #include "coordinator/job/job_runner.h"
 
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,29 +7,10 @@
 
 #include "common/stop_request.h"
 #include "coordinator/job/job_run.h"
+#include "coordinator/job/rank_layout.h"
 #include "runtime/job_messages.h"
-#include "runtime/rank_loop.h"
-#include "worker/llama_rank_stages.h"
 
 namespace shardq {
-namespace {
-
-// Tells every worker to leave its loop (an empty job assignment).
-void DismissWorkers(Transport& t) {
-  for (int r = 1; r < t.size(); ++r) t.Send(r, kTagJob, {});
-}
-
-// SHARDQ_REPORT_RSS set: one parseable line per process for bench_scaling,
-// which cannot see per-rank peaks through mpirun's own rusage.
-void MaybeReportPeakRss(int rank) {
-  if (std::getenv("SHARDQ_REPORT_RSS") == nullptr) return;
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  std::fprintf(stderr, "shardq: rank %d peak RSS %ld KiB, CPU %.2f s user %.2f s system\n", rank, ru.ru_maxrss,
-               ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6);
-}
-
-}  // namespace
 
 Result<RunSummary> RunCoordinator(Transport& t, const RunOptions& o) {
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<JobRun> run, JobRun::Plan(o, t.size() - 1));
@@ -82,61 +61,21 @@ int RunJobCommand(const RunOptions& o) {
     return 0;
   };
 
-  if (LaunchedUnderMpi()) {
-    Result<std::unique_ptr<Transport>> t = MakeMpiTransport();
-    if (!t.ok()) {
-      std::fprintf(stderr, "shardq run: %s\n", t.status().message().c_str());
-      return 1;
-    }
-    Transport& mpi = **t;
-    if (mpi.size() >= 2) {
-      if (mpi.rank() != 0) {
-        Status st = RunWorker(mpi, MakeLlamaRankStages);
-        if (!st.ok()) {
-          std::fprintf(stderr, "shardq run: rank %d: %s\n", mpi.rank(), st.message().c_str());
-          mpi.Abort(1);
-        }
-        MaybeReportPeakRss(mpi.rank());
-        return 0;
+  return RunOnRanks("shardq run", [&](Transport& t) {
+    Result<RunSummary> r = [&]() -> Result<RunSummary> {
+      try {
+        return RunCoordinator(t, o);
+      } catch (const std::exception& e) {
+        return Status::Internal(std::string("coordinator: ") + e.what());
       }
-      Result<RunSummary> r = RunCoordinator(mpi, o);
-      if (!r.ok() && r.status().code() != Status::Code::kCancelled) {
-        // Workers may be blocked mid-send: end the whole job rather than hang.
-        report(r);
-        std::fflush(nullptr);
-        mpi.Abort(1);
-      }
-      DismissWorkers(mpi);
-      MaybeReportPeakRss(0);
-      return report(r);
-    }
-    // mpirun -np 1: the embedded layout, as without mpirun.
-  }
-  std::vector<std::unique_ptr<Transport>> pair = MakeInProcessPair();
-  Status worker_status;
-  std::thread worker([&] {
-    // An exception must not escape a thread (std::terminate): it becomes the worker's error.
-    try {
-      worker_status = RunWorker(*pair[1], MakeLlamaRankStages);
-    } catch (const std::exception& e) {
-      worker_status = Status::Internal(std::string("worker: ") + e.what());
-      WorkerMessage done;
-      done.kind = WorkerMessage::kDone;
-      done.error = worker_status.message();
-      pair[1]->Send(0, kTagUnitResult, EncodeWorkerMessage(done));
-    }
+    }();
+    CoordinatorExit exit;
+    exit.code = report(r);
+    // A failed job under mpirun may leave workers blocked mid-send: end it
+    // whole rather than hang (a cancelled one has every worker done).
+    exit.abort_workers = !r.ok() && r.status().code() != Status::Code::kCancelled;
+    return exit;
   });
-  Result<RunSummary> r = [&]() -> Result<RunSummary> {
-    try {
-      return RunCoordinator(*pair[0], o);
-    } catch (const std::exception& e) {  // the worker thread must still be joined
-      return Status::Internal(std::string("coordinator: ") + e.what());
-    }
-  }();
-  DismissWorkers(*pair[0]);
-  worker.join();
-  MaybeReportPeakRss(0);
-  return report(r);
 }
 
 }  // namespace shardq

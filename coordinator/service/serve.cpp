@@ -14,12 +14,10 @@
 
 #include "coordinator/http/http_server.h"
 #include "coordinator/job/job_runner.h"
+#include "coordinator/job/rank_layout.h"
 #include "coordinator/service/job_service.h"
 #include "coordinator/service/thrift_server.h"
-#include "runtime/job_messages.h"
-#include "runtime/rank_loop.h"
 #include "runtime/transport.h"
-#include "worker/llama_rank_stages.h"
 
 namespace shardq {
 
@@ -54,10 +52,6 @@ std::string ReadServiceToken(const std::string& token_file, std::string* error) 
 }
 
 namespace {
-
-void DismissWorkers(Transport& t) {
-  for (int r = 1; r < t.size(); ++r) t.Send(r, kTagJob, {});
-}
 
 // Rank 0's whole life as a server, with `t` reaching the workers.
 int ServeOnRankZero(Transport& t, const ServeOptions& o, const std::string& token) {
@@ -140,7 +134,6 @@ int ServeOnRankZero(Transport& t, const ServeOptions& o, const std::string& toke
   work.reset();
   io.stop();
   loop.join();
-  DismissWorkers(t);
   return 0;
 }
 
@@ -160,41 +153,13 @@ int RunServeCommand(const ServeOptions& o) {
   // The runner and the workers write through short-lived pipes and sockets; a
   // client gone mid-reply must not kill the service.
   std::signal(SIGPIPE, SIG_IGN);
-  if (LaunchedUnderMpi()) {
-    Result<std::unique_ptr<Transport>> t = MakeMpiTransport();
-    if (!t.ok()) {
-      std::fprintf(stderr, "shardq serve: %s\n", t.status().message().c_str());
-      return 1;
-    }
-    Transport& mpi = **t;
-    if (mpi.size() >= 2) {
-      if (mpi.rank() != 0) {
-        // A persistent worker: one job after another until rank 0 dismisses it.
-        Status st = RunWorker(mpi, MakeLlamaRankStages);
-        if (!st.ok()) {
-          std::fprintf(stderr, "shardq serve: rank %d: %s\n", mpi.rank(), st.message().c_str());
-          mpi.Abort(1);
-        }
-        return 0;
-      }
-      const int rc = ServeOnRankZero(mpi, o, token);
-      if (rc != 0) DismissWorkers(mpi);  // it failed before serving: release the workers
-      return rc;
-    }
-  }
-  std::vector<std::unique_ptr<Transport>> pair = MakeInProcessPair();
-  std::thread worker([&] {
-    try {
-      Status st = RunWorker(*pair[1], MakeLlamaRankStages);
-      if (!st.ok()) std::fprintf(stderr, "shardq serve: worker: %s\n", st.message().c_str());
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "shardq serve: worker: %s\n", e.what());
-    }
+  // Under mpirun ranks 1.. are persistent workers: one job after another
+  // until rank 0 dismisses them when the service stops.
+  return RunOnRanks("shardq serve", [&](Transport& t) {
+    CoordinatorExit exit;
+    exit.code = ServeOnRankZero(t, o, token);
+    return exit;
   });
-  const int rc = ServeOnRankZero(*pair[0], o, token);
-  if (rc != 0) DismissWorkers(*pair[0]);
-  worker.join();
-  return rc;
 }
 
 }  // namespace shardq

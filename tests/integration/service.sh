@@ -153,4 +153,14 @@ fb=$("$SHARDQ" report "$B" --server "127.0.0.1:$THRIFT_PORT" | sed -nE 's/.*"fin
 fc=$("$SHARDQ" report "$C" --server "127.0.0.1:$THRIFT_PORT" | sed -nE 's/.*"finished_ms": ([0-9]+).*/\1/p')
 [ "$order" -lt "$fb" ] && [ "$fb" -lt "$fc" ] && pass "queue order held across kill -9: A, B, C" || fail "finish order: $order $fb $fc"
 stop_server
+
+# A bug that throws in the embedded worker fails that job only: the worker
+# thread survives and the next job is done with shardq run's bytes.
+start_server "$WORK/serve-b3.log" env SHARDQ_FAULT_WORKER_THROW=1
+D=$(submit d); "$SHARDQ" wait "$D" --server "127.0.0.1:$THRIFT_PORT" > "$WORK/d-wait" 2>&1 && fail "job $D with a throwing worker exited 0"
+E=$(submit e); "$SHARDQ" wait "$E" --server "127.0.0.1:$THRIFT_PORT" > /dev/null || fail "job $E after the throwing one"
+[ "$(state_of "$D")" = failed ] && grep -q "fault injection: an exception in the unit loop" "$WORK/d-wait" &&
+  [ "$(sha "$WORK/e.gguf")" = "$REF" ] && pass "a worker's exception failed job $D only; job $E then had shardq run's bytes" ||
+  { fail "worker exception: $D $(state_of "$D"), $(cat "$WORK/d-wait")"; tail -3 "$WORK/serve-b3.log.err"; }
+stop_server
 finish
