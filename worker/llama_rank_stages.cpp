@@ -225,7 +225,7 @@ class LlamaRankStages : public RankStages {
         model_.source->Release(t);
         weighted = a_.recipe.gptq.importance;
       } else {
-        SHARDQ_RETURN_IF_ERROR(CompressTensor(*model_.source, t, choice, nullptr, "", &pool_, &data, &q, &weighted,
+        SHARDQ_RETURN_IF_ERROR(CompressTensor(*model_.source, t, choice, nullptr, "", &pool_, &q, &weighted,
                                               &fingerprint));
       }
       out.blobs.push_back(MakeBlob(t, choice, std::move(q)));

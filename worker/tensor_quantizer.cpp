@@ -1,12 +1,15 @@
 #include "worker/tensor_quantizer.h"
 
+#include <atomic>
+
 #include "kernels/block_format.h"
+#include "kernels/error_sums.h"
 #include "worker/row_quantizer.h"
 
 namespace shardq {
+namespace {
 
-Status QuantizeTensor(const float* data, int64_t rows, int64_t row_length, GgmlType type,
-                      const float* importance, ThreadPool* pool, QuantizedTensor* out) {
+Result<const BlockFormat*> EncoderFor(GgmlType type, int64_t row_length) {
   const BlockFormat* fmt = FindBlockFormat(type);
   if (!fmt || !fmt->quantize_row || !fmt->dequantize_row)
     return Status::Unsupported(std::string("cannot encode type ") + GgmlTypeName(type));
@@ -15,6 +18,47 @@ Status QuantizeTensor(const float* data, int64_t rows, int64_t row_length, GgmlT
                                    " is not a multiple of " + fmt->name + "'s block size " +
                                    std::to_string(fmt->block_size));
   }
+  return fmt;
+}
+
+}  // namespace
+
+Status QuantizeTensorRows(const TensorRows& rows, GgmlType type, const float* importance, ThreadPool* pool,
+                          const std::string& label, QuantizedTensor* out) {
+  const int64_t n = rows.row_length();
+  Result<const BlockFormat*> encoder = EncoderFor(type, n);
+  if (!encoder.ok()) return encoder.status().WithContext(label);
+  const BlockFormat* fmt = *encoder;
+  const size_t row_bytes = fmt->row_bytes(n);
+  out->type = type;
+  out->bytes.assign(row_bytes * rows.rows(), 0);
+  out->error = QuantError();
+  std::vector<QuantError> per_row(rows.rows());
+  std::atomic<bool> non_finite{false};
+  pool->ParallelFor(rows.rows(), 16, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(static_cast<size_t>(n));  // rows stored in another type are decoded here
+    for (int64_t r = begin; r < end && !non_finite.load(std::memory_order_relaxed); ++r) {
+      const float* x = rows.Row(r, scratch.data());
+      // Before the encoder sees the row: an encoder fed NaN may index a table with it.
+      if (!AllFinite(x, n)) {
+        non_finite = true;
+        return;
+      }
+      per_row[r] = QuantizeRowMeasured(*fmt, x, n, importance, out->bytes.data() + r * row_bytes);
+    }
+  });
+  if (non_finite) {
+    std::vector<float> scratch(static_cast<size_t>(n));
+    const Status st = rows.FirstNonFinite(scratch.data());
+    return st.ok() ? Status::Internal("a row was not finite, then was") : st;
+  }
+  for (const QuantError& e : per_row) out->error.Merge(e);
+  return Status::OK();
+}
+
+Status QuantizeTensor(const float* data, int64_t rows, int64_t row_length, GgmlType type,
+                      const float* importance, ThreadPool* pool, QuantizedTensor* out) {
+  SHARDQ_ASSIGN_OR_RETURN(const BlockFormat* fmt, EncoderFor(type, row_length));
   const size_t row_bytes = fmt->row_bytes(row_length);
   out->type = type;
   out->bytes.assign(row_bytes * rows, 0);

@@ -4,6 +4,7 @@
 
 #include "common/crc32c.h"
 #include "common/source_fingerprint.h"
+#include "common/tensor_rows.h"
 
 namespace shardq {
 
@@ -20,9 +21,13 @@ Status ReadSourceTensor(TensorSource& source, const TensorInfo& t, ThreadPool* p
 
 Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorChoice& choice,
                       const CalibrationStats* stats, const std::string& stats_label, ThreadPool* pool,
-                      std::vector<float>* data, QuantizedTensor* out, bool* weighted,
-                      uint32_t* source_fingerprint) {
-  SHARDQ_RETURN_IF_ERROR(ReadSourceTensor(source, t, pool, data, source_fingerprint));
+                      QuantizedTensor* out, bool* weighted, uint32_t* source_fingerprint) {
+  if (source_fingerprint) {
+    SHARDQ_ASSIGN_OR_RETURN(ByteSpan raw, source.RawBytes(t));
+    *source_fingerprint = FingerprintBytes(raw.data, raw.size, pool);
+  }
+  // Rows straight from the mapping: an F32 source is not copied first.
+  SHARDQ_ASSIGN_OR_RETURN(TensorRows rows, TensorRows::Open(source, t));
   // Only quantized tensors are weighted; F32 copies ignore importance.
   std::vector<float> importance;
   const ChannelStats* s = (choice.quantized && stats) ? stats->Find(t.name) : nullptr;
@@ -34,9 +39,8 @@ Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorCho
     }
     importance = s->MeanSquare();
   }
-  SHARDQ_RETURN_IF_ERROR(QuantizeTensor(data->data(), t.n_rows(), t.row_length(), choice.type,
-                                        importance.empty() ? nullptr : importance.data(), pool, out)
-                             .WithContext(t.file + ": tensor '" + t.name + "': "));
+  SHARDQ_RETURN_IF_ERROR(QuantizeTensorRows(rows, choice.type, importance.empty() ? nullptr : importance.data(), pool,
+                                            t.file + ": tensor '" + t.name + "': ", out));
   source.Release(t);
   *weighted = !importance.empty();
   return Status::OK();
@@ -70,7 +74,6 @@ Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, Tensor
   if (pool == nullptr) pool = &single;
   std::vector<TensorBlob> blobs;
   blobs.reserve(in.tensors.size());
-  std::vector<float> data;
   QuantizedTensor q;
   for (size_t i = 0; i < in.tensors.size(); ++i) {
     const TensorInfo* t = in.tensors[i];
@@ -82,7 +85,7 @@ Result<std::vector<TensorBlob>> CompressUnit(const UnitCompressInput& in, Tensor
     }
     bool weighted = false;
     uint32_t fingerprint = 0;
-    SHARDQ_RETURN_IF_ERROR(CompressTensor(source, *t, choice, in.stats, "calibration statistics", pool, &data, &q,
+    SHARDQ_RETURN_IF_ERROR(CompressTensor(source, *t, choice, in.stats, "calibration statistics", pool, &q,
                                           &weighted, source_fingerprints ? &fingerprint : nullptr));
     if (source_fingerprints) source_fingerprints->push_back(fingerprint);
     if (weighted_out) weighted_out->push_back(weighted);

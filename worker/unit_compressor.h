@@ -22,16 +22,15 @@ namespace shardq {
 Status ReadSourceTensor(TensorSource& source, const TensorInfo& t, ThreadPool* pool, std::vector<float>* data,
                         uint32_t* source_fingerprint);
 
-// One tensor: read it, weight it by its input's mean x^2 when `stats` has an
+// One tensor: read it (row by row from the mapping, tensor_rows.h), weight it by its input's mean x^2 when `stats` has an
 // entry (quantized tensors only), pack it, release its source pages. The step
 // `shardq quantize` and every worker rank both run, so they write the same bytes.
-// `stats_label` names the statistics in errors; `data` is scratch; *weighted
+// `stats_label` names the statistics in errors; *weighted
 // says whether importance was applied; `source_fingerprint`, when given,
 // receives the fingerprint of the tensor's stored bytes (source_fingerprint.h).
 Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorChoice& choice,
                       const CalibrationStats* stats, const std::string& stats_label, ThreadPool* pool,
-                      std::vector<float>* data, QuantizedTensor* out, bool* weighted,
-                      uint32_t* source_fingerprint = nullptr);
+                      QuantizedTensor* out, bool* weighted, uint32_t* source_fingerprint = nullptr);
 
 // The record of one packed tensor: its bytes, crc32c, metrics and the reason for its type.
 TensorBlob MakeBlob(const TensorInfo& t, const TensorChoice& choice, QuantizedTensor&& q);

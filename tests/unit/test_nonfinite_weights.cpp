@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -173,5 +174,24 @@ TEST_CASE("eval rejects a quantized GGUF whose block decodes to Inf, naming the 
   CHECK_THAT(r.output, Catch::Contains("q8.gguf: tensor 'blk.1.attn_q.weight': non-finite value"));
   CHECK_THAT(r.output, Catch::Contains("at row 2, column 32 (element 160)"));
   CHECK_THAT(r.output, Catch::Contains("decoded from Q8_0 block 1 of that row"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("shardq run's workers reject a NaN or Inf as quantize does, naming tensor and element, and write nothing",
+          "[cli][nonfinite]") {
+  // The workers encode rows straight from the mapping and check each row just
+  // before encoding it: the error is ReadF32's, for any unit and rank.
+  const std::string dir = testing::MakeTempDir("nonfinite-run");
+  ShakespeareWithBadValue(dir, "model.layers.4.mlp.down_proj.weight", 1000, INFINITY);
+  std::ofstream(dir + "/job.yaml") << "model: " << dir << "/\noutput: { path: " << dir << "/out.gguf }\nstate_dir: "
+                                   << dir << "/state\nrecipe: { quantize: { preset: Q4_K_M, algorithm: rtn } }\n";
+  for (const std::string& threads : {"1", "2"}) {
+    RunResult r = RunShardq("run " + dir + "/job.yaml -q --threads " + threads);
+    INFO(r.output);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.output, Catch::Contains("blk.4.ffn_down.weight") &&
+                             Catch::Contains("non-finite value inf at row 1, column 232 (element 1000)"));
+    CHECK_FALSE(fs::exists(dir + "/out.gguf"));
+  }
   fs::remove_all(dir);
 }
