@@ -54,8 +54,11 @@ Result<std::unique_ptr<ArtifactBuilder>> ArtifactBuilder::Create(const std::stri
   b->placement_tag_ = options.placement_tag;
   SHARDQ_RETURN_IF_ERROR(b->OpenTempFile());
   Status header = b->file_->WriteAt(0, b->layout_.header.data(), b->layout_.header.size());
-  if (header.ok() && !b->placement_tag_.empty())
+  if (header.ok() && !b->placement_tag_.empty()) {
     header = b->file_->WriteAt(b->layout_.file_bytes, b->placement_tag_.data(), b->placement_tag_.size());
+    // Workers on other hosts look for the tag: it must be on the server first.
+    if (header.ok()) header = b->file_->Sync();
+  }
   if (!header.ok()) {
     b->Abandon();
     return header;
@@ -170,11 +173,15 @@ Status ArtifactBuilder::CheckInPlaceBytes(size_t i, const TensorBlob& blob, cons
   if (!keep_partial_) return Status::InvalidArgument(label + ": an in-place blob, but workers were not to write in place");
   if (blob.sha256.size() != 32) return Status::Corruption(label + ": in-place blob without its SHA-256");
   const uint64_t begin = tensors_[i].offset, size = layout_.sizes[i];
+  // Through a descriptor opened now, after the worker's fsync: on NFS an open
+  // revalidates the client's cache (close-to-open consistency), so pages this
+  // process holds from before (the header's last page) are not read stale.
+  SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<PositionalFile> fresh, fs_->OpenPositionalFile(temp_path_));
   std::vector<uint8_t> chunk(static_cast<size_t>(std::min<uint64_t>(size, kReadChunk)));
   uint32_t crc = 0;
   for (uint64_t done = 0; done < size;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, chunk.size()));
-    SHARDQ_RETURN_IF_ERROR(file_->ReadAt(begin + done, chunk.data(), n).WithContext(label + ": "));
+    SHARDQ_RETURN_IF_ERROR(fresh->ReadAt(begin + done, chunk.data(), n).WithContext(label + ": "));
     crc = Crc32c(chunk.data(), n, crc);
     done += n;
   }
@@ -222,6 +229,10 @@ void ArtifactBuilder::HashZeros(uint64_t n) {
 
 Status ArtifactBuilder::AdvanceFileHash(size_t just_put, const TensorBlob& blob) {
   std::vector<uint8_t> chunk;
+  // Tensors workers wrote are read through a descriptor opened now (see
+  // CheckInPlaceBytes); rank 0's own writes through its own.
+  std::unique_ptr<PositionalFile> fresh;
+  PositionalFile* reader = file_.get();
   while (hashed_tensors_ < tensors_.size() && put_[hashed_tensors_]) {
     const size_t k = hashed_tensors_;
     const uint64_t begin = tensors_[k].offset, size = layout_.sizes[k];
@@ -229,10 +240,14 @@ Status ArtifactBuilder::AdvanceFileHash(size_t just_put, const TensorBlob& blob)
     if (k == just_put && !blob.in_place) {
       file_sha_.Update(blob.bytes.data(), blob.bytes.size());
     } else {
+      if (keep_partial_ && !fresh) {
+        SHARDQ_ASSIGN_OR_RETURN(fresh, fs_->OpenPositionalFile(temp_path_));
+        reader = fresh.get();
+      }
       chunk.resize(static_cast<size_t>(std::min<uint64_t>(size, kReadChunk)));
       for (uint64_t done = 0; done < size;) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, chunk.size()));
-        SHARDQ_RETURN_IF_ERROR(file_->ReadAt(begin + done, chunk.data(), n));
+        SHARDQ_RETURN_IF_ERROR(reader->ReadAt(begin + done, chunk.data(), n));
         file_sha_.Update(chunk.data(), n);
         done += n;
       }
