@@ -57,22 +57,33 @@ inline bool BlockFinite(const float* x) {
   return _mm256_movemask_ps(ok) == 0xFF;
 }
 
-// A level of the asymmetric search's grid, in one of three ways that agree
+// A level of the asymmetric search's grid, in one of five ways that agree
 // where each is used: kExact is NearestInt itself (any v); kRound rounds and
-// clamps (equal to NearestInt for |v| < 2^22); kRoundNoTop also skips the
-// clamp to kNmax, for candidates where no level can round above it (checked
-// per candidate: the largest x rounds highest). Skipping it saves one of the
-// ~17 vector ops per value and candidate, on the ports the products also need.
-enum class Grid { kExact, kRound, kRoundNoTop };
+// clamps (equal to NearestInt for |v| < 2^22); kRoundNoTop skips the clamp
+// to kNmax, kRoundNoBottom the clamp to 0 and kRoundNoClamp both, for
+// candidates where no level can round above kNmax or below 0 (checked per
+// candidate: the largest x rounds highest, the smallest lowest). Each clamp is
+// one of the ~17 vector ops per value and candidate. A level of -0 (a value
+// just below the minimum) adds nothing different to the sums or the error.
+// Where the clamps are skipped, a degenerate lane (max == min: 0 * inf) or a
+// NaN value gets a NaN level; both already make that lane's sums NaN in the
+// reference too (the weights of a lane with a NaN value are NaN), so no
+// candidate is accepted there either way.
+enum class Grid { kExact, kRound, kRoundNoTop, kRoundNoBottom, kRoundNoClamp };
 template <Grid kGrid, int kNmax>
 inline __m256 GridLevel(__m256 v) {
   if constexpr (kGrid == Grid::kExact) {
     return _mm256_cvtepi32_ps(NearestIntClamp(v, 0, kNmax));
   } else if constexpr (kGrid == Grid::kRound) {
     return Clamp(Round(v), _mm256_setzero_ps(), _mm256_set1_ps(static_cast<float>(kNmax)));
-  } else {
+  } else if constexpr (kGrid == Grid::kRoundNoTop) {
     // max_ps returns its second operand for NaN (the degenerate lanes): 0, as the clamp would
     return _mm256_max_ps(Round(v), _mm256_setzero_ps());
+  } else if constexpr (kGrid == Grid::kRoundNoBottom) {
+    // min_ps returns its second operand for NaN: the NaN itself, never a level the lane could use
+    return _mm256_min_ps(_mm256_set1_ps(static_cast<float>(kNmax)), Round(v));
+  } else {
+    return Round(v);
   }
 }
 
@@ -136,7 +147,7 @@ void Qkx2Lanes(const __m256 (*xt)[kN], const __m256 (*wt)[kN], float rmin, float
   const __m256 two22 = _mm256_set1_ps(4194304.f), sign = _mm256_set1_ps(-0.f);
   // Which GridLevel is exact for every non-degenerate lane of the kS groups.
   auto grid_for = [&](const __m256* iscv) {
-    int risky = 0, top = 0;
+    int risky = 0, top = 0, bottom = 0;
     for (int s = 0; s < kS; ++s) {
       const __m256 span = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(mx[s], mn[s])),
                                         _mm256_andnot_ps(sign, _mm256_sub_ps(xmin[s], mn[s])));
@@ -146,8 +157,14 @@ void Qkx2Lanes(const __m256 (*xt)[kN], const __m256 (*wt)[kN], float rmin, float
       const __m256 top_level = Round(_mm256_mul_ps(iscv[s], _mm256_sub_ps(mx[s], mn[s])));
       top |= _mm256_movemask_ps(
           _mm256_andnot_ps(degenerate[s], _mm256_cmp_ps(top_level, vmax_l, _CMP_GT_OQ)));
+      // and of x = xmin: no other x rounds lower (-0 does not count as below 0)
+      const __m256 bottom_level = Round(_mm256_mul_ps(iscv[s], _mm256_sub_ps(xmin[s], mn[s])));
+      bottom |= _mm256_movemask_ps(
+          _mm256_andnot_ps(degenerate[s], _mm256_cmp_ps(bottom_level, zero, _CMP_LT_OQ)));
     }
-    return risky ? Grid::kExact : top ? Grid::kRound : Grid::kRoundNoTop;
+    if (risky) return Grid::kExact;
+    if (top) return bottom ? Grid::kRound : Grid::kRoundNoBottom;
+    return bottom ? Grid::kRoundNoTop : Grid::kRoundNoClamp;
   };
   auto initial_error = [&]<Grid kGrid>() {
     for (int i = 0; i < n; ++i) {
@@ -162,6 +179,8 @@ void Qkx2Lanes(const __m256 (*xt)[kN], const __m256 (*wt)[kN], float rmin, float
     case Grid::kExact: initial_error.template operator()<Grid::kExact>(); break;
     case Grid::kRound: initial_error.template operator()<Grid::kRound>(); break;
     case Grid::kRoundNoTop: initial_error.template operator()<Grid::kRoundNoTop>(); break;
+    case Grid::kRoundNoBottom: initial_error.template operator()<Grid::kRoundNoBottom>(); break;
+    case Grid::kRoundNoClamp: initial_error.template operator()<Grid::kRoundNoClamp>(); break;
   }
   __m256 laux[kS][n];
   for (int is = 0; is <= kNstep; ++is) {
@@ -187,6 +206,8 @@ void Qkx2Lanes(const __m256 (*xt)[kN], const __m256 (*wt)[kN], float rmin, float
       case Grid::kExact: candidate_sums.template operator()<Grid::kExact>(); break;
       case Grid::kRound: candidate_sums.template operator()<Grid::kRound>(); break;
       case Grid::kRoundNoTop: candidate_sums.template operator()<Grid::kRoundNoTop>(); break;
+      case Grid::kRoundNoBottom: candidate_sums.template operator()<Grid::kRoundNoBottom>(); break;
+      case Grid::kRoundNoClamp: candidate_sums.template operator()<Grid::kRoundNoClamp>(); break;
     }
     __m256 ok[kS], this_scale[kS], this_min[kS], err[kS];
     for (int s = 0; s < kS; ++s) {
