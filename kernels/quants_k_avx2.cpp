@@ -48,6 +48,15 @@ inline __m256i NearestIntClamp(__m256 v, int lo, int hi) {
   return _mm256_min_epi32(_mm256_max_epi32(l, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
 }
 
+// 32 levels in 0..255 as int32 (q[0]: values 0..7, ..., q[3]: 24..31) to 32
+// bytes in order. The packs work within 128-bit halves, so the dwords come out
+// as q0[0..3] q1[0..3] q2[0..3] q3[0..3] | q0[4..7] ... and are put back in order.
+inline void StoreLevelBytes(const __m256i q[4], uint8_t* out) {
+  const __m256i w = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permutevar8x32_epi32(w, order));
+}
+
 // Whether all kQK_K values of a block are finite (x - x is 0 exactly then).
 inline bool BlockFinite(const float* x) {
   __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
@@ -362,22 +371,20 @@ void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y) {
     uint8_t sc, m;
     GetScaleMinK4(j, y->scales, &sc, &m);
     const float d = d_all * sc;
-    alignas(32) int32_t li[32];
-    for (int k = 0; k < 32; k += 8) {
-      const __m256 xv = _mm256_loadu_ps(x + 32 * j + k);
-      __m256i q;
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m256 xv = _mm256_loadu_ps(x + 32 * j + 8 * k);
       if (d) {
-        q = NearestIntClamp(_mm256_div_ps(_mm256_add_ps(xv, _mm256_set1_ps(m_all * m)), _mm256_set1_ps(d)), 0, kNmax);
+        q[k] = NearestIntClamp(_mm256_div_ps(_mm256_add_ps(xv, _mm256_set1_ps(m_all * m)), _mm256_set1_ps(d)), 0, kNmax);
       } else if ((r.degenerate >> j) & 1) {
-        q = _mm256_setzero_si256();
+        q[k] = _mm256_setzero_si256();
       } else {
         // the search's levels, rebuilt from the chosen grid exactly as the search made them
         const __m256 isc = _mm256_set1_ps(r.grid_iscale[j]), mn = _mm256_set1_ps(r.grid_min[j]);
-        q = NearestIntClamp(_mm256_mul_ps(isc, _mm256_sub_ps(xv, mn)), 0, kNmax);
+        q[k] = NearestIntClamp(_mm256_mul_ps(isc, _mm256_sub_ps(xv, mn)), 0, kNmax);
       }
-      _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), q);
     }
-    for (int k = 0; k < 32; ++k) L[32 * j + k] = static_cast<uint8_t>(li[k]);
+    StoreLevelBytes(q, L + 32 * j);
   }
   PackLevels(L, y);
 }
@@ -583,23 +590,22 @@ void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
   const float d_all = Fp16ToF32(y->d);
   const __m256i bias = _mm256_set1_epi32(32);
   uint8_t L[kQK_K];
-  for (int j = 0; j < 16; ++j) {
-    const float d = d_all * y->scales[j];
-    alignas(32) int32_t li[16];
-    for (int k = 0; k < 16; k += 8) {
-      const __m256 xv = _mm256_loadu_ps(x + 16 * j + k);
-      __m256i q;
+  for (int j0 = 0; j0 < 16; j0 += 2) {  // two sub-blocks of 16: 32 levels
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const int j = j0 + k / 2;
+      const float d = d_all * y->scales[j];
+      const __m256 xv = _mm256_loadu_ps(x + 16 * j0 + 8 * k);
       if (d) {
-        q = _mm256_add_epi32(NearestIntClamp(_mm256_div_ps(xv, _mm256_set1_ps(d)), -32, 31), bias);
+        q[k] = _mm256_add_epi32(NearestIntClamp(_mm256_div_ps(xv, _mm256_set1_ps(d)), -32, 31), bias);
       } else if ((tiny >> j) & 1) {
-        q = _mm256_setzero_si256();
+        q[k] = _mm256_setzero_si256();
       } else {
         // the search's levels, rebuilt from the chosen inverse scale
-        q = _mm256_add_epi32(NearestIntClamp(_mm256_mul_ps(_mm256_set1_ps(isc[j]), xv), -32, 31), bias);
+        q[k] = _mm256_add_epi32(NearestIntClamp(_mm256_mul_ps(_mm256_set1_ps(isc[j]), xv), -32, 31), bias);
       }
-      _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), q);
     }
-    for (int k = 0; k < 16; ++k) L[16 * j + k] = static_cast<uint8_t>(li[k]);
+    StoreLevelBytes(q, L + 16 * j0);
   }
   PackQ6KQuants(L, y);
 }
