@@ -73,27 +73,33 @@ inline bool BlockFinite(const float* x) {
 // to kNmax, kRoundNoBottom the clamp to 0 and kRoundNoClamp both, for
 // candidates where no level can round above kNmax or below 0 (checked per
 // candidate: the largest x rounds highest, the smallest lowest). Each clamp is
-// one of the ~17 vector ops per value and candidate. A level of -0 (a value
-// just below the minimum) adds nothing different to the sums or the error.
-// Where the clamps are skipped, a degenerate lane (max == min: 0 * inf) or a
-// NaN value gets a NaN level; both already make that lane's sums NaN in the
-// reference too (the weights of a lane with a NaN value are NaN), so no
-// candidate is accepted there either way.
+// one of the ~16 vector ops per value and candidate, and is done on the bits
+// as a signed integer min / max: those run on all four vector pipes of the
+// AMD parts, where the float min / max share two with the adds and the
+// rounding that bind the loop. For the finite rounded levels of the lanes
+// that matter the integer order of the bits is the float order (non-negative
+// floats as they are, negative ones below every non-negative), so the clamps
+// give the float clamps' levels; -0 may stay -0 where no clamp to 0 runs,
+// and a level of -0 (a value just below the minimum) adds exactly what +0
+// adds to every sum and error. The levels of a degenerate lane (max == min:
+// the grid is 0 * inf, NaN) and of NaN values do not matter: a degenerate
+// lane's first error is 0 or NaN, so no candidate's error is below it, and a
+// lane with a NaN value has NaN weights, so all its errors are NaN, as in
+// the reference.
 enum class Grid { kExact, kRound, kRoundNoTop, kRoundNoBottom, kRoundNoClamp };
 template <Grid kGrid, int kNmax>
 inline __m256 GridLevel(__m256 v) {
   if constexpr (kGrid == Grid::kExact) {
     return _mm256_cvtepi32_ps(NearestIntClamp(v, 0, kNmax));
-  } else if constexpr (kGrid == Grid::kRound) {
-    return Clamp(Round(v), _mm256_setzero_ps(), _mm256_set1_ps(static_cast<float>(kNmax)));
-  } else if constexpr (kGrid == Grid::kRoundNoTop) {
-    // max_ps returns its second operand for NaN (the degenerate lanes): 0, as the clamp would
-    return _mm256_max_ps(Round(v), _mm256_setzero_ps());
-  } else if constexpr (kGrid == Grid::kRoundNoBottom) {
-    // min_ps returns its second operand for NaN: the NaN itself, never a level the lane could use
-    return _mm256_min_ps(_mm256_set1_ps(static_cast<float>(kNmax)), Round(v));
   } else {
-    return Round(v);
+    __m256i l = _mm256_castps_si256(Round(v));
+    if constexpr (kGrid == Grid::kRound || kGrid == Grid::kRoundNoTop) {
+      l = _mm256_max_epi32(l, _mm256_setzero_si256());
+    }
+    if constexpr (kGrid == Grid::kRound || kGrid == Grid::kRoundNoBottom) {
+      l = _mm256_min_epi32(l, _mm256_castps_si256(_mm256_set1_ps(static_cast<float>(kNmax))));
+    }
+    return _mm256_castsi256_ps(l);
   }
 }
 
