@@ -11,16 +11,17 @@
 // the best candidate's grid (inverse scale, and the minimum it was taken from)
 // instead of its levels; the levels are rebuilt with the same operations only
 // for sub-blocks whose final scale is 0 (every other sub-block is requantized).
-// The searches are bound by the vector ops per value and candidate (~17 for
+// The searches are bound by the vector ops per value and candidate (~16 for
 // Q4_K/Q5_K, 9 for Q6_K) and by the chain from one candidate's sums to the
 // next candidate's grid (an accepted candidate moves the minimum), which 4
 // interleaved Q4_K/Q5_K blocks hide better than 2 (on a quiet Zen 4: 0.90x
 // the time without importance, 0.89x with it; 3 and 6 blocks were slower),
 // and 2 such searches of 4 run step by step alternately slightly better still.
-// The savings in ops: the clamp of a level to the top (Q4_K/Q5_K) or to both
-// ends (Q6_K) is dropped for candidates where a per-candidate check shows no
-// level can reach it, and the lane layout comes from in-register transposes
-// instead of gathers.
+// The savings in ops: the clamp of a level to the top or to 0 (Q4_K/Q5_K) or
+// to both ends (Q6_K) is dropped for candidates where a per-candidate check
+// shows no level can reach it (the Q4_K/Q5_K clamps left are integer ops on
+// the bits, off the pipes the float adds need), and the lane layout comes
+// from in-register transposes instead of gathers.
 #include <immintrin.h>
 
 #include <algorithm>
