@@ -76,6 +76,9 @@ float VecDotQ5KQ8KAvx2(const void* x, const void* v, int64_t n);
 float VecDotQ6KQ8KAvx2(const void* x, const void* v, int64_t n);
 float DotF32Q4KAvx2(const void* x, const float* v, int64_t n);
 float DotF32Q6KAvx2(const void* x, const float* v, int64_t n);
+// The reference decoders' floats bit for bit (quants_k_decode_avx2.cpp).
+void DequantizeRowQ4KAvx2(const void* x, float* y, int64_t n);
+void DequantizeRowQ6KAvx2(const void* x, float* y, int64_t n);
 
 // AVX-512 versions (quants_k_avx512.cpp), byte-identical to the reference;
 // call only when GetCpuFeatures().avx512 and .avx2.

@@ -11,12 +11,17 @@
 // the best candidate's grid (inverse scale, and the minimum it was taken from)
 // instead of its levels; the levels are rebuilt with the same operations only
 // for sub-blocks whose final scale is 0 (every other sub-block is requantized).
-// The searches are bound by the vector ops per value and candidate (~17 for
-// Q4_K/Q5_K, 9 for Q6_K), not by latency (4 interleaved blocks ran no faster
-// than 2), so the savings are in ops: the clamp of a level to the top (Q4_K/
-// Q5_K) or to both ends (Q6_K) is dropped for candidates where a per-candidate
-// check shows no level can reach it, and the lane layout comes from in-register
-// transposes instead of gathers.
+// The searches are bound by the vector ops per value and candidate (~16 for
+// Q4_K/Q5_K, 9 for Q6_K) and by the chain from one candidate's sums to the
+// next candidate's grid (an accepted candidate moves the minimum), which 4
+// interleaved Q4_K/Q5_K blocks hide better than 2 (on a quiet Zen 4: 0.90x
+// the time without importance, 0.89x with it; 3 and 6 blocks were slower),
+// and 2 such searches of 4 run step by step alternately slightly better still.
+// The savings in ops: the clamp of a level to the top or to 0 (Q4_K/Q5_K) or
+// to both ends (Q6_K) is dropped for candidates where a per-candidate check
+// shows no level can reach it (the Q4_K/Q5_K clamps left are integer ops on
+// the bits, off the pipes the float adds need), and the lane layout comes
+// from in-register transposes instead of gathers.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -44,6 +49,15 @@ inline __m256i NearestIntClamp(__m256 v, int lo, int hi) {
   return _mm256_min_epi32(_mm256_max_epi32(l, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
 }
 
+// 32 levels in 0..255 as int32 (q[0]: values 0..7, ..., q[3]: 24..31) to 32
+// bytes in order. The packs work within 128-bit halves, so the dwords come out
+// as q0[0..3] q1[0..3] q2[0..3] q3[0..3] | q0[4..7] ... and are put back in order.
+inline void StoreLevelBytes(const __m256i q[4], uint8_t* out) {
+  const __m256i w = _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permutevar8x32_epi32(w, order));
+}
+
 // Whether all kQK_K values of a block are finite (x - x is 0 exactly then).
 inline bool BlockFinite(const float* x) {
   __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
@@ -54,22 +68,39 @@ inline bool BlockFinite(const float* x) {
   return _mm256_movemask_ps(ok) == 0xFF;
 }
 
-// A level of the asymmetric search's grid, in one of three ways that agree
+// A level of the asymmetric search's grid, in one of five ways that agree
 // where each is used: kExact is NearestInt itself (any v); kRound rounds and
-// clamps (equal to NearestInt for |v| < 2^22); kRoundNoTop also skips the
-// clamp to kNmax, for candidates where no level can round above it (checked
-// per candidate: the largest x rounds highest). Skipping it saves one of the
-// ~17 vector ops per value and candidate, on the ports the products also need.
-enum class Grid { kExact, kRound, kRoundNoTop };
+// clamps (equal to NearestInt for |v| < 2^22); kRoundNoTop skips the clamp
+// to kNmax, kRoundNoBottom the clamp to 0 and kRoundNoClamp both, for
+// candidates where no level can round above kNmax or below 0 (checked per
+// candidate: the largest x rounds highest, the smallest lowest). Each clamp is
+// one of the ~16 vector ops per value and candidate, and is done on the bits
+// as a signed integer min / max: those run on all four vector pipes of the
+// AMD parts, where the float min / max share two with the adds and the
+// rounding that bind the loop. For the finite rounded levels of the lanes
+// that matter the integer order of the bits is the float order (non-negative
+// floats as they are, negative ones below every non-negative), so the clamps
+// give the float clamps' levels; -0 may stay -0 where no clamp to 0 runs,
+// and a level of -0 (a value just below the minimum) adds exactly what +0
+// adds to every sum and error. The levels of a degenerate lane (max == min:
+// the grid is 0 * inf, NaN) and of NaN values do not matter: a degenerate
+// lane's first error is 0 or NaN, so no candidate's error is below it, and a
+// lane with a NaN value has NaN weights, so all its errors are NaN, as in
+// the reference.
+enum class Grid { kExact, kRound, kRoundNoTop, kRoundNoBottom, kRoundNoClamp };
 template <Grid kGrid, int kNmax>
 inline __m256 GridLevel(__m256 v) {
   if constexpr (kGrid == Grid::kExact) {
     return _mm256_cvtepi32_ps(NearestIntClamp(v, 0, kNmax));
-  } else if constexpr (kGrid == Grid::kRound) {
-    return Clamp(Round(v), _mm256_setzero_ps(), _mm256_set1_ps(static_cast<float>(kNmax)));
   } else {
-    // max_ps returns its second operand for NaN (the degenerate lanes): 0, as the clamp would
-    return _mm256_max_ps(Round(v), _mm256_setzero_ps());
+    __m256i l = _mm256_castps_si256(Round(v));
+    if constexpr (kGrid == Grid::kRound || kGrid == Grid::kRoundNoTop) {
+      l = _mm256_max_epi32(l, _mm256_setzero_si256());
+    }
+    if constexpr (kGrid == Grid::kRound || kGrid == Grid::kRoundNoBottom) {
+      l = _mm256_min_epi32(l, _mm256_castps_si256(_mm256_set1_ps(static_cast<float>(kNmax))));
+    }
+    return _mm256_castsi256_ps(l);
   }
 }
 
@@ -90,143 +121,222 @@ struct AsymLanes {
   int degenerate;  // bit j: sub-block j has max == min
 };
 
-template <int kS, int kNmax, int kNstep, int kN = 32, bool kMad = false>
-void Qkx2Lanes(const __m256 (*xt)[kN], const __m256 (*wt)[kN], float rmin, float rdelta, AsymLanes* out) {
-  constexpr int n = kN;
+// One such search in steps: the constructor takes the extremes and sums and
+// the first guess's error, then per candidate Sums (its grid, levels and
+// least-squares scale and minimum) and Error (its error, and whether each lane
+// takes it). Each step depends on the one before, with a chain of divisions
+// and compares between them; two searches run step by step alternately
+// (SearchTwo) give the core independent work across those chains.
+template <int kS, int kNmax, int kN, bool kMad>
+class AsymSearch {
+ public:
+  AsymSearch(const __m256 (*xt)[kN], const __m256 (*wt)[kN], float rmin, float rdelta)
+      : xt_(xt), wt_(wt), rmin_(rmin), rdelta_(rdelta) {
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
+    for (int s = 0; s < kS; ++s) {
+      mn_[s] = mx_[s] = xt[s][0];
+      sum_w_[s] = wt[s][0];
+      sum_x_[s] = _mm256_mul_ps(sum_w_[s], xt[s][0]);
+    }
+    for (int i = 1; i < kN; ++i) {
+      for (int s = 0; s < kS; ++s) {
+        mn_[s] = _mm256_min_ps(xt[s][i], mn_[s]);
+        mx_[s] = _mm256_max_ps(xt[s][i], mx_[s]);
+        sum_w_[s] = _mm256_add_ps(sum_w_[s], wt[s][i]);
+        sum_x_[s] = _mm256_add_ps(sum_x_[s], _mm256_mul_ps(wt[s][i], xt[s][i]));
+      }
+    }
+    for (int s = 0; s < kS; ++s) {
+      xmin_[s] = mn_[s];
+      mn_[s] = _mm256_blendv_ps(mn_[s], zero, _mm256_cmp_ps(mn_[s], zero, _CMP_GT_OQ));
+      degenerate_[s] = _mm256_cmp_ps(mx_[s], mn_[s], _CMP_EQ_OQ);
+      const __m256 iscale = _mm256_div_ps(vmax_l, _mm256_sub_ps(mx_[s], mn_[s]));
+      scale_[s] = _mm256_div_ps(_mm256_set1_ps(1.f), iscale);
+      grid_isc_[s] = iscale;
+      grid_mn_[s] = mn_[s];
+    }
+    switch (GridFor(grid_isc_)) {
+      case Grid::kExact: InitialError<Grid::kExact>(); break;
+      case Grid::kRound: InitialError<Grid::kRound>(); break;
+      case Grid::kRoundNoTop: InitialError<Grid::kRoundNoTop>(); break;
+      case Grid::kRoundNoBottom: InitialError<Grid::kRoundNoBottom>(); break;
+      case Grid::kRoundNoClamp: InitialError<Grid::kRoundNoClamp>(); break;
+    }
+  }
+
+  // Candidate is: its levels (kept for Error), sums and fitted scale and minimum.
+  void Sums(int is) {
+    const __m256 num = _mm256_set1_ps(rmin_ + rdelta_ * is + kNmax);
+    for (int s = 0; s < kS; ++s) isc_[s] = _mm256_div_ps(num, _mm256_sub_ps(mx_[s], mn_[s]));
+    switch (GridFor(isc_)) {
+      case Grid::kExact: SumsWith<Grid::kExact>(); break;
+      case Grid::kRound: SumsWith<Grid::kRound>(); break;
+      case Grid::kRoundNoTop: SumsWith<Grid::kRoundNoTop>(); break;
+      case Grid::kRoundNoBottom: SumsWith<Grid::kRoundNoBottom>(); break;
+      case Grid::kRoundNoClamp: SumsWith<Grid::kRoundNoClamp>(); break;
+    }
+  }
+
+  // The last Sums candidate's error; lanes where it is lower take it.
+  void Error() {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 err[kS];
+    for (int s = 0; s < kS; ++s) err[s] = zero;
+    for (int i = 0; i < kN; ++i) {
+      for (int s = 0; s < kS; ++s) {
+        const __m256 diff =
+            _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale_[s], laux_[s][i]), this_min_[s]), xt_[s][i]);
+        err[s] = _mm256_add_ps(err[s], _mm256_mul_ps(wt_[s][i], ErrOf(diff)));
+      }
+    }
+    for (int s = 0; s < kS; ++s) {
+      const __m256 take = _mm256_and_ps(ok_[s], _mm256_cmp_ps(err[s], best_[s], _CMP_LT_OQ));
+      if (_mm256_movemask_ps(take) == 0) continue;
+      best_[s] = _mm256_blendv_ps(best_[s], err[s], take);
+      scale_[s] = _mm256_blendv_ps(scale_[s], this_scale_[s], take);
+      grid_isc_[s] = _mm256_blendv_ps(grid_isc_[s], isc_[s], take);
+      grid_mn_[s] = _mm256_blendv_ps(grid_mn_[s], mn_[s], take);
+      mn_[s] = _mm256_blendv_ps(mn_[s], this_min_[s], take);
+    }
+  }
+
+  void Store(AsymLanes* out) const {
+    const __m256 zero = _mm256_setzero_ps();
+    for (int s = 0; s < kS; ++s) {
+      // max == min: all levels 0, scale 0, the_min = -min (the search never ran).
+      _mm256_store_ps(out[s].scale, _mm256_blendv_ps(scale_[s], zero, degenerate_[s]));
+      // -min as the scalar writes it: a sign flip (0 - min would turn min = +0 into +0, not -0)
+      _mm256_store_ps(out[s].the_min, _mm256_xor_ps(mn_[s], _mm256_set1_ps(-0.f)));
+      _mm256_store_ps(out[s].grid_iscale, grid_isc_[s]);
+      _mm256_store_ps(out[s].grid_min, grid_mn_[s]);
+      out[s].degenerate = _mm256_movemask_ps(degenerate_[s]);
+    }
+  }
+
+ private:
   // the error measure of one value: |diff| (Q2_K's reference search) or diff^2
-  auto err_of = [](__m256 diff) {
+  static __m256 ErrOf(__m256 diff) {
     if constexpr (kMad) {
       return _mm256_andnot_ps(_mm256_set1_ps(-0.f), diff);
     } else {
       return _mm256_mul_ps(diff, diff);
     }
-  };
-  const __m256 zero = _mm256_setzero_ps();
-  const __m256 vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
-  __m256 mn[kS], mx[kS], xmin[kS], sum_w[kS], sum_x[kS], scale[kS], best[kS], degenerate[kS], grid_isc[kS], grid_mn[kS];
-  for (int s = 0; s < kS; ++s) {
-    mn[s] = mx[s] = xt[s][0];
-    sum_w[s] = wt[s][0];
-    sum_x[s] = _mm256_mul_ps(sum_w[s], xt[s][0]);
   }
-  for (int i = 1; i < n; ++i) {
-    for (int s = 0; s < kS; ++s) {
-      mn[s] = _mm256_min_ps(xt[s][i], mn[s]);
-      mx[s] = _mm256_max_ps(xt[s][i], mx[s]);
-      sum_w[s] = _mm256_add_ps(sum_w[s], wt[s][i]);
-      sum_x[s] = _mm256_add_ps(sum_x[s], _mm256_mul_ps(wt[s][i], xt[s][i]));
-    }
-  }
-  for (int s = 0; s < kS; ++s) {
-    xmin[s] = mn[s];
-    mn[s] = _mm256_blendv_ps(mn[s], zero, _mm256_cmp_ps(mn[s], zero, _CMP_GT_OQ));
-    degenerate[s] = _mm256_cmp_ps(mx[s], mn[s], _CMP_EQ_OQ);
-    const __m256 iscale = _mm256_div_ps(vmax_l, _mm256_sub_ps(mx[s], mn[s]));
-    scale[s] = _mm256_div_ps(_mm256_set1_ps(1.f), iscale);
-    grid_isc[s] = iscale;
-    grid_mn[s] = mn[s];
-    best[s] = zero;
-  }
+
+  // Which GridLevel is exact for every non-degenerate lane of the kS groups.
   // Whether some non-degenerate lane may see |isc * (x - mn)| >= 2^22 (or inf):
   // x - mn lies between xmin - mn and mx - mn, and rounding keeps that order.
   // (Degenerate lanes have x - mn = 0 throughout, NaN levels, 0 either way.)
-  const __m256 two22 = _mm256_set1_ps(4194304.f), sign = _mm256_set1_ps(-0.f);
-  // Which GridLevel is exact for every non-degenerate lane of the kS groups.
-  auto grid_for = [&](const __m256* iscv) {
-    int risky = 0, top = 0;
+  Grid GridFor(const __m256* iscv) const {
+    const __m256 zero = _mm256_setzero_ps(), vmax_l = _mm256_set1_ps(static_cast<float>(kNmax));
+    const __m256 two22 = _mm256_set1_ps(4194304.f), sign = _mm256_set1_ps(-0.f);
+    int risky = 0, top = 0, bottom = 0;
     for (int s = 0; s < kS; ++s) {
-      const __m256 span = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(mx[s], mn[s])),
-                                        _mm256_andnot_ps(sign, _mm256_sub_ps(xmin[s], mn[s])));
+      const __m256 span = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(mx_[s], mn_[s])),
+                                        _mm256_andnot_ps(sign, _mm256_sub_ps(xmin_[s], mn_[s])));
       const __m256 bound = _mm256_mul_ps(_mm256_andnot_ps(sign, iscv[s]), span);
-      risky |= _mm256_movemask_ps(_mm256_andnot_ps(degenerate[s], _mm256_cmp_ps(bound, two22, _CMP_NLT_UQ)));
+      risky |= _mm256_movemask_ps(_mm256_andnot_ps(degenerate_[s], _mm256_cmp_ps(bound, two22, _CMP_NLT_UQ)));
       // the level of x = mx, computed as the loop computes it: no other x rounds higher
-      const __m256 top_level = Round(_mm256_mul_ps(iscv[s], _mm256_sub_ps(mx[s], mn[s])));
+      const __m256 top_level = Round(_mm256_mul_ps(iscv[s], _mm256_sub_ps(mx_[s], mn_[s])));
       top |= _mm256_movemask_ps(
-          _mm256_andnot_ps(degenerate[s], _mm256_cmp_ps(top_level, vmax_l, _CMP_GT_OQ)));
+          _mm256_andnot_ps(degenerate_[s], _mm256_cmp_ps(top_level, vmax_l, _CMP_GT_OQ)));
+      // and of x = xmin: no other x rounds lower (-0 does not count as below 0)
+      const __m256 bottom_level = Round(_mm256_mul_ps(iscv[s], _mm256_sub_ps(xmin_[s], mn_[s])));
+      bottom |= _mm256_movemask_ps(
+          _mm256_andnot_ps(degenerate_[s], _mm256_cmp_ps(bottom_level, zero, _CMP_LT_OQ)));
     }
-    return risky ? Grid::kExact : top ? Grid::kRound : Grid::kRoundNoTop;
-  };
-  auto initial_error = [&]<Grid kGrid>() {
-    for (int i = 0; i < n; ++i) {
-      for (int s = 0; s < kS; ++s) {
-        const __m256 l = GridLevel<kGrid, kNmax>(_mm256_mul_ps(grid_isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
-        const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale[s], l), mn[s]), xt[s][i]);
-        best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt[s][i], err_of(diff)));
-      }
-    }
-  };
-  switch (grid_for(grid_isc)) {
-    case Grid::kExact: initial_error.template operator()<Grid::kExact>(); break;
-    case Grid::kRound: initial_error.template operator()<Grid::kRound>(); break;
-    case Grid::kRoundNoTop: initial_error.template operator()<Grid::kRoundNoTop>(); break;
+    if (risky) return Grid::kExact;
+    if (top) return bottom ? Grid::kRound : Grid::kRoundNoBottom;
+    return bottom ? Grid::kRoundNoTop : Grid::kRoundNoClamp;
   }
-  __m256 laux[kS][n];
-  for (int is = 0; is <= kNstep; ++is) {
-    const __m256 num = _mm256_set1_ps(rmin + rdelta * is + kNmax);
-    __m256 sl[kS], sl2[kS], sxl[kS], isc[kS];
-    for (int s = 0; s < kS; ++s) {
-      isc[s] = _mm256_div_ps(num, _mm256_sub_ps(mx[s], mn[s]));
-      sl[s] = sl2[s] = sxl[s] = zero;
-    }
-    auto candidate_sums = [&]<Grid kGrid>() {
-      for (int i = 0; i < n; ++i) {
-        for (int s = 0; s < kS; ++s) {
-          const __m256 l = GridLevel<kGrid, kNmax>(_mm256_mul_ps(isc[s], _mm256_sub_ps(xt[s][i], mn[s])));
-          laux[s][i] = l;
-          const __m256 wl = _mm256_mul_ps(wt[s][i], l);
-          sl[s] = _mm256_add_ps(sl[s], wl);
-          sl2[s] = _mm256_add_ps(sl2[s], _mm256_mul_ps(wl, l));
-          sxl[s] = _mm256_add_ps(sxl[s], _mm256_mul_ps(wl, xt[s][i]));
-        }
+
+  template <Grid kGrid>
+  void InitialError() {
+    __m256 best[kS];
+    for (int s = 0; s < kS; ++s) best[s] = _mm256_setzero_ps();
+    for (int i = 0; i < kN; ++i) {
+      for (int s = 0; s < kS; ++s) {
+        const __m256 l = GridLevel<kGrid, kNmax>(_mm256_mul_ps(grid_isc_[s], _mm256_sub_ps(xt_[s][i], mn_[s])));
+        const __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale_[s], l), mn_[s]), xt_[s][i]);
+        best[s] = _mm256_add_ps(best[s], _mm256_mul_ps(wt_[s][i], ErrOf(diff)));
       }
-    };
-    switch (grid_for(isc)) {
-      case Grid::kExact: candidate_sums.template operator()<Grid::kExact>(); break;
-      case Grid::kRound: candidate_sums.template operator()<Grid::kRound>(); break;
-      case Grid::kRoundNoTop: candidate_sums.template operator()<Grid::kRoundNoTop>(); break;
     }
-    __m256 ok[kS], this_scale[kS], this_min[kS], err[kS];
+    for (int s = 0; s < kS; ++s) best_[s] = best[s];
+  }
+
+  template <Grid kGrid>
+  void SumsWith() {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 sl[kS], sl2[kS], sxl[kS];
+    for (int s = 0; s < kS; ++s) sl[s] = sl2[s] = sxl[s] = zero;
+    for (int i = 0; i < kN; ++i) {
+      for (int s = 0; s < kS; ++s) {
+        const __m256 l = GridLevel<kGrid, kNmax>(_mm256_mul_ps(isc_[s], _mm256_sub_ps(xt_[s][i], mn_[s])));
+        laux_[s][i] = l;
+        const __m256 wl = _mm256_mul_ps(wt_[s][i], l);
+        sl[s] = _mm256_add_ps(sl[s], wl);
+        sl2[s] = _mm256_add_ps(sl2[s], _mm256_mul_ps(wl, l));
+        sxl[s] = _mm256_add_ps(sxl[s], _mm256_mul_ps(wl, xt_[s][i]));
+      }
+    }
     for (int s = 0; s < kS; ++s) {
-      const __m256 D = _mm256_sub_ps(_mm256_mul_ps(sum_w[s], sl2[s]), _mm256_mul_ps(sl[s], sl[s]));
-      ok[s] = _mm256_cmp_ps(D, zero, _CMP_GT_OQ);
-      __m256 sc = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_w[s], sxl[s]), _mm256_mul_ps(sum_x[s], sl[s])), D);
-      __m256 m = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sl2[s], sum_x[s]), _mm256_mul_ps(sl[s], sxl[s])), D);
+      const __m256 D = _mm256_sub_ps(_mm256_mul_ps(sum_w_[s], sl2[s]), _mm256_mul_ps(sl[s], sl[s]));
+      ok_[s] = _mm256_cmp_ps(D, zero, _CMP_GT_OQ);
+      __m256 sc = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_w_[s], sxl[s]), _mm256_mul_ps(sum_x_[s], sl[s])), D);
+      __m256 m = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sl2[s], sum_x_[s]), _mm256_mul_ps(sl[s], sxl[s])), D);
       const __m256 pos = _mm256_cmp_ps(m, zero, _CMP_GT_OQ);
       m = _mm256_blendv_ps(m, zero, pos);
       sc = _mm256_blendv_ps(sc, _mm256_div_ps(sxl[s], sl2[s]), pos);
-      this_scale[s] = sc;
-      this_min[s] = m;
-      err[s] = zero;
-    }
-    for (int i = 0; i < n; ++i) {
-      for (int s = 0; s < kS; ++s) {
-        const __m256 diff =
-            _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale[s], laux[s][i]), this_min[s]), xt[s][i]);
-        err[s] = _mm256_add_ps(err[s], _mm256_mul_ps(wt[s][i], err_of(diff)));
-      }
-    }
-    for (int s = 0; s < kS; ++s) {
-      const __m256 take = _mm256_and_ps(ok[s], _mm256_cmp_ps(err[s], best[s], _CMP_LT_OQ));
-      if (_mm256_movemask_ps(take) == 0) continue;
-      best[s] = _mm256_blendv_ps(best[s], err[s], take);
-      scale[s] = _mm256_blendv_ps(scale[s], this_scale[s], take);
-      grid_isc[s] = _mm256_blendv_ps(grid_isc[s], isc[s], take);
-      grid_mn[s] = _mm256_blendv_ps(grid_mn[s], mn[s], take);
-      mn[s] = _mm256_blendv_ps(mn[s], this_min[s], take);
+      this_scale_[s] = sc;
+      this_min_[s] = m;
     }
   }
-  for (int s = 0; s < kS; ++s) {
-    // max == min: all levels 0, scale 0, the_min = -min (the search never ran).
-    _mm256_store_ps(out[s].scale, _mm256_blendv_ps(scale[s], zero, degenerate[s]));
-    // -min as the scalar writes it: a sign flip (0 - min would turn min = +0 into +0, not -0)
-    _mm256_store_ps(out[s].the_min, _mm256_xor_ps(mn[s], _mm256_set1_ps(-0.f)));
-    _mm256_store_ps(out[s].grid_iscale, grid_isc[s]);
-    _mm256_store_ps(out[s].grid_min, grid_mn[s]);
-    out[s].degenerate = _mm256_movemask_ps(degenerate[s]);
+
+  const __m256 (*xt_)[kN];
+  const __m256 (*wt_)[kN];
+  const float rmin_, rdelta_;
+  __m256 mn_[kS], mx_[kS], xmin_[kS], sum_w_[kS], sum_x_[kS], degenerate_[kS];
+  __m256 scale_[kS], best_[kS], grid_isc_[kS], grid_mn_[kS];  // the best candidate so far
+  __m256 isc_[kS], ok_[kS], this_scale_[kS], this_min_[kS];   // the candidate of the last Sums
+  __m256 laux_[kS][kN];
+};
+
+template <int kS, int kNmax, int kNstep, int kN = 32, bool kMad = false>
+void Qkx2Lanes(const __m256 (*xt)[kN], const __m256 (*wt)[kN], float rmin, float rdelta, AsymLanes* out) {
+  AsymSearch<kS, kNmax, kN, kMad> search(xt, wt, rmin, rdelta);
+  for (int is = 0; is <= kNstep; ++is) {
+    search.Sums(is);
+    search.Error();
   }
+  search.Store(out);
+}
+
+// Two independent Qkx2Lanes searches, kS groups each, step by step alternately.
+template <int kS, int kNmax, int kNstep, int kN = 32, bool kMad = false>
+void Qkx2LanesTwo(const __m256 (*xt)[kN], const __m256 (*wt)[kN], float rmin, float rdelta, AsymLanes* out) {
+  AsymSearch<kS, kNmax, kN, kMad> a(xt, wt, rmin, rdelta), b(xt + kS, wt + kS, rmin, rdelta);
+  for (int is = 0; is <= kNstep; ++is) {
+    a.Sums(is);
+    b.Sums(is);
+    a.Error();
+    b.Error();
+  }
+  a.Store(out);
+  b.Store(out + kS);
 }
 
 
+
+// The searches of kS blocks (8: two alternating searches of 4).
+template <int kS, int kNmax, int kNstep>
+void AsymSearchBlocks(const __m256 (*xt)[32], const __m256 (*wt)[32], float rmin, float rdelta, AsymLanes* out) {
+  if constexpr (kS == 8) {
+    Qkx2LanesTwo<kS / 2, kNmax, kNstep>(xt, wt, rmin, rdelta, out);
+  } else {
+    Qkx2Lanes<kS, kNmax, kNstep>(xt, wt, rmin, rdelta, out);
+  }
+}
 
 // Q4_K / Q5_K parameters of ggml's reference search.
 template <typename Block> struct AsymParams;
@@ -268,22 +378,20 @@ void FinishBlockAsym(const float* x, const AsymLanes& r, Block* y) {
     uint8_t sc, m;
     GetScaleMinK4(j, y->scales, &sc, &m);
     const float d = d_all * sc;
-    alignas(32) int32_t li[32];
-    for (int k = 0; k < 32; k += 8) {
-      const __m256 xv = _mm256_loadu_ps(x + 32 * j + k);
-      __m256i q;
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m256 xv = _mm256_loadu_ps(x + 32 * j + 8 * k);
       if (d) {
-        q = NearestIntClamp(_mm256_div_ps(_mm256_add_ps(xv, _mm256_set1_ps(m_all * m)), _mm256_set1_ps(d)), 0, kNmax);
+        q[k] = NearestIntClamp(_mm256_div_ps(_mm256_add_ps(xv, _mm256_set1_ps(m_all * m)), _mm256_set1_ps(d)), 0, kNmax);
       } else if ((r.degenerate >> j) & 1) {
-        q = _mm256_setzero_si256();
+        q[k] = _mm256_setzero_si256();
       } else {
         // the search's levels, rebuilt from the chosen grid exactly as the search made them
         const __m256 isc = _mm256_set1_ps(r.grid_iscale[j]), mn = _mm256_set1_ps(r.grid_min[j]);
-        q = NearestIntClamp(_mm256_mul_ps(isc, _mm256_sub_ps(xv, mn)), 0, kNmax);
+        q[k] = NearestIntClamp(_mm256_mul_ps(isc, _mm256_sub_ps(xv, mn)), 0, kNmax);
       }
-      _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), q);
     }
-    for (int k = 0; k < 32; ++k) L[32 * j + k] = static_cast<uint8_t>(li[k]);
+    StoreLevelBytes(q, L + 32 * j);
   }
   PackLevels(L, y);
 }
@@ -321,7 +429,7 @@ void QuantizeBlocksAsym(const float* x, const float* qw, Block* y) {
       const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
       for (int i = 0; i < 32; ++i) wt[s][i] = _mm256_add_ps(av_x, _mm256_andnot_ps(sign, xt[s][i]));
     }
-    Qkx2Lanes<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, r);
+    AsymSearchBlocks<kS, P::kNmax, P::kNstep>(xt, wt, P::kRmin, P::kRdelta, r);
     for (int s = 0; s < kS; ++s) {
       SetAsymScalesRef(r[s].scale, r[s].the_min, &y[s].d, &y[s].dmin, y[s].scales);
       FinishBlockAsym<P::kNmax>(x + kQK_K * s, r[s], y + s);
@@ -344,7 +452,7 @@ void QuantizeBlocksAsym(const float* x, const float* qw, Block* y) {
     }
     _mm256_store_ps(sw[s], sumw);
   }
-  Qkx2Lanes<kS, P::kNmax, kImpNstep>(xt, wt, kImpRmin, kImpRdelta, r);
+  AsymSearchBlocks<kS, P::kNmax, kImpNstep>(xt, wt, kImpRmin, kImpRdelta, r);
   for (int s = 0; s < kS; ++s) {
     SetAsymScalesImpl(r[s].scale, r[s].the_min, sw[s], &y[s].d, &y[s].dmin, y[s].scales);
     FinishBlockAsym<P::kNmax>(x + kQK_K * s, r[s], y + s);
@@ -355,6 +463,8 @@ template <typename Block>
 void QuantizeRowAsym(const float* x, const float* qw, Block* y, int64_t nb) {
   auto qw_at = [qw](int64_t b) { return qw ? qw + kQK_K * b : nullptr; };
   int64_t i = 0;
+  for (; i + 8 <= nb; i += 8) QuantizeBlocksAsym<8>(x + kQK_K * i, qw_at(i), y + i);
+  for (; i + 4 <= nb; i += 4) QuantizeBlocksAsym<4>(x + kQK_K * i, qw_at(i), y + i);
   for (; i + 2 <= nb; i += 2) QuantizeBlocksAsym<2>(x + kQK_K * i, qw_at(i), y + i);
   for (; i < nb; ++i) QuantizeBlocksAsym<1>(x + kQK_K * i, qw_at(i), y + i);
 }
@@ -487,23 +597,22 @@ void QuantizeBlockQ6K(const float* x, const float* qw, BlockQ6_K* y) {
   const float d_all = Fp16ToF32(y->d);
   const __m256i bias = _mm256_set1_epi32(32);
   uint8_t L[kQK_K];
-  for (int j = 0; j < 16; ++j) {
-    const float d = d_all * y->scales[j];
-    alignas(32) int32_t li[16];
-    for (int k = 0; k < 16; k += 8) {
-      const __m256 xv = _mm256_loadu_ps(x + 16 * j + k);
-      __m256i q;
+  for (int j0 = 0; j0 < 16; j0 += 2) {  // two sub-blocks of 16: 32 levels
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k) {
+      const int j = j0 + k / 2;
+      const float d = d_all * y->scales[j];
+      const __m256 xv = _mm256_loadu_ps(x + 16 * j0 + 8 * k);
       if (d) {
-        q = _mm256_add_epi32(NearestIntClamp(_mm256_div_ps(xv, _mm256_set1_ps(d)), -32, 31), bias);
+        q[k] = _mm256_add_epi32(NearestIntClamp(_mm256_div_ps(xv, _mm256_set1_ps(d)), -32, 31), bias);
       } else if ((tiny >> j) & 1) {
-        q = _mm256_setzero_si256();
+        q[k] = _mm256_setzero_si256();
       } else {
         // the search's levels, rebuilt from the chosen inverse scale
-        q = _mm256_add_epi32(NearestIntClamp(_mm256_mul_ps(_mm256_set1_ps(isc[j]), xv), -32, 31), bias);
+        q[k] = _mm256_add_epi32(NearestIntClamp(_mm256_mul_ps(_mm256_set1_ps(isc[j]), xv), -32, 31), bias);
       }
-      _mm256_store_si256(reinterpret_cast<__m256i*>(li + k), q);
     }
-    for (int k = 0; k < 16; ++k) L[16 * j + k] = static_cast<uint8_t>(li[k]);
+    StoreLevelBytes(q, L + 16 * j0);
   }
   PackQ6KQuants(L, y);
 }

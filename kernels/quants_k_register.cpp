@@ -13,7 +13,7 @@ void RegisterKQuantFormats(BlockFormatTable& table, bool simd) {
   auto pick = [&](auto scalar, auto fast2, auto fast512) {
     return avx512 ? fast512 : avx2 ? fast2 : scalar;
   };
-  // The dots have no AVX-512 versions: the AVX2 ones serve both.
+  // The dots and decoders have no AVX-512 versions: the AVX2 ones serve both.
   auto pick_dot = [&](auto scalar, auto fast2) { return avx2 ? fast2 : scalar; };
   auto entry = [](GgmlType type, const char* name, size_t bytes, auto quantize, auto dequantize,
                   auto dot_f32, auto vec_dot) {
@@ -39,14 +39,16 @@ void RegisterKQuantFormats(BlockFormatTable& table, bool simd) {
                   DequantizeRowQ3K,
                   DotF32Q3K, pick_dot(VecDotQ3KQ8K, VecDotQ3KQ8KAvx2)));
   table.Set(entry(GgmlType::Q4_K, "Q4_K", sizeof(BlockQ4_K),
-                  pick(QuantizeRowQ4K, QuantizeRowQ4KAvx2, QuantizeRowQ4KAvx512), DequantizeRowQ4K,
+                  pick(QuantizeRowQ4K, QuantizeRowQ4KAvx2, QuantizeRowQ4KAvx512),
+                  pick_dot(DequantizeRowQ4K, DequantizeRowQ4KAvx2),
                   pick_dot(DotF32Q4K, DotF32Q4KAvx2),
                   pick_dot(VecDotQ4KQ8K, VecDotQ4KQ8KAvx2)));
   table.Set(entry(GgmlType::Q5_K, "Q5_K", sizeof(BlockQ5_K),
                   pick(QuantizeRowQ5K, QuantizeRowQ5KAvx2, QuantizeRowQ5KAvx512), DequantizeRowQ5K,
                   DotF32Q5K, pick_dot(VecDotQ5KQ8K, VecDotQ5KQ8KAvx2)));
   table.Set(entry(GgmlType::Q6_K, "Q6_K", sizeof(BlockQ6_K),
-                  pick(QuantizeRowQ6K, QuantizeRowQ6KAvx2, QuantizeRowQ6KAvx512), DequantizeRowQ6K,
+                  pick(QuantizeRowQ6K, QuantizeRowQ6KAvx2, QuantizeRowQ6KAvx512),
+                  pick_dot(DequantizeRowQ6K, DequantizeRowQ6KAvx2),
                   pick_dot(DotF32Q6K, DotF32Q6KAvx2),
                   pick_dot(VecDotQ6KQ8K, VecDotQ6KQ8KAvx2)));
   table.Set(entry(GgmlType::Q8_K, "Q8_K", sizeof(BlockQ8_K), QuantizeRowQ8K, DequantizeRowQ8K,

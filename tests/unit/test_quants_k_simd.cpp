@@ -189,6 +189,65 @@ std::vector<float> NonFiniteRows(int rows, uint32_t seed) {
   return x;
 }
 
+// Seeded rows of 1 to 11 blocks (every count the encoders group blocks by,
+// with remainders), each row of one kind: Gaussian, uniform, heavy-tailed,
+// sparse, values on a 1/8 grid (rounding ties), random decades from 1e-30 to
+// 1e30, all positive (min > 0), tiny negatives, huge (~1e37) and small
+// integers (values exactly on the levels); then per sub-block of 16 a chance
+// of zeros, a constant, a 1e-6 shrink, one value of +-3e38 and denormals.
+// These reach the per-candidate choices of the lane searches (which clamps a
+// candidate's levels need) in both directions, and the overflow paths.
+std::vector<float> MixedRow(std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::uniform_real_distribution<float> ud(-1.f, 1.f);
+  const int n = kQK_K * static_cast<int>(1 + rng() % 11);
+  const int kind = static_cast<int>(rng() % 10);
+  std::vector<float> x(n);
+  for (auto& v : x) {
+    v = nd(rng);
+    switch (kind) {
+      case 1: v = ud(rng); break;
+      case 2: v = nd(rng) / (std::fabs(nd(rng)) + 1e-3f); break;
+      case 3: v = rng() % 4 == 0 ? 0.f : nd(rng); break;
+      case 4: v = std::round(nd(rng) * 8) / 8; break;
+      case 5: v = nd(rng) * std::pow(10.f, static_cast<float>(static_cast<int>(rng() % 61) - 30)); break;
+      case 6: v = std::fabs(nd(rng)) + 0.5f; break;
+      case 7: v = -std::fabs(nd(rng)) * 1e-3f; break;
+      case 8: v = nd(rng) * 1e37f; break;
+      case 9: v = static_cast<float>(rng() % 16); break;
+      default: break;
+    }
+  }
+  for (int s0 = 0; s0 < n; s0 += 16) {
+    float* sb = x.data() + s0;
+    switch (rng() % 16) {
+      case 0: for (int i = 0; i < 16; ++i) sb[i] = 0.f; break;
+      case 1: for (int i = 0; i < 16; ++i) sb[i] = sb[0]; break;
+      case 2: for (int i = 0; i < 16; ++i) sb[i] *= 1e-6f; break;
+      case 3: sb[rng() % 16] = rng() % 2 ? 3e38f : -3e38f; break;
+      case 4: for (int i = 0; i < 16; ++i) sb[i] = 1e-40f * static_cast<float>(static_cast<int>(rng() % 5) - 2); break;
+      default: break;
+    }
+  }
+  return x;
+}
+
+// MixedRow rows against the reference, each without and with a random
+// importance (one weight in 8 zero, the rest log-normal).
+void CheckMixedRows(const Encoder& e, QuantizeFn fast, uint32_t seed, int rows) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int r = 0; r < rows; ++r) {
+    const auto x = MixedRow(rng);
+    std::vector<float> imp(x.size());
+    for (auto& w : imp) w = rng() % 8 == 0 ? 0.f : std::exp(2.f * nd(rng));
+    const int64_t n = static_cast<int64_t>(x.size());
+    INFO("mixed row " << r << " of seed " << seed << ", " << n / kQK_K << " blocks");
+    CheckSameAsReference(e, fast, x, n);
+    CheckSameAsReference(e, fast, x, n, imp.data());
+  }
+}
+
 // Runs the checks for one ISA's encoders.
 void CheckIsa(bool avx512) {
   const auto golden = testing::ReadFloats(testing::SharedPath("golden/blocks/input.f32"));
@@ -226,6 +285,9 @@ void CheckIsa(bool avx512) {
         CheckSameAsReference(e, fast, nonfinite, 4 * kQK_K);
         CheckSameAsReference(e, fast, nonfinite, 4 * kQK_K, boundary_imp.data());
       }
+    }
+    SECTION(std::string(e.name) + " mixed random rows, with and without importance") {
+      CheckMixedRows(e, fast, avx512 ? 31 : 32, 150);
     }
     SECTION(std::string(e.name) + " clamp boundaries, with and without importance") {
       CheckSameAsReference(e, fast, boundary, 4 * kQK_K);
