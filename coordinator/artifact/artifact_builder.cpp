@@ -177,12 +177,13 @@ Status ArtifactBuilder::CheckInPlaceBytes(size_t i, const TensorBlob& blob, cons
   // revalidates the client's cache (close-to-open consistency), so pages this
   // process holds from before (the header's last page) are not read stale.
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<PositionalFile> fresh, fs_->OpenPositionalFile(temp_path_));
-  std::vector<uint8_t> chunk(static_cast<size_t>(std::min<uint64_t>(size, kReadChunk)));
+  if (!read_buffer_) read_buffer_.reset(new uint8_t[kReadChunk]);  // not zeroed: every byte is read into first
+  uint8_t* chunk = read_buffer_.get();
   uint32_t crc = 0;
   for (uint64_t done = 0; done < size;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, chunk.size()));
-    SHARDQ_RETURN_IF_ERROR(fresh->ReadAt(begin + done, chunk.data(), n).WithContext(label + ": "));
-    crc = Crc32c(chunk.data(), n, crc);
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, kReadChunk));
+    SHARDQ_RETURN_IF_ERROR(fresh->ReadAt(begin + done, chunk, n).WithContext(label + ": "));
+    crc = Crc32c(chunk, n, crc);
     done += n;
   }
   if (crc != blob.crc32c)
@@ -228,7 +229,6 @@ void ArtifactBuilder::HashZeros(uint64_t n) {
 }
 
 Status ArtifactBuilder::AdvanceFileHash(size_t just_put, const TensorBlob& blob) {
-  std::vector<uint8_t> chunk;
   // Tensors workers wrote are read through a descriptor opened now (see
   // CheckInPlaceBytes); rank 0's own writes through its own.
   std::unique_ptr<PositionalFile> fresh;
@@ -244,11 +244,12 @@ Status ArtifactBuilder::AdvanceFileHash(size_t just_put, const TensorBlob& blob)
         SHARDQ_ASSIGN_OR_RETURN(fresh, fs_->OpenPositionalFile(temp_path_));
         reader = fresh.get();
       }
-      chunk.resize(static_cast<size_t>(std::min<uint64_t>(size, kReadChunk)));
+      if (!read_buffer_) read_buffer_.reset(new uint8_t[kReadChunk]);
+      uint8_t* chunk = read_buffer_.get();
       for (uint64_t done = 0; done < size;) {
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, chunk.size()));
-        SHARDQ_RETURN_IF_ERROR(reader->ReadAt(begin + done, chunk.data(), n));
-        file_sha_.Update(chunk.data(), n);
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, kReadChunk));
+        SHARDQ_RETURN_IF_ERROR(reader->ReadAt(begin + done, chunk, n));
+        file_sha_.Update(chunk, n);
         done += n;
       }
     }

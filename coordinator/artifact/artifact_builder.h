@@ -136,6 +136,8 @@ class ArtifactBuilder {
   // In-place tensors whose bytes Check read back and found good, by index and
   // CRC: Put after Check does not read them a second time.
   mutable std::vector<std::pair<size_t, uint32_t>> checked_in_place_;
+  // Read-back buffer (kReadChunk bytes), allocated once and never zeroed.
+  mutable std::unique_ptr<uint8_t[]> read_buffer_;
   bool reused_partial_ = false;
   std::vector<uint8_t> placement_tag_;
 };
