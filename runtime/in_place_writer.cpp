@@ -28,7 +28,21 @@ Result<std::unique_ptr<InPlaceWriter>> InPlaceWriter::Open(const UnitPlacement& 
 }
 
 InPlaceWriter::~InPlaceWriter() {
+  if (pending_.valid()) pending_.wait();  // the thread uses file_
   if (file_) file_->Close();
+}
+
+void InPlaceWriter::Start(std::vector<TensorBlob> blobs) {
+  if (pending_.valid()) pending_.wait();  // one unit at a time; its result is dropped only by misuse
+  pending_ = std::async(std::launch::async, [this, b = std::move(blobs)]() mutable -> Result<std::vector<TensorBlob>> {
+    SHARDQ_RETURN_IF_ERROR(Place(&b));
+    return std::move(b);
+  });
+}
+
+Result<std::vector<TensorBlob>> InPlaceWriter::Wait() {
+  if (!pending_.valid()) return Status::Internal(path_ + ": no unit being written");
+  return pending_.get();
 }
 
 Status InPlaceWriter::Place(std::vector<TensorBlob>* blobs) {

@@ -9,6 +9,7 @@
 // the bytes to rank 0 instead, which is slower but the same job.
 #pragma once
 
+#include <future>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -32,11 +33,19 @@ class InPlaceWriter {
   // bytes by its in-place record. Errors name the file and the tensor.
   Status Place(std::vector<TensorBlob>* blobs);
 
+  // The same on a thread of its own, so a worker compresses its next unit
+  // while this one's bytes go to the file: Start takes the unit's blobs (one
+  // unit at a time), Wait returns their in-place records once they are durable.
+  void Start(std::vector<TensorBlob> blobs);
+  Result<std::vector<TensorBlob>> Wait();
+  bool busy() const { return pending_.valid(); }
+
  private:
   InPlaceWriter() = default;
   std::string path_;
   std::unique_ptr<PositionalFile> file_;
   std::unordered_map<std::string, UnitPlacement::Region> regions_;
+  std::future<Result<std::vector<TensorBlob>>> pending_;
 };
 
 }  // namespace shardq

@@ -206,8 +206,40 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
   const int kill_rank = EnvInt("SHARDQ_FAULT_KILL_RANK", -1);
   const int kill_after = EnvInt("SHARDQ_FAULT_KILL_AFTER", -1);
   const int delay_ms = FaultDelayMs();
+  auto send_unit = [&](const WorkerMessage& m, const std::string& name) -> Status {
+    SHARDQ_RETURN_IF_ERROR(t.Send(0, kTagUnitResult, EncodeWorkerMessage(m)));
+    SHARDQ_TRACE(t.rank(), "unit %s sent", name.c_str());
+    ++*units_sent;
+    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    if (t.rank() == kill_rank && *units_sent == kill_after) {
+      std::fprintf(stderr, "shardq: fault injection: rank %d kills itself after %d unit(s)\n", t.rank(), *units_sent);
+      std::fflush(stderr);
+      std::raise(SIGKILL);
+    }
+    return Status::OK();
+  };
+  // A unit written in place is sent once its bytes are durable, after the
+  // next unit is compressed (or before this rank stops or ends): the writes
+  // and the fsync overlap the next unit's compute. Messages keep their order.
+  struct Pending {
+    WorkerMessage m;
+    std::string name;
+  };
+  std::unique_ptr<Pending> pending;
+  auto send_pending = [&]() -> Status {
+    if (!pending) return Status::OK();
+    std::unique_ptr<Pending> p = std::move(pending);
+    Result<std::vector<TensorBlob>> records = in_place->Wait();
+    if (!records.ok()) return records.status().WithContext("unit " + p->name + ": ");
+    p->m.blobs = std::move(*records);
+    SHARDQ_TRACE(t.rank(), "unit %s written in place", p->name.c_str());
+    return send_unit(p->m, p->name);
+  };
   for (int64_t index : job.units) {
-    if (StopAsked(t)) return StoppedStatus();
+    if (StopAsked(t)) {
+      SHARDQ_RETURN_IF_ERROR(send_pending());
+      return StoppedStatus();
+    }
     // SHARDQ_FAULT_WORKER_THROW=1: the process's first unit throws, as a bug
     // would (tests that the embedded worker's guard fails only that job).
     static std::atomic<bool> thrown{false};
@@ -217,6 +249,9 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
     const auto start = std::chrono::steady_clock::now();
     Result<UnitOutput> out = stages->CompressUnit(index);
     if (!out.ok()) return out.status().WithContext("unit " + unit.name + ": ");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    SHARDQ_TRACE(t.rank(), "unit %s compressed in %.3f s", unit.name.c_str(), seconds);
+    SHARDQ_RETURN_IF_ERROR(send_pending());
     if (!out->products.empty()) {
       WorkerMessage p;
       p.kind = WorkerMessage::kProducts;
@@ -227,24 +262,17 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
     WorkerMessage m;
     m.kind = WorkerMessage::kUnit;
     m.unit = index;
-    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    m.blobs = std::move(out->blobs);
+    m.seconds = seconds;
     m.source_fingerprints = std::move(out->source_fingerprints);
     if (in_place) {
-      SHARDQ_RETURN_IF_ERROR(in_place->Place(&m.blobs).WithContext("unit " + unit.name + ": "));
-      SHARDQ_TRACE(t.rank(), "unit %s written in place", unit.name.c_str());
-    }
-    SHARDQ_TRACE(t.rank(), "unit %s compressed in %.3f s", unit.name.c_str(), m.seconds);
-    SHARDQ_RETURN_IF_ERROR(t.Send(0, kTagUnitResult, EncodeWorkerMessage(m)));
-    SHARDQ_TRACE(t.rank(), "unit %s sent", unit.name.c_str());
-    ++*units_sent;
-    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    if (t.rank() == kill_rank && *units_sent == kill_after) {
-      std::fprintf(stderr, "shardq: fault injection: rank %d kills itself after %d unit(s)\n", t.rank(), *units_sent);
-      std::fflush(stderr);
-      std::raise(SIGKILL);
+      in_place->Start(std::move(out->blobs));
+      pending.reset(new Pending{std::move(m), unit.name});
+    } else {
+      m.blobs = std::move(out->blobs);
+      SHARDQ_RETURN_IF_ERROR(send_unit(m, unit.name));
     }
   }
+  SHARDQ_RETURN_IF_ERROR(send_pending());
   return Status::OK();
 }
 

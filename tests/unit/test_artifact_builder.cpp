@@ -313,7 +313,23 @@ TEST_CASE("artifact builder: tensors written in place are checked, kept across r
     CHECK((*b)->tensors_missing() == 3);
     // Recomputed and written again, the rest goes in and the file is the streamed one.
     const UnitPlacement placement = PlacementOf(**b, o.placement_tag);
-    const std::vector<TensorBlob> again = PlaceAll(placement, {f.blobs[3], f.blobs[4], f.blobs[5]});
+    // This time on the writer's own thread, as a worker overlaps it with its next unit.
+    auto writer = InPlaceWriter::Open(placement);
+    REQUIRE(writer.ok());
+    CHECK((*writer)->Wait().status().code() == Status::Code::kInternal);  // nothing started
+    (*writer)->Start({f.blobs[3], f.blobs[4], f.blobs[5]});
+    CHECK((*writer)->busy());
+    Result<std::vector<TensorBlob>> written = (*writer)->Wait();
+    REQUIRE(written.ok());
+    CHECK_FALSE((*writer)->busy());
+    const std::vector<TensorBlob> again = std::move(*written);
+    REQUIRE(again.size() == 3);
+    CHECK(again[1].crc32c == f.blobs[4].crc32c);
+    // A tensor the file has no region for fails the unit, naming it.
+    TensorBlob stranger = f.blobs[0];
+    stranger.name = "blk.7.ffn_up.weight";
+    (*writer)->Start({stranger});
+    CHECK_THAT((*writer)->Wait().status().message(), Catch::Contains("blk.7.ffn_up.weight") && Catch::Contains("no region"));
     for (const TensorBlob& r : again) REQUIRE((*b)->Put(r).ok());
     Result<BuiltArtifact> built = (*b)->Finish();
     REQUIRE(built.ok());
