@@ -218,9 +218,12 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
     }
     return Status::OK();
   };
-  // A unit written in place is sent once its bytes are durable, after the
-  // next unit is compressed (or before this rank stops or ends): the writes
-  // and the fsync overlap the next unit's compute. Messages keep their order.
+  // With two or more threads a unit written in place is sent once its bytes
+  // are durable, after the next unit is compressed (or before this rank stops
+  // or ends): the writes, SHA-256 and fsync overlap the next unit's compute.
+  // With one thread the writing is done in line: the writer would be a thread
+  // beyond the rank's share of the node's cores. Messages keep their order.
+  const bool write_behind = a.threads >= 2;
   struct Pending {
     WorkerMessage m;
     std::string name;
@@ -267,6 +270,7 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
     if (in_place) {
       in_place->Start(std::move(out->blobs));
       pending.reset(new Pending{std::move(m), unit.name});
+      if (!write_behind) SHARDQ_RETURN_IF_ERROR(send_pending());
     } else {
       m.blobs = std::move(out->blobs);
       SHARDQ_RETURN_IF_ERROR(send_unit(m, unit.name));
