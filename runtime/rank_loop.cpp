@@ -267,14 +267,17 @@ Status DoAssignment(Transport& t, const JobAssignment& a, const RankStagesFactor
     m.unit = index;
     m.seconds = seconds;
     m.source_fingerprints = std::move(out->source_fingerprints);
-    if (in_place) {
+    if (in_place && write_behind) {
       in_place->Start(std::move(out->blobs));
       pending.reset(new Pending{std::move(m), unit.name});
-      if (!write_behind) SHARDQ_RETURN_IF_ERROR(send_pending());
-    } else {
-      m.blobs = std::move(out->blobs);
-      SHARDQ_RETURN_IF_ERROR(send_unit(m, unit.name));
+      continue;
     }
+    m.blobs = std::move(out->blobs);
+    if (in_place) {
+      SHARDQ_RETURN_IF_ERROR(in_place->Place(&m.blobs).WithContext("unit " + unit.name + ": "));
+      SHARDQ_TRACE(t.rank(), "unit %s written in place", unit.name.c_str());
+    }
+    SHARDQ_RETURN_IF_ERROR(send_unit(m, unit.name));
   }
   SHARDQ_RETURN_IF_ERROR(send_pending());
   return Status::OK();
