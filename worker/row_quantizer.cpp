@@ -27,4 +27,19 @@ QuantError QuantizeRowMeasured(const BlockFormat& fmt, const float* x, int64_t n
   return e;
 }
 
+Status QuantizeRowRange(const TensorRows& rows, const BlockFormat& fmt, int64_t begin, int64_t end,
+                        const float* importance, float* scratch, uint8_t* y, QuantError* errors) {
+  const int64_t n = rows.row_length();
+  const size_t row_bytes = fmt.row_bytes(n);
+  for (int64_t r = begin; r < end; ++r) {
+    const float* x = rows.Row(r, scratch);
+    if (!AllFinite(x, n)) {
+      const Status st = rows.FirstNonFinite(scratch);
+      return st.ok() ? Status::Internal("a row was not finite, then was") : st;
+    }
+    errors[r - begin] = QuantizeRowMeasured(fmt, x, n, importance, y + static_cast<size_t>(r - begin) * row_bytes);
+  }
+  return Status::OK();
+}
+
 }  // namespace shardq

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "common/status.h"
+#include "common/tensor_rows.h"
 #include "kernels/block_format.h"
 #include "worker/quant_error.h"
 
@@ -17,5 +19,15 @@ namespace shardq {
 // error. `importance` (n weights) may be null.
 QuantError QuantizeRowMeasured(const BlockFormat& fmt, const float* x, int64_t n, const float* importance,
                                uint8_t* y);
+
+// Rows [begin, end) of `rows`, straight from the mapping, each checked finite
+// just before its encoder sees it (an encoder fed NaN may index a table with
+// it): row r's bytes go to y + (r - begin) * row bytes, its error to
+// errors[r - begin]. `scratch` holds a row (rows stored in another type are
+// decoded there). On a non-finite value: ReadF32's error for the tensor's
+// first one. The workers' CompressTensor and `shardq quantize`'s stream both
+// call it.
+Status QuantizeRowRange(const TensorRows& rows, const BlockFormat& fmt, int64_t begin, int64_t end,
+                        const float* importance, float* scratch, uint8_t* y, QuantError* errors);
 
 }  // namespace shardq

@@ -1,9 +1,9 @@
 #include "worker/tensor_quantizer.h"
 
 #include <atomic>
+#include <mutex>
 
 #include "kernels/block_format.h"
-#include "kernels/error_sums.h"
 #include "worker/row_quantizer.h"
 
 namespace shardq {
@@ -34,24 +34,22 @@ Status QuantizeTensorRows(const TensorRows& rows, GgmlType type, const float* im
   out->bytes.assign(row_bytes * rows.rows(), 0);
   out->error = QuantError();
   std::vector<QuantError> per_row(rows.rows());
-  std::atomic<bool> non_finite{false};
+  // The first chunk to fail keeps its error (every chunk reports the same one:
+  // the tensor's first non-finite value); the others stop at their next chunk.
+  std::mutex mu;
+  Status failed;
+  std::atomic<bool> stop{false};
   pool->ParallelFor(rows.rows(), 16, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch(static_cast<size_t>(n));  // rows stored in another type are decoded here
-    for (int64_t r = begin; r < end && !non_finite.load(std::memory_order_relaxed); ++r) {
-      const float* x = rows.Row(r, scratch.data());
-      // Before the encoder sees the row: an encoder fed NaN may index a table with it.
-      if (!AllFinite(x, n)) {
-        non_finite = true;
-        return;
-      }
-      per_row[r] = QuantizeRowMeasured(*fmt, x, n, importance, out->bytes.data() + r * row_bytes);
-    }
-  });
-  if (non_finite) {
+    if (stop.load(std::memory_order_relaxed)) return;
     std::vector<float> scratch(static_cast<size_t>(n));
-    const Status st = rows.FirstNonFinite(scratch.data());
-    return st.ok() ? Status::Internal("a row was not finite, then was") : st;
-  }
+    const Status st = QuantizeRowRange(rows, *fmt, begin, end, importance, scratch.data(),
+                                       out->bytes.data() + begin * row_bytes, per_row.data() + begin);
+    if (st.ok()) return;
+    stop = true;
+    std::lock_guard<std::mutex> lock(mu);
+    if (failed.ok()) failed = st;
+  });
+  if (!failed.ok()) return failed;
   for (const QuantError& e : per_row) out->error.Merge(e);
   return Status::OK();
 }

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "common/tensor_rows.h"
-#include "kernels/error_sums.h"
 #include "worker/row_quantizer.h"
 
 namespace shardq {
@@ -158,16 +157,9 @@ Status Stream::ComputeItem(const Item& item, Slot& slot, std::vector<float>& scr
   const StreamTensor& t = tensors_[item.tensor];
   if (!rows_[item.tensor].ok()) return rows_[item.tensor].status();
   const TensorRows& rows = *rows_[item.tensor];
-  const int64_t n = rows.row_length();
-  const size_t row_bytes = t.format->row_bytes(n);
   slot.row_errors.resize(static_cast<size_t>(item.row_end - item.row_begin));
-  for (int64_t r = item.row_begin; r < item.row_end; ++r) {
-    const float* x = rows.Row(r, scratch.data());
-    // Before the encoder sees the row: an encoder fed NaN may index a table with it.
-    if (!AllFinite(x, n)) return rows.FirstNonFinite(scratch.data());
-    slot.row_errors[r - item.row_begin] = QuantizeRowMeasured(
-        *t.format, x, n, t.importance, slot.bytes.get() + static_cast<size_t>(r - item.row_begin) * row_bytes);
-  }
+  SHARDQ_RETURN_IF_ERROR(QuantizeRowRange(rows, *t.format, item.row_begin, item.row_end, t.importance, scratch.data(),
+                                          slot.bytes.get(), slot.row_errors.data()));
   if (rows.in_stored_order()) {
     // These rows are one stored byte range: its pages go now, not with the whole
     // tensor, so resident source pages stay near the items in flight.
