@@ -7,25 +7,29 @@
 #include "common/tensor_rows.h"
 
 namespace shardq {
+namespace {
+
+// Over the mapped bytes just before they are decoded: one extra read at
+// ~20 GB/s (bench_fingerprint), cheaper than interleaving it with the decode.
+Status FingerprintSource(TensorSource& source, const TensorInfo& t, ThreadPool* pool, uint32_t* source_fingerprint) {
+  if (!source_fingerprint) return Status::OK();
+  SHARDQ_ASSIGN_OR_RETURN(ByteSpan raw, source.RawBytes(t));
+  *source_fingerprint = FingerprintBytes(raw.data, raw.size, pool);
+  return Status::OK();
+}
+
+}  // namespace
 
 Status ReadSourceTensor(TensorSource& source, const TensorInfo& t, ThreadPool* pool, std::vector<float>* data,
                         uint32_t* source_fingerprint) {
-  if (source_fingerprint) {
-    // Over the mapped bytes just before they are decoded: one extra read at
-    // ~20 GB/s (bench_fingerprint), cheaper than interleaving it with the decode.
-    SHARDQ_ASSIGN_OR_RETURN(ByteSpan raw, source.RawBytes(t));
-    *source_fingerprint = FingerprintBytes(raw.data, raw.size, pool);
-  }
+  SHARDQ_RETURN_IF_ERROR(FingerprintSource(source, t, pool, source_fingerprint));
   return source.ReadF32(t, data);
 }
 
 Status CompressTensor(TensorSource& source, const TensorInfo& t, const TensorChoice& choice,
                       const CalibrationStats* stats, const std::string& stats_label, ThreadPool* pool,
                       QuantizedTensor* out, bool* weighted, uint32_t* source_fingerprint) {
-  if (source_fingerprint) {
-    SHARDQ_ASSIGN_OR_RETURN(ByteSpan raw, source.RawBytes(t));
-    *source_fingerprint = FingerprintBytes(raw.data, raw.size, pool);
-  }
+  SHARDQ_RETURN_IF_ERROR(FingerprintSource(source, t, pool, source_fingerprint));
   // Rows straight from the mapping: an F32 source is not copied first.
   SHARDQ_ASSIGN_OR_RETURN(TensorRows rows, TensorRows::Open(source, t));
   // Only quantized tensors are weighted; F32 copies ignore importance.
