@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "common/crc32c.h"
 
@@ -106,16 +107,29 @@ void ArtifactBuilder::SeedFromOutput() {
   if (!size.ok() || *size != layout_.file_bytes) return;
   std::vector<uint8_t> head(layout_.header.size());
   if (!(*out)->ReadAt(0, head.data(), head.size()).ok() || head != layout_.header) return;
-  std::vector<uint8_t> chunk(static_cast<size_t>(std::min<uint64_t>(*size, kReadChunk)));
-  for (uint64_t done = 0; done < *size;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(*size - done, chunk.size()));
-    if (!(*out)->ReadAt(done, chunk.data(), n).ok() || !file_->WriteAt(done, chunk.data(), n).ok()) {
-      file_->Truncate(0);  // a half copy is no seed; the units are computed again
-      return;
-    }
-    done += n;
+  uint64_t at = 0;
+  const Status copied = ReadChunks(**out, 0, *size, [&](const uint8_t* chunk, size_t n) {
+    const Status st = file_->WriteAt(at, chunk, n);
+    at += n;
+    return st;
+  });
+  if (!copied.ok()) {
+    file_->Truncate(0);  // a half copy is no seed; the units are computed again
+    return;
   }
   reused_partial_ = true;
+}
+
+Status ArtifactBuilder::ReadChunks(PositionalFile& file, uint64_t begin, uint64_t size,
+                                   const std::function<Status(const uint8_t*, size_t)>& use) const {
+  if (!read_buffer_) read_buffer_.reset(new uint8_t[kReadChunk]);  // not zeroed: every byte is read into first
+  for (uint64_t done = 0; done < size;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, kReadChunk));
+    SHARDQ_RETURN_IF_ERROR(file.ReadAt(begin + done, read_buffer_.get(), n));
+    SHARDQ_RETURN_IF_ERROR(use(read_buffer_.get(), n));
+    done += n;
+  }
+  return Status::OK();
 }
 
 std::vector<ArtifactBuilder::Region> ArtifactBuilder::Regions() const {
@@ -177,15 +191,11 @@ Status ArtifactBuilder::CheckInPlaceBytes(size_t i, const TensorBlob& blob, cons
   // revalidates the client's cache (close-to-open consistency), so pages this
   // process holds from before (the header's last page) are not read stale.
   SHARDQ_ASSIGN_OR_RETURN(std::unique_ptr<PositionalFile> fresh, fs_->OpenPositionalFile(temp_path_));
-  if (!read_buffer_) read_buffer_.reset(new uint8_t[kReadChunk]);  // not zeroed: every byte is read into first
-  uint8_t* chunk = read_buffer_.get();
   uint32_t crc = 0;
-  for (uint64_t done = 0; done < size;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, kReadChunk));
-    SHARDQ_RETURN_IF_ERROR(fresh->ReadAt(begin + done, chunk, n).WithContext(label + ": "));
-    crc = Crc32c(chunk, n, crc);
-    done += n;
-  }
+  SHARDQ_RETURN_IF_ERROR(ReadChunks(*fresh, begin, size, [&crc](const uint8_t* chunk, size_t n) {
+                           crc = Crc32c(chunk, n, crc);
+                           return Status::OK();
+                         }).WithContext(label + ": "));
   if (crc != blob.crc32c)
     return Status::Corruption(label + ": " + temp_path_ + " does not hold the bytes the worker wrote there (record " +
                               Hex32(blob.crc32c) + ", file " + Hex32(crc) + ")");
@@ -244,14 +254,10 @@ Status ArtifactBuilder::AdvanceFileHash(size_t just_put, const TensorBlob& blob)
         SHARDQ_ASSIGN_OR_RETURN(fresh, fs_->OpenPositionalFile(temp_path_));
         reader = fresh.get();
       }
-      if (!read_buffer_) read_buffer_.reset(new uint8_t[kReadChunk]);
-      uint8_t* chunk = read_buffer_.get();
-      for (uint64_t done = 0; done < size;) {
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(size - done, kReadChunk));
-        SHARDQ_RETURN_IF_ERROR(reader->ReadAt(begin + done, chunk, n));
+      SHARDQ_RETURN_IF_ERROR(ReadChunks(*reader, begin, size, [this](const uint8_t* chunk, size_t n) {
         file_sha_.Update(chunk, n);
-        done += n;
-      }
+        return Status::OK();
+      }));
     }
     hashed_bytes_ = begin + size;
     ++hashed_tensors_;

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -117,6 +118,10 @@ class ArtifactBuilder {
   Status OpenTempFile();
   // No usable temp file: starts it from a finished output of the same layout.
   void SeedFromOutput();
+  // Reads [begin, begin + size) of `file` in kReadChunk pieces into
+  // read_buffer_, handing each to `use`; stops at the first error.
+  Status ReadChunks(PositionalFile& file, uint64_t begin, uint64_t size,
+                    const std::function<Status(const uint8_t*, size_t)>& use) const;
   void HashZeros(uint64_t n);
   void Abandon();
 
@@ -136,7 +141,7 @@ class ArtifactBuilder {
   // In-place tensors whose bytes Check read back and found good, by index and
   // CRC: Put after Check does not read them a second time.
   mutable std::vector<std::pair<size_t, uint32_t>> checked_in_place_;
-  // Read-back buffer (kReadChunk bytes), allocated once and never zeroed.
+  // ReadChunks' buffer (kReadChunk bytes), allocated once and never zeroed.
   mutable std::unique_ptr<uint8_t[]> read_buffer_;
   bool reused_partial_ = false;
   std::vector<uint8_t> placement_tag_;
